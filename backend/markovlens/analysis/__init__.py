@@ -1,0 +1,7 @@
+"""The science: torch + numpy only. Imports nothing from the rest of markovlens."""
+
+from markovlens.analysis.config import AnalysisConfig, preset_config
+from markovlens.analysis.pipeline import run_analysis
+from markovlens.analysis.results import AnalysisOutput, AnalysisResult
+
+__all__ = ["AnalysisConfig", "AnalysisOutput", "AnalysisResult", "preset_config", "run_analysis"]

@@ -1,0 +1,65 @@
+"""The hand-off between the capture pass and the surplus/spectral suites.
+
+Capture (capture.py) fills these; surplus.py and spectral.py only read them, so each suite can
+be tested on synthetic arrays without a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class HeadSpec:
+    """The head kernel ``h ↦ softmax(U·norm(h) + b)`` as found by architecture introspection.
+
+    ``norm`` is the model's own final norm module (its exact epsilon / offset); the lens applies
+    it afresh to each layer's hidden state.
+    """
+
+    norm: nn.Module
+    unembed: torch.Tensor  # [V, d]
+    bias: torch.Tensor | None = None  # [V]
+    logit_scale: float = 1.0
+    final_softcap: float | None = None
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Logits of the head applied to residual-stream states ``hidden`` [..., d]."""
+        normed = self.norm(hidden.to(self.unembed.dtype))
+        logits = normed @ self.unembed.T
+        if self.bias is not None:
+            logits = logits + self.bias
+        logits = logits * self.logit_scale
+        if self.final_softcap is not None:
+            logits = torch.tanh(logits / self.final_softcap) * self.final_softcap
+        return logits
+
+
+@dataclass
+class SampledContexts:
+    """N sampled contexts (positions t of windows) with what the suites need about them.
+
+    ``hidden[ℓ]`` is the residual stream after block ℓ (ℓ = 0: embedding output; ℓ = L: last
+    block, before the final norm), fp32 on CPU, [N, d]. ``future_tokens[:, j]`` is y_{t+j}
+    (j = 0 is the next token), −1 where t+j runs past the window; ``greedy_future[:, j]`` is the
+    model's own argmax at position t+j (−1 likewise).
+    """
+
+    hidden: dict[int, torch.Tensor]
+    window_index: torch.Tensor  # [N] int64
+    position: torch.Tensor  # [N] int64
+    future_tokens: torch.Tensor  # [N, K] int64
+    greedy_future: torch.Tensor  # [N, K] int64
+    embed: torch.Tensor  # [V, d] frozen input embedding
+    head: HeadSpec
+
+    @property
+    def num_contexts(self) -> int:
+        return int(self.window_index.shape[0])
+
+    @property
+    def last_layer(self) -> int:
+        return max(self.hidden)

@@ -1,0 +1,61 @@
+"""Service settings: the only place the environment is read (prefix ``MARKOVLENS_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; defaults give the embedded single-machine mode."""
+
+    model_config = SettingsConfigDict(env_prefix="MARKOVLENS_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where SQLite files and uploads live.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite file in data_dir."
+    )
+    queue_url: str | None = Field(
+        default=None, description="redis://… for RedisHuey; default SQLite file in data_dir."
+    )
+    embedded_worker: bool = True
+    worker_queues: list[str] = Field(default_factory=lambda: ["cpu"])
+    device: str = "auto"  # auto: cuda > mps > cpu
+    dtype: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    model_roots: list[Path] = Field(default_factory=list, description="Allow-list for local:.")
+    api_tokens: list[str] = Field(default_factory=list)
+    lease_seconds: float = 60.0
+    heartbeat_seconds: float = 5.0
+    reaper_interval_seconds: float = 10.0
+    max_attempts: int = 3
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_corpus_tokens: int = 2_000_000
+
+    @field_validator("worker_queues", "api_tokens", "model_roots", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        """Accept ``a,b,c`` in the environment as well as JSON lists."""
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'markovlens.db').resolve()}"
+
+    @property
+    def resolved_queue_url(self) -> str:
+        if self.queue_url:
+            return self.queue_url
+        return f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()
