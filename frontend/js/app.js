@@ -1,0 +1,63 @@
+// Hash router: #/models, #/model/<id>[?result=<rid>&tab=<tab>], #/compare?results=1,2, #/submit,
+// #/jobs. Each page module exports render(main, params) and may return a cleanup function.
+
+import { api } from "./api.js";
+import { h, message, replace } from "./dom.js";
+import * as compare from "./pages/compare.js";
+import * as dashboard from "./pages/dashboard.js";
+import * as jobs from "./pages/jobs.js";
+import * as models from "./pages/models.js";
+import * as submit from "./pages/submit.js";
+
+const ROUTES = { models, model: dashboard, compare, submit, jobs };
+
+let cleanup = null;
+
+export function parseHash(hash) {
+  const raw = (hash || "").replace(/^#\/?/, "");
+  const [pathPart, query = ""] = raw.split("?");
+  const parts = pathPart.split("/").filter(Boolean);
+  return { name: parts[0] || "models", args: parts.slice(1), params: new URLSearchParams(query) };
+}
+
+async function route() {
+  const main = document.getElementById("main");
+  const { name, args, params } = parseHash(location.hash);
+  const page = ROUTES[name];
+  if (typeof cleanup === "function") cleanup();
+  cleanup = null;
+  for (const a of document.querySelectorAll("nav a[data-route]")) {
+    const active = a.dataset.route === name || (name === "model" && a.dataset.route === "models");
+    if (active) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  if (!page) {
+    replace(main, h("h1", { text: "Not found" }), message(`No page “${name}”.`, "error"));
+    return;
+  }
+  replace(main, h("p", { class: "loading", text: "Loading…" }));
+  main.dataset.page = name;
+  main.dataset.ready = "false";
+  try {
+    cleanup = await page.render(main, { args, params });
+  } catch (err) {
+    replace(main, h("h1", { text: "Something went wrong" }), message(err.message, "error"));
+  }
+  main.dataset.ready = "true";
+}
+
+async function showHealth() {
+  const el = document.getElementById("health");
+  try {
+    const info = await api.health();
+    el.textContent = `v${info.version} · ${info.database} · queue ${info.queue}`;
+  } catch (err) {
+    el.textContent = `server unreachable: ${err.message}`;
+    el.classList.add("bad");
+  }
+}
+
+window.addEventListener("hashchange", route);
+// Plotly is a classic deferred script; modules run after it, so it is defined here.
+route();
+showHealth();

@@ -1,0 +1,114 @@
+// Compare: results of several models (or checkpoints of one run) overlaid on the same charts.
+
+import { api } from "../api.js";
+import { PALETTE, renderCharts } from "../charts.js";
+import { fmt, h, message, modelName, replace } from "../dom.js";
+import { entropySpecs, headline, sectionSpecs } from "../specs.js";
+
+/** Checkpoints of one run: every model has a training step and they share one run name. */
+export function isCheckpointSeries(items) {
+  if (items.length < 2) return false;
+  const runs = new Set(items.map((it) => it.model?.run_name));
+  return runs.size === 1 && !runs.has(null) && !runs.has(undefined)
+    && items.every((it) => Number.isFinite(it.model?.training_step));
+}
+
+function specsOf(result) {
+  const e = entropySpecs(result).specs;
+  const s = sectionSpecs(result, "surplus", "Surplus").specs;
+  const p = sectionSpecs(result, "spectral", "Spectral").specs;
+  return [...e, ...s, ...p];
+}
+
+/** Overlay: the same chart id from each result, traces named by model, one colour per model. */
+export function overlaySpecs(items) {
+  const merged = new Map();
+  items.forEach((item, m) => {
+    for (const spec of specsOf(item.result.result || item.result)) {
+      if (!merged.has(spec.id)) merged.set(spec.id, { ...spec, traces: [], note: spec.note });
+      const name = item.label;
+      for (const t of spec.traces) {
+        merged.get(spec.id).traces.push({
+          ...t, name: spec.traces.length > 1 ? `${name} — ${t.name}` : name,
+          color: PALETTE[m % PALETTE.length],
+        });
+      }
+    }
+  });
+  return [...merged.values()];
+}
+
+const METRICS = [
+  ["mean_nll", "Mean NLL (nats)"], ["mean_entropy", "Mean entropy (nats)"],
+  ["calibration_gap", "Calibration gap (nats)"], ["top1_accuracy", "Top-1 accuracy"],
+  ["surplus_k2", "Surplus K=2 (nats)"], ["alignment_lift_last", "Alignment lift (last layer)"],
+  ["effective_rank_last", "Effective rank (last layer)"],
+];
+
+function headlineOf(item) {
+  const fromModel = (item.model?.latest || []).find((e) => e.result_id === item.resultId);
+  return { ...(fromModel?.headline || {}), ...Object.fromEntries(
+    Object.entries(headline(item.result.result || {})).filter(([, v]) => v !== null)) };
+}
+
+function trainingSpecs(items) {
+  const sorted = [...items].sort((a, b) => a.model.training_step - b.model.training_step);
+  const x = sorted.map((it) => it.model.training_step);
+  const specs = [];
+  for (const [key, label] of METRICS) {
+    const y = sorted.map((it) => headlineOf(it)[key] ?? null);
+    if (y.every((v) => v === null)) continue;
+    specs.push({
+      id: `training.${key}`, title: `${label} over training`,
+      x: { title: "training step" }, y: { title: label.match(/\((.*)\)/)?.[1] || "value" },
+      traces: [{ name: sorted[0].model.run_name, x, y, role: "estimate" }],
+    });
+  }
+  return specs;
+}
+
+export async function render(main, { params }) {
+  const ids = (params.get("results") || "").split(",").map(Number).filter((n) => n > 0);
+  if (ids.length === 0) {
+    replace(main, h("h1", { text: "Compare" }),
+      message("Choose two or more results on the Models page to compare them.", "info"),
+      h("p", {}, h("a", { href: "#/models", text: "Go to Models" })));
+    return null;
+  }
+  const data = await api.compare(ids);
+  const items = (data.items || []).map((it) => ({
+    ...it, resultId: it.result?.id, label: modelName(it.model),
+  }));
+  // Same model twice (different corpora / presets): say which.
+  const counts = new Map();
+  for (const it of items) counts.set(it.label, (counts.get(it.label) || 0) + 1);
+  for (const it of items) {
+    if (counts.get(it.label) > 1) {
+      const prov = it.result?.result?.provenance;
+      it.label = `${it.label} (${prov?.corpus?.source ?? "?"}, ${prov?.config?.preset ?? "?"})`;
+    }
+  }
+  const table = h("table", { class: "data", id: "compare-table" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Model" }),
+      METRICS.map(([, label]) => h("th", { scope: "col", class: "num", text: label })))),
+    h("tbody", {}, items.map((it, m) => {
+      const head = headlineOf(it);
+      return h("tr", {},
+        h("th", { scope: "row" }, h("span", { class: `swatch c${m % PALETTE.length}` }),
+          h("a", { href: `#/model/${it.model.id}?result=${it.resultId}`, text: it.label })),
+        METRICS.map(([key]) => h("td", { class: "num", text: fmt(head[key]) })));
+    })));
+  const checkpoints = isCheckpointSeries(items);
+  replace(main, h("h1", { text: "Compare" }),
+    h("p", { class: "lede", text: `${items.length} results overlaid. `
+      + (checkpoints ? "These are checkpoints of one run: headline numbers are also drawn "
+        + "against the training step." : "") }),
+    h("div", { class: "table-wrap" }, table));
+  if (checkpoints) {
+    main.append(h("h2", { text: "Over training" }));
+    renderCharts(main, trainingSpecs(items));
+  }
+  main.append(h("h2", { text: "Overlaid charts" }));
+  renderCharts(main, overlaySpecs(items));
+  return null;
+}

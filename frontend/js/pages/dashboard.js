@@ -1,0 +1,167 @@
+// Model dashboard: one result of one model in three tabs (Entropy, Surplus, Spectrum), with
+// provenance and exports (JSON, CSV, PNG/SVG per chart).
+
+import { api } from "../api.js";
+import { renderCharts } from "../charts.js";
+import {
+  download, fmt, fmtBytes, fmtCount, fmtDate, fmtInterval, h, message, modelName, replace,
+} from "../dom.js";
+import {
+  entropySpecs, flatten, get, humanize, isInterval, sectionSpecs, toCsv, unitOf,
+} from "../specs.js";
+import { tabView } from "../tabs.js";
+
+function scalarTable(rows, caption) {
+  if (rows.length === 0) return null;
+  return h("table", { class: "data scalars" },
+    h("caption", { text: caption }),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Quantity" }),
+      h("th", { scope: "col", text: "Value [95% interval]" }),
+      h("th", { scope: "col", text: "Unit" }))),
+    h("tbody", {}, rows.map(([path, v]) => h("tr", {},
+      h("th", { scope: "row", text: path.split(".").slice(1).map(humanize).join(" › ")
+        || humanize(path) }),
+      h("td", { class: "num", text: isInterval(v) ? fmtInterval(v) : fmt(v) }),
+      h("td", { class: "muted", text: typeof v === "string" ? "" : unitOf(path) })))));
+}
+
+function summaryCards(result) {
+  const s = get(result, "entropy.summary");
+  if (!s) return message("Entropy summary not computed in this result.", "info");
+  const card = (label, value, unit, hint) => h("div", { class: "stat" },
+    h("div", { class: "stat-label", text: label }),
+    h("div", { class: "stat-value", text: value }),
+    h("div", { class: "stat-unit", text: unit }),
+    hint ? h("div", { class: "stat-hint", text: hint }) : null);
+  return h("div", { class: "stats", id: "summary" },
+    card("Mean NLL", fmtInterval(s.mean_nll), "nats / token", "95% bootstrap interval"),
+    card("Perplexity", fmt(s.perplexity), "exp(mean NLL)"),
+    card("Mean entropy H(p)", fmtInterval(s.mean_entropy), "nats / token"),
+    card("Calibration gap", fmtInterval(s.calibration_gap), "nats; 0 when calibrated",
+      "mean NLL − mean entropy"),
+    card("Top-1 accuracy", fmt(s.top1_accuracy), "fraction"),
+    card("Mean Gini (TV entropy)", fmt(s.mean_gini), "1 − Σp²"),
+    card("Tokens", fmtCount(s.num_tokens), "scored"));
+}
+
+function sectionPanel(panel, result, key, title, intro) {
+  const { specs, scalars, present } = sectionSpecs(result, key, title);
+  panel.append(h("p", { class: "lede", text: intro }));
+  if (!present) {
+    panel.append(message(`${title}: not computed in this result.`, "info"));
+    return;
+  }
+  const table = scalarTable(scalars, `${title}: numbers`);
+  if (table) panel.append(table);
+  if (specs.length) renderCharts(panel, specs);
+  else if (!table) panel.append(message(`${title}: no numbers in this result.`, "info"));
+}
+
+function entropyPanel(panel, result) {
+  panel.append(summaryCards(result));
+  const { specs, scalars, missing } = entropySpecs(result);
+  const exact = result.exact;
+  if (exact) {
+    const rows = flatten(exact).filter(([, v]) => typeof v === "number")
+      .map(([p, v]) => [`exact.${p}`, v]);
+    const t = scalarTable(rows, "Exact values (synthetic source)");
+    if (t) panel.append(t);
+  }
+  const table = scalarTable(scalars, "Entropy suite: further numbers");
+  if (table) panel.append(table);
+  renderCharts(panel, specs);
+  for (const m of missing) panel.append(message(`${humanize(m)}: not computed in this result.`));
+}
+
+function provenancePanel(result, job) {
+  const p = result.provenance || {};
+  const dl = (pairs) => h("dl", { class: "kv" }, pairs.flatMap(([k, v]) => [
+    h("dt", { text: k }), h("dd", { text: v === null || v === undefined || v === "" ? "—" : v })]));
+  const stageRows = Object.entries(p.stage_seconds || {}).map(([k, v]) => [k, `${fmt(v)} s`]);
+  return h("details", { class: "provenance", id: "provenance", open: true },
+    h("summary", { text: "Provenance" }),
+    h("div", { class: "prov-grid" },
+      h("div", {}, h("h4", { text: "Model" }), dl([
+        ["source", p.model?.source], ["revision", p.model?.revision],
+        ["content hash", p.model?.content_hash], ["architecture", p.model?.architecture],
+        ["layers", p.model?.num_layers], ["width", p.model?.hidden_size],
+        ["vocabulary", p.model?.vocab_size], ["parameters", fmtCount(p.model?.num_parameters)],
+      ])),
+      h("div", {}, h("h4", { text: "Corpus" }), dl([
+        ["source", p.corpus?.source], ["hash", p.corpus?.hash],
+        ["windows", p.corpus?.num_windows], ["window length", p.corpus?.window_len],
+        ["tokens", p.corpus?.num_tokens],
+      ])),
+      h("div", {}, h("h4", { text: "Run" }), dl([
+        ["seed", p.seed], ["device", p.device], ["dtype", p.dtype],
+        ["peak memory", fmtBytes(p.peak_memory_bytes)],
+        ["job", job ? `#${job}` : null], ["schema", result.schema_version],
+        ...Object.entries(p.versions || {}).map(([k, v]) => [`${k} version`, v]),
+      ])),
+      h("div", {}, h("h4", { text: "Timings" }), dl(stageRows.length ? stageRows
+        : [["stages", "not recorded"]])),
+      h("div", { class: "wide" }, h("h4", { text: "Config" }),
+        h("pre", { class: "config", text: JSON.stringify(p.config ?? {}, null, 2) })),
+      (p.notes || []).length ? h("div", { class: "wide" }, h("h4", { text: "Estimator notes" }),
+        h("ul", {}, p.notes.map((n) => h("li", { text: n })))) : null));
+}
+
+export async function render(main, { args, params }) {
+  const modelId = args[0];
+  const model = await api.model(modelId);
+  const latest = Array.isArray(model.latest) ? model.latest : [];
+  const title = h("h1", { text: modelName(model) });
+  const sub = h("p", { class: "muted", text: [model.source, model.revision ? `@ ${model.revision}`
+    : null, model.architecture, model.num_layers ? `${model.num_layers} layers` : null,
+  model.hidden_size ? `width ${model.hidden_size}` : null,
+  model.num_parameters ? `${fmtCount(model.num_parameters)} parameters` : null]
+    .filter(Boolean).join(" · ") });
+  if (latest.length === 0) {
+    replace(main, title, sub, message("No succeeded analysis for this model yet.", "info"),
+      h("p", {}, h("a", { href: "#/jobs", text: "See the job queue" })));
+    return null;
+  }
+  const wanted = Number(params.get("result")) || latest[0].result_id;
+  const resultId = wanted; // any result id may be opened, not only the latest ones
+  const res = await api.result(resultId);
+  const result = res.result || {};
+
+  const picker = h("select", {
+    id: "result-picker", "aria-label": "Result (corpus and preset)",
+    onchange: (e) => { location.hash = `#/model/${modelId}?result=${e.target.value}`; },
+  }, latest.map((e) => h("option", {
+    value: e.result_id, selected: e.result_id === resultId,
+    text: `${e.corpus_source} · ${e.preset} · ${fmtDate(e.created_at)}`,
+  })));
+  const exports = h("div", { class: "exports" },
+    h("button", { type: "button", id: "export-json", text: "Export JSON",
+      onclick: () => download(`markovlens-result-${resultId}.json`,
+        JSON.stringify(res, null, 2), "application/json") }),
+    h("button", { type: "button", id: "export-csv", text: "Export CSV",
+      onclick: () => download(`markovlens-result-${resultId}.csv`,
+        toCsv(flatten(result)), "text/csv") }),
+    h("a", { href: api.csvUrl(resultId), class: "button-link", text: "Server CSV",
+      download: `result-${resultId}.csv` }));
+
+  const tab = params.get("tab") || "entropy";
+  const view = tabView([
+    { id: "entropy", label: "Entropy", render: (p) => entropyPanel(p, result) },
+    { id: "surplus", label: "Surplus", render: (p) => sectionPanel(p, result, "surplus",
+      "Information surplus", "Surplus_K = I(H_t; Y_{t+1:t+K−1} | Y_t): future information in the "
+      + "hidden state beyond the next token, from held-out probes (nats, 95% intervals). Bounds: "
+      + "0 ≤ Surplus_K ≤ H(Y_{t+1:t+K−1} | Y_t).") },
+    { id: "spectrum", label: "Spectrum", render: (p) => sectionPanel(p, result, "spectral",
+      "Spectral alignment", "Eigenspectra of the predictive-similarity kernels (log–log), "
+      + "representation spectra, and the alignment A of whitened hidden states with the kernel's "
+      + "top eigenspace against its chance baseline A_rand.") },
+  ], tab, (id) => history.replaceState(null, "",
+    `#/model/${modelId}?result=${resultId}&tab=${id}`));
+
+  replace(main, title, sub,
+    h("div", { class: "toolbar" }, h("label", { for: "result-picker", text: "Result" }), picker,
+      exports),
+    view, provenancePanel(result, res.job_id));
+  main.dataset.resultId = String(resultId);
+  view.open();
+  return null;
+}

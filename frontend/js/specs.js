@@ -1,0 +1,330 @@
+// Result JSON -> chart specs and scalar rows.
+//
+// The result schema grows section by section (entropy, lens, surplus, spectral, exact), so the
+// known charts are built by name and everything else is found structurally: a position curve,
+// an Interval, a series over layers / K / offsets / eigen-index, a dict of spectra. Missing
+// fields never throw: they simply produce no chart.
+
+const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+const isNumOrNull = (v) => v === null || typeof v === "number";
+const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+export const isInterval = (v) => isObj(v) && isNum(v.estimate) && "low" in v && "high" in v;
+const isNumArray = (v) =>
+  Array.isArray(v) && v.length > 0 && v.every(isNumOrNull) && v.some(isNum);
+const isIntervalArray = (v) => Array.isArray(v) && v.length > 0 && v.every(isInterval);
+const isCurve = (v) =>
+  isObj(v) && isNumArray(v.mean) && (isNumArray(v.positions) || isNumArray(v.x));
+
+/** Safe nested get: get(obj, "a.b.c"). */
+export function get(obj, path) {
+  return path.split(".").reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), obj);
+}
+
+export function humanize(key) {
+  const words = String(key)
+    .replace(/_/g, " ")
+    .replace(/\bnll\b/gi, "NLL")
+    .replace(/\bkl\b/gi, "KL")
+    .replace(/\bcca\b/gi, "CCA")
+    .replace(/\bece\b/gi, "ECE")
+    .replace(/\bce\b/gi, "CE")
+    .replace(/\bk(\d)\b/gi, "K=$1")
+    .replace(/\ba rand\b/gi, "A_rand")
+    .replace(/\br2\b/gi, "R²");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Units of a quantity, guessed from its name (storage is nats throughout). */
+export function unitOf(name) {
+  const n = String(name).toLowerCase();
+  if (/lift/.test(n)) return "lift = A / A_rand (1 = chance)";
+  if (/perplexity/.test(n)) return "perplexity (e^nats)";
+  if (/eigen|spectrum|lambda|singular|fisher/.test(n)) return "eigenvalue";
+  if (/effective.rank|participation|rank/.test(n)) return "dimensions";
+  if (/corr|cca|r2|capture|acc|agreement|alignment|^a$|a_rand|fraction|hit|confidence|mass|cos/
+    .test(n)) return "fraction (0–1)";
+  if (/accepted.length|length/.test(n)) return "tokens";
+  if (/alpha|slope/.test(n)) return "power-law exponent";
+  if (/energy/.test(n)) return "normalised energy";
+  if (/nll|entropy|kl|surplus|information|term|ce|bound|nats|gap|loss/.test(n)) return "nats";
+  return "value";
+}
+
+const X_KEYS = [
+  ["layer", "layer ℓ (0 = embeddings)"], ["layers", "layer ℓ (0 = embeddings)"],
+  ["k", "K (tokens predicted ahead)"], ["K", "K (tokens predicted ahead)"],
+  ["ks", "K (tokens predicted ahead)"], ["j", "offset j (tokens ahead)"],
+  ["offset", "offset j (tokens ahead)"], ["offsets", "offset j (tokens ahead)"],
+  ["position", "context position t (tokens)"], ["positions", "context position t (tokens)"],
+  ["step", "training step"], ["steps", "training step"],
+  ["rank", "eigenvalue index i"], ["index", "index i"], ["bin", "bin"],
+  ["bin_center", "bin centre"], ["bin_centers", "bin centre"], ["eigenvalue", "eigenvalue λ_i"],
+  ["eigenvalues", "eigenvalue λ_i"],
+];
+
+/** The role of a series, for styling: exact values, bounds and chance baselines look different. */
+export function roleOf(name) {
+  const n = String(name).toLowerCase();
+  if (/exact|true|ideal|oracle|theory/.test(n)) return "exact";
+  if (/bound|upper|max_possible|ceiling/.test(n)) return "bound";
+  if (/rand|chance|baseline|random/.test(n)) return "baseline";
+  return "estimate";
+}
+
+function seriesFrom(name, values, x) {
+  if (isIntervalArray(values)) {
+    return {
+      name, x, y: values.map((v) => v.estimate),
+      low: values.map((v) => v.low), high: values.map((v) => v.high), role: roleOf(name),
+    };
+  }
+  return { name, x, y: values, role: roleOf(name) };
+}
+
+function isSpectral(path) {
+  return /eigen|spectrum|spectra|singular|lambda|fisher|capture/.test(path.toLowerCase());
+}
+
+/**
+ * Structural walk: append specs for every chartable thing in `value` and scalar rows
+ * ([path, value]) for every number or Interval. `path` is a dotted name used as chart id.
+ */
+export function autoSpecs(value, path, specs, scalars, title) {
+  const label = title || humanize(path.split(".").pop());
+  if (value === null || value === undefined) return;
+  if (isNum(value) || typeof value === "string" || typeof value === "boolean") {
+    scalars.push([path, value]);
+    return;
+  }
+  if (isInterval(value)) {
+    scalars.push([path, value]);
+    return;
+  }
+  if (isCurve(value)) {
+    specs.push(curveSpec(path, label, [["estimate", value]]));
+    return;
+  }
+  if (isNumArray(value) || isIntervalArray(value)) {
+    if (value.length === 1) {
+      scalars.push([path, value[0]]);
+      return;
+    }
+    const x = value.map((_, i) => i + 1);
+    const spectral = isSpectral(path);
+    specs.push({
+      id: path, title: label,
+      x: { title: spectral ? "index i (log)" : "index i", log: spectral },
+      y: { title: unitOf(path), log: spectral },
+      traces: [seriesFrom(label, value, x)],
+    });
+    return;
+  }
+  if (Array.isArray(value)) {
+    arraySpecs(value, path, specs, scalars, label);
+    return;
+  }
+  if (isObj(value)) objectSpecs(value, path, specs, scalars, label);
+}
+
+function xKeyOf(obj, arrays) {
+  for (const [key, title] of X_KEYS) {
+    const v = obj[key];
+    if (arrays ? isNumArray(v) : isNum(v)) return [key, title];
+  }
+  return null;
+}
+
+function objectSpecs(obj, path, specs, scalars, label) {
+  const xk = xKeyOf(obj, true);
+  if (xk) {
+    const [xKey, xTitle] = xk;
+    const x = obj[xKey];
+    // Series of the same length as x share a chart per unit; everything else is walked.
+    const byUnit = new Map();
+    for (const [key, v] of Object.entries(obj)) {
+      if (key === xKey) continue;
+      if ((isNumArray(v) || isIntervalArray(v)) && v.length === x.length) {
+        const unit = unitOf(key);
+        if (!byUnit.has(unit)) byUnit.set(unit, []);
+        byUnit.get(unit).push(seriesFrom(humanize(key), v, x));
+      } else if (isObj(v) && Object.values(v).every((s) => isNumArray(s) && s.length === x.length)
+          && Object.keys(v).length > 0) {
+        // {kernel: [per-x values]} -> one chart, one trace per entry.
+        specs.push({
+          id: `${path}.${key}`, title: `${label}: ${humanize(key)}`,
+          x: { title: xTitle }, y: { title: unitOf(key) },
+          traces: Object.entries(v).map(([name, s]) => seriesFrom(name, s, x)),
+        });
+      } else {
+        autoSpecs(v, `${path}.${key}`, specs, scalars);
+      }
+    }
+    for (const [unit, traces] of byUnit) {
+      const only = traces.length === 1 ? `: ${traces[0].name}` : "";
+      specs.push({
+        id: `${path}[${unit}]`, title: `${label}${only}`,
+        x: { title: xTitle, log: /eigen/.test(xKey) }, y: { title: unit }, traces,
+      });
+    }
+    return;
+  }
+  const entries = Object.entries(obj);
+  // A dict of spectra / series (e.g. {"data/lin": [...], "model/bc": [...]}): one chart.
+  const seriesEntries = entries.filter(([, v]) => isNumArray(v) && v.length > 1);
+  if (seriesEntries.length > 1 && seriesEntries.length === entries.filter(([, v]) =>
+    !isNum(v) && typeof v !== "string").length) {
+    const spectral = isSpectral(path) || seriesEntries.every(([k]) => isSpectral(k));
+    specs.push({
+      id: path, title: label,
+      x: { title: spectral ? "index i (log)" : "index i", log: spectral },
+      y: { title: spectral ? "eigenvalue (log)" : unitOf(path), log: spectral },
+      traces: seriesEntries.map(([k, v]) => seriesFrom(humanize(k), v, v.map((_, i) => i + 1))),
+    });
+    for (const [k, v] of entries) if (!seriesEntries.some(([s]) => s === k)) {
+      autoSpecs(v, `${path}.${k}`, specs, scalars);
+    }
+    return;
+  }
+  for (const [k, v] of entries) autoSpecs(v, `${path}.${k}`, specs, scalars);
+}
+
+function groupName(item) {
+  return Object.entries(item)
+    .filter(([, v]) => typeof v === "string")
+    .map(([, v]) => v)
+    .join(" / ");
+}
+
+function arraySpecs(items, path, specs, scalars, label) {
+  if (!items.every(isObj) || items.length === 0) return;
+  const xk = xKeyOf(items[0], false);
+  if (xk && items.every((it) => isNum(it[xk[0]]))) {
+    const [xKey, xTitle] = xk;
+    // Group rows by their string fields (kernel, side…), one trace per group and per quantity.
+    const groups = new Map();
+    for (const it of items) {
+      const g = groupName(it);
+      if (!groups.has(g)) groups.set(g, []);
+      groups.get(g).push(it);
+    }
+    const keys = Object.keys(items[0]).filter((k) => k !== xKey);
+    const byUnit = new Map();
+    for (const key of keys) {
+      const sample = items.find((it) => it[key] !== null && it[key] !== undefined)?.[key];
+      if (isNum(sample) || isInterval(sample)) {
+        const unit = unitOf(key);
+        if (!byUnit.has(unit)) byUnit.set(unit, []);
+        for (const [g, rows] of groups) {
+          const x = rows.map((r) => r[xKey]);
+          const vals = rows.map((r) => r[key]);
+          const name = g ? `${g}: ${humanize(key)}` : humanize(key);
+          byUnit.get(unit).push(vals.every(isInterval)
+            ? seriesFrom(name, vals, x)
+            : { name, x, y: vals.map((v) => (isInterval(v) ? v.estimate : v)), role: roleOf(key) });
+        }
+      } else if (isNumArray(sample) && sample.length > 1) {
+        // A spectrum per row: one chart with a trace per row.
+        specs.push({
+          id: `${path}.${key}`, title: `${label}: ${humanize(key)}`,
+          x: { title: "index i (log)", log: true }, y: { title: `${unitOf(key)} (log)`, log: true },
+          traces: items.filter((it) => isNumArray(it[key])).map((it) => ({
+            name: `${groupName(it)} ${xKey} ${it[xKey]}`.trim(),
+            x: it[key].map((_, i) => i + 1), y: it[key], role: "estimate",
+          })),
+        });
+      }
+    }
+    for (const [unit, traces] of byUnit) {
+      if (traces.length > 12) traces.splice(12); // keep charts legible
+      specs.push({
+        id: `${path}[${unit}]`, title: traces.length === 1 ? `${label}: ${traces[0].name}` : label,
+        x: { title: xTitle }, y: { title: unit }, traces,
+      });
+    }
+    return;
+  }
+  // Rows without an x: each row is a named block (e.g. one kernel) - walk it under its name.
+  items.forEach((it, i) => {
+    const name = groupName(it) || String(i);
+    objectSpecs(it, `${path}.${name}`, specs, scalars, `${label} (${name})`);
+  });
+}
+
+/** A band chart of position curves: [[name, curve], ...]. */
+export function curveSpec(id, title, named, yTitle = "nats") {
+  return {
+    id, title, note: "Shaded: 95% bootstrap band over windows.",
+    x: { title: "context position t (tokens)" }, y: { title: yTitle },
+    traces: named.filter(([, c]) => isCurve(c)).map(([name, c]) => ({
+      name, x: c.positions || c.x, y: c.mean, low: c.low, high: c.high, role: roleOf(name),
+    })),
+  };
+}
+
+// ---------------------------------------------------------------- known sections, by tab
+
+/** Headline numbers of a result (for tables and the compare page). */
+export function headline(result) {
+  const s = get(result, "entropy.summary") || {};
+  const v = (x) => (isInterval(x) ? x.estimate : isNum(x) ? x : null);
+  return {
+    mean_nll: v(s.mean_nll),
+    perplexity: v(s.perplexity),
+    mean_entropy: v(s.mean_entropy),
+    calibration_gap: v(s.calibration_gap),
+    top1_accuracy: v(s.top1_accuracy),
+  };
+}
+
+function exactSection(result) {
+  return result.exact || get(result, "entropy.exact") || null;
+}
+
+/** Specs for the Entropy tab. */
+export function entropySpecs(result) {
+  const specs = [];
+  const scalars = [];
+  const ent = result.entropy || {};
+  const exact = exactSection(result);
+  const curves = [["NLL (mean)", ent.nll_by_position], ["Entropy H(p) (mean)",
+    ent.entropy_by_position]];
+  for (const [k, v] of Object.entries(exact || {})) {
+    if (isCurve(v)) curves.push([`exact: ${humanize(k)}`, v]);
+  }
+  if (isCurve(ent.nll_by_position) || isCurve(ent.entropy_by_position)) {
+    specs.push(curveSpec("entropy.by_position", "NLL and entropy by context position", curves));
+  }
+  const rest = { ...ent };
+  delete rest.summary;
+  delete rest.nll_by_position;
+  delete rest.entropy_by_position;
+  delete rest.exact;
+  for (const [k, v] of Object.entries(rest)) autoSpecs(v, `entropy.${k}`, specs, scalars);
+  const lens = result.lens || null;
+  if (lens) autoSpecs(lens, "lens", specs, scalars, "Per-layer lens");
+  return { specs, scalars, missing: lens ? [] : ["per-layer lens"] };
+}
+
+export function sectionSpecs(result, key, title) {
+  const specs = [];
+  const scalars = [];
+  const section = result[key];
+  if (section !== undefined && section !== null) autoSpecs(section, key, specs, scalars, title);
+  return { specs, scalars, present: section !== undefined && section !== null };
+}
+
+/** Flatten every number of a result into [path, value] rows (the browser-side CSV). */
+export function flatten(value, path = "", rows = []) {
+  if (isNum(value) || typeof value === "boolean") rows.push([path, value]);
+  else if (typeof value === "string") rows.push([path, value]);
+  else if (Array.isArray(value)) value.forEach((v, i) => flatten(v, `${path}[${i}]`, rows));
+  else if (isObj(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, rows);
+  }
+  return rows;
+}
+
+export function toCsv(rows) {
+  const q = (s) => (/[",\n]/.test(String(s)) ? `"${String(s).replace(/"/g, '""')}"` : String(s));
+  return ["path,value", ...rows.map(([p, v]) => `${q(p)},${q(v)}`)].join("\n") + "\n";
+}
