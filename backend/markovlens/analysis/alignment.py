@@ -1,0 +1,125 @@
+"""Alignment of representations with kernels, and the representation spectrum (metrics.md §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from markovlens.analysis.kernels import Kernel
+from markovlens.analysis.linalg import factor_top_eigh, top_eigh
+
+
+@dataclass
+class CenteredEigen:
+    """Top eigenpairs of K_c = J K J and its trace (shared by every layer)."""
+
+    kernel: Kernel  # the centred kernel
+    eigenvalues: torch.Tensor  # descending, fp64
+    eigenvectors: torch.Tensor  # [N, top]
+    trace: float
+
+
+def centered_eigen(
+    kernel: Kernel, top: int, gen: torch.Generator, dense_max_n: int, iterations: int
+) -> CenteredEigen:
+    """Eigen-decompose the centred kernel once: factors by thin SVD, dense ones by eigh."""
+    kc = kernel.centered()
+    if kc.factor is not None:
+        evals, evecs = factor_top_eigh(kc.factor, top)
+    else:
+        assert kc.dense is not None
+        evals, evecs = top_eigh(kc.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations)
+    return CenteredEigen(kc, evals.clamp_min(0.0), evecs, kc.trace())
+
+
+def kernel_spectrum(
+    kernel: Kernel, top: int, gen: torch.Generator, dense_max_n: int, iterations: int
+) -> torch.Tensor:
+    """Top eigenvalues of K/N (uncentred; Nyström scaling of the operator's spectrum)."""
+    if kernel.factor is not None:
+        evals, _ = factor_top_eigh(kernel.factor, top)
+    else:
+        assert kernel.dense is not None
+        evals, _ = top_eigh(kernel.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations)
+    return evals.clamp_min(0.0) / kernel.n
+
+
+@dataclass
+class AlignmentValues:
+    d_eff: int
+    alignment: float
+    alignment_random: float
+    capture: list[float]
+
+
+def alignment(q: torch.Tensor, eig: CenteredEigen, capture_top: int) -> AlignmentValues:
+    """A = tr(Qᵀ K_c Q)/Σ_{i≤d_eff} λ_i and A_rand = (d_eff/N) tr(K_c)/Σ_{i≤d_eff} λ_i.
+
+    Q's columns are centred (orthogonal to 1), so Qᵀ K_c Q = Qᵀ K Q either way.
+    """
+    n, d_eff = q.shape
+    top_sum = float(eig.eigenvalues[:d_eff].sum())
+    if d_eff == 0 or top_sum <= 0:
+        return AlignmentValues(d_eff, float("nan"), float("nan"), [])
+    quad = eig.kernel.quad_trace(q)
+    capture = ((q.to(torch.float64).T @ eig.eigenvectors[:, :capture_top]) ** 2).sum(0)
+    return AlignmentValues(
+        d_eff=d_eff,
+        # Clip the rounding overshoot only: A ≤ 1 is Ky Fan's theorem.
+        alignment=min(quad / top_sum, 1.0),
+        alignment_random=(d_eff / n) * eig.trace / top_sum,
+        capture=capture.tolist(),
+    )
+
+
+@dataclass
+class SpectrumStats:
+    eigenvalues: np.ndarray  # descending, ≥ 0
+    effective_rank: float
+    participation_ratio: float
+    alpha: float | None
+
+
+def spectrum_stats(
+    eigenvalues: np.ndarray, fit_lo: float = 0.02, fit_hi: float = 0.5
+) -> SpectrumStats:
+    """RankMe effective rank, participation ratio and power-law slope of a PSD spectrum.
+
+    α is the least-squares slope of −log λ_i on log i over ranks fit_lo..fit_hi of the
+    positive eigenvalues (the middle: the head is a few outliers, the tail is noise).
+    """
+    lam = np.sort(np.clip(np.asarray(eigenvalues, dtype=np.float64), 0.0, None))[::-1]
+    total = lam.sum()
+    if total <= 0:
+        return SpectrumStats(lam, 0.0, 0.0, None)
+    q = lam[lam > 0] / total
+    eff_rank = float(np.exp(-(q * np.log(q)).sum()))
+    pr = float(total**2 / (lam**2).sum())
+    positive = int((lam > total * 1e-12).sum())
+    lo, hi = max(0, int(fit_lo * positive)), int(np.ceil(fit_hi * positive))
+    alpha = None
+    if hi - lo >= 3:
+        ranks = np.arange(lo + 1, hi + 1, dtype=np.float64)
+        slope = np.polyfit(np.log(ranks), np.log(lam[lo:hi]), 1)[0]
+        alpha = float(-slope)
+    return SpectrumStats(lam, eff_rank, pr, alpha)
+
+
+def anisotropy(h: torch.Tensor) -> float:
+    """Mean cosine over pairs i ≠ j of the rows of ``h`` (O(N d) via the sum of unit rows)."""
+    n = h.shape[0]
+    if n < 2:
+        return float("nan")
+    unit = torch.nn.functional.normalize(h.to(torch.float64), dim=1)
+    s = unit.sum(0)
+    return float(((s @ s) - (unit * unit).sum()) / (n * (n - 1)))
+
+
+def covariance_eigenvalues(h: torch.Tensor) -> np.ndarray:
+    """Eigenvalues of the (biased) covariance of ``h`` [N, d], descending."""
+    h64 = h.to(torch.float64)
+    hc = h64 - h64.mean(0)
+    cov = hc.T @ hc / h64.shape[0]
+    return torch.linalg.eigvalsh(cov).flip(0).clamp_min(0.0).numpy()

@@ -1,0 +1,105 @@
+"""Pullback Fisher–Rao metric at the head and the Dirichlet energy of linear read-outs.
+
+G(h) = Jᵀ (diag p − p pᵀ) J with J = ∂z/∂h = diag(c) U N(h): N(h) the final norm's Jacobian,
+c the per-logit factor of the logit scale and the soft-cap. The vocabulary sum is restricted to
+each context's top-mass tokens (treated as a sub-probability: the dropped mass sits at J = 0),
+which keeps G PSD and makes it a Loewner lower bound; the retained mass is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.kernels import Kernel, head_logits_chunk, normed_hidden
+
+
+def norm_jacobians(norm: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """∂norm(h)/∂h for each row of ``hidden`` [M, d] → [M, d, d] (fp32, CPU)."""
+    params = list(norm.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    dtype = params[0].dtype if params else torch.float32
+    h = hidden.to(device, dtype)
+
+    def one(x: torch.Tensor) -> torch.Tensor:
+        return norm(x.unsqueeze(0)).squeeze(0)
+
+    try:
+        jac = torch.func.vmap(torch.func.jacrev(one))(h)
+    except Exception:  # some custom norms do not vmap; fall back to a loop
+        jac = torch.stack([torch.autograd.functional.jacobian(one, x) for x in h])
+    return jac.detach().to("cpu", torch.float32)
+
+
+@dataclass
+class FisherResult:
+    mean_metric: torch.Tensor  # [d, d] fp64
+    eigenvalues: torch.Tensor  # descending
+    eigenvectors: torch.Tensor  # [d, d], columns = sensitivity directions
+    retained_mass: float
+
+
+@torch.no_grad()
+def _probs_full(head: HeadSpec, normed: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Full softmax of the head for a small subsample [M, V] (M is small, so this is fine)."""
+    vocab = head.unembed.shape[0]
+    parts = [
+        head_logits_chunk(head, normed, lo, min(vocab, lo + chunk)) for lo in range(0, vocab, chunk)
+    ]
+    return torch.softmax(torch.cat(parts, dim=1).to(torch.float64), dim=1)
+
+
+def mean_fisher(
+    head: HeadSpec, hidden: torch.Tensor, top_tokens: int, chunk: int = 8192
+) -> FisherResult:
+    """Mean over rows of ``hidden`` [M, d] of the pullback Fisher metric G(h)."""
+    normed = normed_hidden(head, hidden)
+    probs = _probs_full(head, normed, chunk)
+    jac_norm = norm_jacobians(head.norm, hidden).to(torch.float64)
+    vocab = probs.shape[1]
+    keep = min(top_tokens, vocab)
+    d = hidden.shape[1]
+    total = torch.zeros(d, d, dtype=torch.float64)
+    retained = 0.0
+    for i in range(hidden.shape[0]):
+        p_top, idx = probs[i].topk(keep)
+        retained += float(p_top.sum())
+        u = head.unembed.detach()[idx.to(head.unembed.device)].to("cpu", torch.float64)
+        if head.bias is not None:
+            bias = head.bias.detach().to("cpu", torch.float64)[idx]
+        else:
+            bias = torch.zeros(keep, dtype=torch.float64)
+        # Chain rule through z = cap(scale·(U n + b)): dz/dn = scale·(1 − tanh²)·U.
+        factor = torch.full((keep,), float(head.logit_scale), dtype=torch.float64)
+        if head.final_softcap is not None:
+            raw = (u @ normed[i].to(torch.float64) + bias) * head.logit_scale
+            factor = factor * (1.0 - torch.tanh(raw / head.final_softcap) ** 2)
+        jac = (factor[:, None] * u) @ jac_norm[i]  # [keep, d]
+        mean_row = p_top @ jac
+        total += jac.T @ (p_top[:, None] * jac) - torch.outer(mean_row, mean_row)
+    metric = total / hidden.shape[0]
+    metric = (metric + metric.T) / 2
+    evals, evecs = torch.linalg.eigh(metric)
+    return FisherResult(
+        mean_metric=metric,
+        eigenvalues=evals.flip(0).clamp_min(0.0),
+        eigenvectors=evecs.flip(1),
+        retained_mass=retained / hidden.shape[0],
+    )
+
+
+def dirichlet_energy(kernel: Kernel, phi: torch.Tensor) -> torch.Tensor:
+    """E_K(φ)/Var(φ) with E_K(φ) = (1/2N²) Σ_ij K_ij (φ_i − φ_j)², for each column of φ [N, m].
+
+    Uses Σ_ij K_ij (φ_i − φ_j)² = 2 φᵀ (D − K) φ, D = diag(K 1): O(N² m) for a dense K.
+    """
+    phi64 = phi.to(torch.float64)
+    n = phi64.shape[0]
+    degree = kernel.matmul(torch.ones(n, 1, dtype=torch.float64)).squeeze(1)
+    laplace = (degree[:, None] * phi64 - kernel.matmul(phi64)) * phi64
+    energy = laplace.sum(0) / n**2
+    var = phi64.var(dim=0, unbiased=False)
+    return torch.where(var > 0, energy / var.clamp_min(1e-300), torch.zeros_like(energy))

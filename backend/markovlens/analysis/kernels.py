@@ -1,0 +1,163 @@
+"""Kernels on contexts (metrics.md §3): data side from observed tokens, model side from p_i.
+
+The model-side quantities need P [N, |V|], which is never materialised: one pass over
+vocabulary chunks with an online (running-max) log-sum-exp accumulates Ḡ, P Pᵀ and √P √Pᵀ.
+A kernel is kept either as a factor F (K = F Fᵀ, cheap when F is thin) or as a dense N×N matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.linalg import center_kernel, center_rows
+
+
+@dataclass
+class Kernel:
+    """A PSD kernel on N contexts: ``factor`` F with K = F Fᵀ, or ``dense`` K."""
+
+    name: str
+    side: str
+    factor: torch.Tensor | None = None
+    dense: torch.Tensor | None = None
+
+    @property
+    def n(self) -> int:
+        mat = self.factor if self.factor is not None else self.dense
+        assert mat is not None
+        return int(mat.shape[0])
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        """K x in fp64."""
+        x64 = x.to(torch.float64)
+        if self.factor is not None:
+            f = self.factor.to(torch.float64)
+            return f @ (f.T @ x64)
+        assert self.dense is not None
+        return self.dense.to(torch.float64) @ x64
+
+    def trace(self) -> float:
+        if self.factor is not None:
+            return float((self.factor.to(torch.float64) ** 2).sum())
+        assert self.dense is not None
+        return float(self.dense.to(torch.float64).diagonal().sum())
+
+    def quad_trace(self, q: torch.Tensor) -> float:
+        """tr(Qᵀ K Q)."""
+        if self.factor is not None:
+            return float(((q.to(torch.float64).T @ self.factor.to(torch.float64)) ** 2).sum())
+        return float((q.to(torch.float64) * self.matmul(q)).sum())
+
+    def centered(self) -> Kernel:
+        """J K J (for a factor, J F: centring the rows keeps it a factor)."""
+        if self.factor is not None:
+            return Kernel(self.name, self.side, factor=center_rows(self.factor.to(torch.float64)))
+        assert self.dense is not None
+        return Kernel(self.name, self.side, dense=center_kernel(self.dense.to(torch.float64)))
+
+    def to_dense(self) -> torch.Tensor:
+        if self.dense is not None:
+            return self.dense.to(torch.float64)
+        assert self.factor is not None
+        f = self.factor.to(torch.float64)
+        return f @ f.T
+
+
+def prototypes(unembed: torch.Tensor) -> torch.Tensor:
+    """g(w) = U_w / ‖U_w‖ in fp32 on CPU; a zero row (untrained padding) stays zero."""
+    u = unembed.detach().to("cpu", torch.float32)
+    norms = u.norm(dim=1, keepdim=True)
+    return torch.where(norms > 0, u / norms.clamp_min(torch.finfo(u.dtype).tiny), 0.0)
+
+
+def normed_hidden(head: HeadSpec, hidden: torch.Tensor) -> torch.Tensor:
+    """norm(h) with the model's own final norm, returned fp32 on CPU."""
+    device = head.unembed.device
+    with torch.no_grad():
+        out = head.norm(hidden.to(device, head.unembed.dtype))
+    return out.detach().to("cpu", torch.float32)
+
+
+def head_logits_chunk(head: HeadSpec, normed: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+    """Columns lo:hi of the head's logits from already-normed states (same ops as HeadSpec)."""
+    u = head.unembed[lo:hi].detach().to("cpu", torch.float32)
+    logits = normed @ u.T
+    if head.bias is not None:
+        logits = logits + head.bias[lo:hi].detach().to("cpu", torch.float32)
+    logits = logits * head.logit_scale
+    if head.final_softcap is not None:
+        logits = torch.tanh(logits / head.final_softcap) * head.final_softcap
+    return logits
+
+
+@dataclass
+class ModelSideStats:
+    """Ḡ [N, d], K_lin = P Pᵀ and K_bc = √P √Pᵀ [N, N], from one pass over the vocabulary."""
+
+    g_bar: torch.Tensor
+    k_lin: torch.Tensor
+    k_bc: torch.Tensor
+    log_normalizer: torch.Tensor  # [N] log Σ_w exp z_w
+
+
+@torch.no_grad()
+def model_side_stats(
+    head: HeadSpec, hidden_last: torch.Tensor, protos: torch.Tensor, chunk: int = 8192
+) -> ModelSideStats:
+    """Accumulate Ḡ, P Pᵀ, √P √Pᵀ chunk by chunk with a running max (stable, exact)."""
+    normed = normed_hidden(head, hidden_last)
+    n = normed.shape[0]
+    vocab = head.unembed.shape[0]
+    f64 = torch.float64
+    run_max = torch.full((n,), -torch.inf, dtype=f64)
+    total = torch.zeros(n, dtype=f64)
+    g_acc = torch.zeros(n, protos.shape[1], dtype=f64)
+    lin_acc = torch.zeros(n, n, dtype=f64)
+    bc_acc = torch.zeros(n, n, dtype=f64)
+    for lo in range(0, vocab, chunk):
+        hi = min(vocab, lo + chunk)
+        z = head_logits_chunk(head, normed, lo, hi).to(f64)
+        new_max = torch.maximum(run_max, z.max(dim=1).values)
+        # Rescale what was accumulated against the old max (exp(−inf) = 0 on the first chunk).
+        scale = torch.exp(run_max - new_max)
+        run_max = new_max
+        e = torch.exp(z - new_max[:, None])
+        total = total * scale + e.sum(1)
+        g_acc = g_acc * scale[:, None] + e @ protos[lo:hi].to(f64)
+        # The N×chunk×N products dominate: fp32 GEMMs, fp64 accumulators.
+        e32 = e.to(torch.float32)
+        r32 = e32.sqrt()
+        lin_acc = lin_acc * torch.outer(scale, scale) + (e32 @ e32.T).to(f64)
+        sq = scale.sqrt()
+        bc_acc = bc_acc * torch.outer(sq, sq) + (r32 @ r32.T).to(f64)
+    g_bar = g_acc / total[:, None]
+    k_lin = lin_acc / torch.outer(total, total)
+    root = total.sqrt()
+    k_bc = bc_acc / torch.outer(root, root)
+    return ModelSideStats(g_bar=g_bar, k_lin=k_lin, k_bc=k_bc, log_normalizer=run_max + total.log())
+
+
+def data_side_kernels(next_tokens: torch.Tensor, protos: torch.Tensor) -> dict[str, Kernel]:
+    """proto: Ḡ^data = g(y_i); lin: 1[y_i = y_j] as a one-hot factor over the tokens seen."""
+    uniq, inverse = torch.unique(next_tokens, return_inverse=True)
+    onehot = torch.zeros(next_tokens.shape[0], uniq.shape[0], dtype=torch.float64)
+    onehot[torch.arange(next_tokens.shape[0]), inverse] = 1.0
+    return {
+        "proto": Kernel("proto", "data", factor=protos[next_tokens].to(torch.float64)),
+        "lin": Kernel("lin", "data", factor=onehot),
+    }
+
+
+def model_side_kernels(stats: ModelSideStats, beta: float) -> dict[str, Kernel]:
+    """proto = Ḡ Ḡᵀ, lin = P Pᵀ, bc = √P √Pᵀ, hel = exp(−β·2(1 − K_bc))."""
+    # Rounding can push K_bc a hair above 1 on the diagonal; the kernel is defined on [0, 1].
+    bc = stats.k_bc.clamp(0.0, 1.0)
+    return {
+        "proto": Kernel("proto", "model", factor=stats.g_bar),
+        "lin": Kernel("lin", "model", dense=stats.k_lin),
+        "bc": Kernel("bc", "model", dense=bc),
+        "hel": Kernel("hel", "model", dense=torch.exp(-beta * 2.0 * (1.0 - bc))),
+    }

@@ -1,0 +1,187 @@
+"""Linear algebra the spectral suite leans on: bases, centring, eigensolvers, ridge, CCA.
+
+Everything works in fp64 where conditioning matters (covariances, eigen-sums) and never forms
+an N×N eigendecomposition when only the top part is needed and N is large.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+MatVec = Callable[[torch.Tensor], torch.Tensor]
+
+
+def torch_generator(rng: np.random.Generator) -> torch.Generator:
+    """A torch generator seeded from ``rng`` (keeps every draw tied to the job's seed)."""
+    gen = torch.Generator()
+    gen.manual_seed(int(rng.integers(0, 2**62)))
+    return gen
+
+
+def center_rows(x: torch.Tensor) -> torch.Tensor:
+    """Subtract the column means (the centring matrix J applied on the left)."""
+    return x - x.mean(dim=0, keepdim=True)
+
+
+def center_kernel(k: torch.Tensor) -> torch.Tensor:
+    """K_c = J K J with J = I − 11ᵀ/N, without forming J."""
+    row = k.mean(dim=1, keepdim=True)
+    col = k.mean(dim=0, keepdim=True)
+    return k - row - col + k.mean()
+
+
+def whitened_basis(h: torch.Tensor, ridge_eps: float) -> torch.Tensor:
+    """Orthonormal basis Q [N, d_eff] of the columns of the centred, whitened ``h`` [N, d].
+
+    Whitening with ridge ε·tr(Σ)/d is an invertible map on the right, so it leaves the column
+    span unchanged; the ridge is used as the floor below which a direction counts as noise.
+    """
+    hc = center_rows(h.to(torch.float64))
+    n, d = hc.shape
+    cov = hc.T @ hc / n
+    evals, evecs = torch.linalg.eigh(cov)
+    floor = ridge_eps * float(evals.clamp_min(0).sum()) / d
+    keep = evals > max(floor, 0.0)
+    if not bool(keep.any()):
+        return hc.new_zeros((n, 0))
+    # Whitened columns: project onto kept eigenvectors and scale to unit variance, then QR.
+    whitened = hc @ evecs[:, keep] / torch.sqrt(evals[keep] + floor)
+    q, r = torch.linalg.qr(whitened)
+    # Drop columns that QR found numerically dependent (rank deficiency beyond the floor).
+    diag = r.diagonal().abs()
+    good = diag > diag.max() * 1e-10
+    return q[:, good]
+
+
+def randomized_eigh(
+    matvec: MatVec,
+    n: int,
+    k: int,
+    gen: torch.Generator,
+    *,
+    oversample: int = 16,
+    iterations: int = 6,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` eigenpairs of a symmetric PSD operator by randomized subspace iteration.
+
+    Halko, Martinsson & Tropp (2011), Alg. 4.4 + Rayleigh–Ritz. ``matvec`` maps [n, m] → [n, m].
+    Returns (eigenvalues descending [k], eigenvectors [n, k]).
+    """
+    m = min(n, k + oversample)
+    basis = torch.randn(n, m, generator=gen, dtype=dtype)
+    basis, _ = torch.linalg.qr(matvec(basis))
+    for _ in range(iterations):
+        basis, _ = torch.linalg.qr(matvec(basis))
+    small = basis.T @ matvec(basis)
+    small = (small + small.T) / 2
+    evals, evecs = torch.linalg.eigh(small)
+    order = torch.argsort(evals, descending=True)[:k]
+    return evals[order], basis @ evecs[:, order]
+
+
+def top_eigh(
+    k_mat: torch.Tensor,
+    top: int,
+    gen: torch.Generator,
+    *,
+    dense_max_n: int = 3072,
+    iterations: int = 6,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top eigenpairs (descending) of a symmetric PSD matrix: dense eigh when small."""
+    n = k_mat.shape[0]
+    top = min(top, n)
+    if n <= dense_max_n:
+        evals, evecs = torch.linalg.eigh(k_mat.to(torch.float64))
+        return evals.flip(0)[:top], evecs.flip(1)[:, :top]
+    mat = k_mat.to(torch.float64)
+    return randomized_eigh(lambda x: mat @ x, n, top, gen, iterations=iterations)
+
+
+def factor_top_eigh(factor: torch.Tensor, top: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top eigenpairs of F Fᵀ via the thin SVD of F [N, m] (exact, O(N m²))."""
+    u, s, _ = torch.linalg.svd(factor.to(torch.float64), full_matrices=False)
+    top = min(top, s.shape[0])
+    return (s[:top] ** 2), u[:, :top]
+
+
+@dataclass
+class RidgeFit:
+    """y ≈ (x − x_mean) W + y_mean, fitted by ridge regression."""
+
+    weight: torch.Tensor
+    x_mean: torch.Tensor
+    y_mean: torch.Tensor
+    ridge: float
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.to(torch.float64) - self.x_mean) @ self.weight + self.y_mean
+
+
+def ridge_fit(x: torch.Tensor, y: torch.Tensor, ridge_rel: float) -> RidgeFit:
+    """Ridge regression with penalty ``ridge_rel``·tr(XᵀX)/d (scale-free)."""
+    x64, y64 = x.to(torch.float64), y.to(torch.float64)
+    x_mean, y_mean = x64.mean(0), y64.mean(0)
+    xc, yc = x64 - x_mean, y64 - y_mean
+    gram = xc.T @ xc
+    lam = ridge_rel * float(gram.trace()) / gram.shape[0]
+    eye = torch.eye(gram.shape[0], dtype=torch.float64)
+    weight = torch.linalg.solve(gram + lam * eye, xc.T @ yc)
+    return RidgeFit(weight=weight, x_mean=x_mean, y_mean=y_mean, ridge=ridge_rel)
+
+
+def r2_score(y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
+    """Multi-output R² = 1 − SSE / SST (SST about the evaluation set's own mean)."""
+    y64 = y_true.to(torch.float64)
+    sse = float(((y64 - y_pred.to(torch.float64)) ** 2).sum())
+    sst = float(((y64 - y64.mean(0)) ** 2).sum())
+    return 1.0 - sse / sst if sst > 0 else float("nan")
+
+
+def _inv_sqrt(cov: torch.Tensor, ridge_rel: float) -> torch.Tensor:
+    evals, evecs = torch.linalg.eigh(cov)
+    lam = ridge_rel * float(evals.clamp_min(0).sum()) / cov.shape[0]
+    return evecs @ torch.diag((evals.clamp_min(0) + lam).rsqrt()) @ evecs.T
+
+
+@dataclass
+class CCAFit:
+    """Ridge CCA: canonical directions for x and y and their in-sample correlations."""
+
+    x_dirs: torch.Tensor  # [dx, k]
+    y_dirs: torch.Tensor  # [dy, k]
+    x_mean: torch.Tensor
+    y_mean: torch.Tensor
+    correlations: torch.Tensor  # [k]
+
+
+def ridge_cca(x: torch.Tensor, y: torch.Tensor, top: int, ridge_rel: float) -> CCAFit:
+    """Top canonical correlations: singular values of Cxx^{-1/2} Cxy Cyy^{-1/2} (ridged)."""
+    x64, y64 = x.to(torch.float64), y.to(torch.float64)
+    x_mean, y_mean = x64.mean(0), y64.mean(0)
+    xc, yc = x64 - x_mean, y64 - y_mean
+    n = xc.shape[0]
+    wx = _inv_sqrt(xc.T @ xc / n, ridge_rel)
+    wy = _inv_sqrt(yc.T @ yc / n, ridge_rel)
+    u, s, vh = torch.linalg.svd(wx @ (xc.T @ yc / n) @ wy, full_matrices=False)
+    top = min(top, s.shape[0])
+    return CCAFit(
+        x_dirs=wx @ u[:, :top],
+        y_dirs=wy @ vh.T[:, :top],
+        x_mean=x_mean,
+        y_mean=y_mean,
+        correlations=s[:top].clamp(max=1.0),
+    )
+
+
+def cca_correlations(fit: CCAFit, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of each fitted canonical pair on new data (held-out CCA)."""
+    a = (x.to(torch.float64) - fit.x_mean) @ fit.x_dirs
+    b = (y.to(torch.float64) - fit.y_mean) @ fit.y_dirs
+    a, b = center_rows(a), center_rows(b)
+    denom = (a.norm(dim=0) * b.norm(dim=0)).clamp_min(1e-300)
+    return (a * b).sum(0) / denom

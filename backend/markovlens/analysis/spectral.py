@@ -1,0 +1,271 @@
+"""Spectral suite (metrics.md §3): kernels, eigenspectra, alignment, Fisher metric, ranks."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from markovlens.analysis.alignment import (
+    alignment,
+    anisotropy,
+    centered_eigen,
+    covariance_eigenvalues,
+    kernel_spectrum,
+    spectrum_stats,
+)
+from markovlens.analysis.contexts import SampledContexts
+from markovlens.analysis.fisher import dirichlet_energy, mean_fisher
+from markovlens.analysis.kernels import (
+    Kernel,
+    data_side_kernels,
+    model_side_kernels,
+    model_side_stats,
+    prototypes,
+)
+from markovlens.analysis.linalg import (
+    cca_correlations,
+    r2_score,
+    ridge_cca,
+    ridge_fit,
+    torch_generator,
+    whitened_basis,
+)
+from markovlens.analysis.spectral_schema import (
+    Alignment,
+    DirichletEnergy,
+    FisherSpectrum,
+    HeldOut,
+    RepresentationSpectrum,
+    SpectralConfig,
+    SpectralSuite,
+    Spectrum,
+)
+
+ProgressFn = Callable[[float, str], None]
+RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def round_sig(x: float, digits: int = 5) -> float:
+    """Round to ``digits`` significant digits (compact JSON); nan/inf pass through."""
+    if not math.isfinite(x) or x == 0:
+        return float(x)
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def _rounded(values: object) -> list[float]:
+    return [round_sig(float(v)) for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def split_by_window(
+    window_index: torch.Tensor, train: float, val: float, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
+    """Boolean masks of contexts for train / val / test, whole windows per split (seeded)."""
+    windows = np.unique(window_index.numpy())
+    rng.shuffle(windows)
+    n = len(windows)
+    n_train = max(1, round(train * n))
+    n_val = max(1, round(val * n)) if n >= 3 else 0
+    n_train = min(n_train, max(1, n - n_val - 1))
+    groups = {
+        "train": windows[:n_train],
+        "val": windows[n_train : n_train + n_val],
+        "test": windows[n_train + n_val :],
+    }
+    wi = window_index.numpy()
+    return {name: torch.from_numpy(np.isin(wi, ids)) for name, ids in groups.items()}
+
+
+def spectral_suite(
+    contexts: SampledContexts,
+    config: SpectralConfig,
+    rng: np.random.Generator,
+    progress: ProgressFn,
+) -> SpectralSuite:
+    """Every §3 number on the sampled contexts. ``progress(fraction, stage)`` is called often."""
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    clock = time.perf_counter()
+    gen = torch_generator(rng)
+
+    valid = contexts.future_tokens[:, 0] >= 0
+    next_tokens = contexts.future_tokens[valid, 0]
+    hidden = {layer: h[valid] for layer, h in contexts.hidden.items()}
+    window_index = contexts.window_index[valid]
+    n = int(next_tokens.shape[0])
+    last = max(hidden)
+    layers = sorted(hidden) if config.layers is None else [x for x in config.layers if x in hidden]
+    d = int(hidden[last].shape[1])
+    if n < 4 * d:
+        notes.append(
+            f"N = {n} < 4·d = {4 * d}: A_rand is large (d_eff/N), read lift rather than A."
+        )
+
+    progress(0.0, "spectral: kernels")
+    protos = prototypes(contexts.head.unembed)
+    kernels: list[Kernel] = []
+    data = data_side_kernels(next_tokens, protos)
+    kernels += [data[name] for name in config.data_kernels]
+    if config.model_kernels:
+        stats = model_side_stats(contexts.head, hidden[last], protos, config.vocab_chunk)
+        model = model_side_kernels(stats, config.beta)
+        kernels += [model[name] for name in config.model_kernels]
+        notes.append(
+            "Model-side kernels are built from the model's own p_i = head(h^L): near the head "
+            "they are partly tautological (A → 1 even untrained); data side is the headline."
+        )
+    timings["kernels"] = time.perf_counter() - clock
+
+    progress(0.15, "spectral: eigenspectra")
+    clock = time.perf_counter()
+    top_c = min(n, max(d, config.capture_top))
+    spectra: list[Spectrum] = []
+    eigens = {}
+    for i, kernel in enumerate(kernels):
+        evals = kernel_spectrum(
+            kernel, config.rank, gen, config.dense_eigh_max_n, config.eig_iterations
+        )
+        spectra.append(
+            Spectrum(
+                kernel=kernel.name,  # type: ignore[arg-type]
+                side=kernel.side,  # type: ignore[arg-type]
+                eigenvalues=_rounded(evals.numpy()),
+                trace=round_sig(kernel.trace() / n),
+            )
+        )
+        eigens[(kernel.name, kernel.side)] = centered_eigen(
+            kernel, top_c, gen, config.dense_eigh_max_n, config.eig_iterations
+        )
+        progress(0.15 + 0.25 * (i + 1) / len(kernels), "spectral: eigenspectra")
+    timings["eigen"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    splits = split_by_window(window_index, config.train_fraction, config.val_fraction, rng)
+    target = protos[next_tokens].to(torch.float64)
+    align_rows: list[Alignment] = []
+    heldout: list[HeldOut] = []
+    representation: list[RepresentationSpectrum] = []
+    for li, layer in enumerate(layers):
+        h = hidden[layer]
+        q = whitened_basis(h, config.ridge_eps)
+        for kernel in kernels:
+            vals = alignment(q, eigens[(kernel.name, kernel.side)], config.capture_top)
+            align_rows.append(
+                Alignment(
+                    layer=layer,
+                    kernel=kernel.name,  # type: ignore[arg-type]
+                    side=kernel.side,  # type: ignore[arg-type]
+                    d_eff=vals.d_eff,
+                    alignment=round_sig(vals.alignment),
+                    alignment_random=round_sig(vals.alignment_random),
+                    lift=round_sig(vals.alignment / vals.alignment_random)
+                    if vals.alignment_random > 0
+                    else float("nan"),
+                    capture=_rounded(vals.capture),
+                )
+            )
+        heldout.append(_heldout(layer, h, target, splits, config))
+        st = spectrum_stats(covariance_eigenvalues(h))
+        representation.append(
+            RepresentationSpectrum(
+                layer=layer,
+                eigenvalues=_rounded(st.eigenvalues[: config.rank]),
+                effective_rank=round_sig(st.effective_rank),
+                participation_ratio=round_sig(st.participation_ratio),
+                alpha=None if st.alpha is None else round_sig(st.alpha),
+                anisotropy=round_sig(anisotropy(h)),
+            )
+        )
+        progress(0.4 + 0.35 * (li + 1) / len(layers), "spectral: alignment")
+    timings["alignment"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    progress(0.75, "spectral: fisher")
+    m = min(config.fisher_contexts, n)
+    pick = torch.from_numpy(np.sort(rng.choice(n, size=m, replace=False)))
+    fisher = mean_fisher(
+        contexts.head, hidden[last][pick], config.fisher_top_tokens, config.vocab_chunk
+    )
+    fisher_out = FisherSpectrum(
+        layer=last,
+        num_contexts=m,
+        eigenvalues=_rounded(fisher.eigenvalues[: config.rank].numpy()),
+        retained_mass=round_sig(fisher.retained_mass),
+    )
+    timings["fisher"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    directions = fisher.eigenvectors[:, : config.dirichlet_directions]
+    rand = torch.randn(d, config.dirichlet_random, generator=gen, dtype=torch.float64)
+    rand = rand / rand.norm(dim=0, keepdim=True)
+    dirichlet: list[DirichletEnergy] = []
+    for layer in layers:
+        h64 = hidden[layer].to(torch.float64)
+        phi_f, phi_r = h64 @ directions, h64 @ rand
+        for kernel in kernels:
+            e_f = dirichlet_energy(kernel, phi_f)
+            e_r = dirichlet_energy(kernel, phi_r)
+            dirichlet.append(
+                DirichletEnergy(
+                    layer=layer,
+                    kernel=kernel.name,  # type: ignore[arg-type]
+                    side=kernel.side,  # type: ignore[arg-type]
+                    fisher=_rounded(e_f.numpy()),
+                    random_mean=round_sig(float(e_r.mean())),
+                    random_std=round_sig(float(e_r.std())) if e_r.numel() > 1 else 0.0,
+                )
+            )
+    timings["dirichlet"] = time.perf_counter() - clock
+    notes.append(
+        f"Fisher metric over {m} contexts, top {config.fisher_top_tokens} tokens each "
+        f"(mean retained mass {fisher.retained_mass:.4f}; a Loewner lower bound)."
+    )
+    progress(1.0, "spectral: done")
+    return SpectralSuite(
+        num_contexts=n,
+        layers=layers,
+        spectra=spectra,
+        alignment=align_rows,
+        heldout=heldout,
+        representation=representation,
+        fisher=fisher_out,
+        dirichlet=dirichlet,
+        model_side_retained_mass=1.0,
+        stage_seconds={k: round_sig(v, 4) for k, v in timings.items()},
+        notes=notes,
+    )
+
+
+def _heldout(
+    layer: int,
+    h: torch.Tensor,
+    target: torch.Tensor,
+    splits: dict[str, torch.Tensor],
+    config: SpectralConfig,
+) -> HeldOut:
+    """Ridge H^ℓ → Ḡ^data (penalty picked on val) with R² on test; ridge CCA on train."""
+    tr, va, te = splits["train"], splits["val"], splits["test"]
+    best: tuple[float, float] = (-math.inf, RIDGE_GRID[0])
+    if int(va.sum()) > 1:
+        for lam in RIDGE_GRID:
+            fit = ridge_fit(h[tr], target[tr], lam)
+            score = r2_score(target[va], fit.predict(h[va]))
+            if score > best[0]:
+                best = (score, lam)
+    lam = best[1] if math.isfinite(best[0]) else 1e-2
+    # Refit on train + val with the chosen penalty; test is touched once.
+    trva = tr | va
+    fit = ridge_fit(h[trva], target[trva], lam)
+    r2 = r2_score(target[te], fit.predict(h[te])) if int(te.sum()) > 1 else float("nan")
+    cca = ridge_cca(h[trva], target[trva], config.cca_top, config.cca_ridge)
+    test_corr = cca_correlations(cca, h[te], target[te]).tolist() if int(te.sum()) > 2 else []
+    return HeldOut(
+        layer=layer,
+        r2=round_sig(r2),
+        ridge=lam,
+        canonical_correlations=_rounded(cca.correlations.numpy()),
+        canonical_correlations_test=_rounded(test_corr),
+    )
