@@ -1,0 +1,243 @@
+"""``load_model``: a source string in, an eval-mode causal LM + tokenizer + metadata out.
+
+Everything the user can get wrong is checked before weights are read (see ``resolve.py`` and
+``safety.py``); transformers is always called with ``trust_remote_code=False`` and, for
+directories and the Hub, ``use_safetensors=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from markovlens.analysis.results import ModelMeta
+from markovlens.models.device import DTYPE_NAMES, bytes_per_parameter, resolve_device, resolve_dtype
+from markovlens.models.errors import ModelLoadError, ModelSourceError
+from markovlens.models.hashing import content_hash
+from markovlens.models.resolve import Checkpoint, resolve_checkpoint
+from markovlens.models.safety import check_causal_lm
+from markovlens.models.sources import ModelSource, parse_model_source
+from markovlens.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RANDOM_INIT_SEED = 0
+
+# Peak memory of an analysis job over its weights: activations, logits of a batch
+# ([batch, T, V] fp32 dominates for big vocabularies), the lens's vocab-chunked products and the
+# allocator's fragmentation. 1.25 × weights + 1 GiB covers SmolLM2 on the `full` preset
+# (measured peak RSS ~1.6 GB for 0.54 GB of fp32 weights) with room to spare.
+MEMORY_OVERHEAD_FACTOR = 1.25
+MEMORY_WORKSPACE_BYTES = 1 << 30
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for ``run_analysis``; ``tokenizer`` is None for synthetic vocabularies."""
+
+    model: Any  # a transformers PreTrainedModel (causal LM), eval mode, on ``device``
+    tokenizer: Any | None
+    meta: ModelMeta
+    training_step: int | None = None
+    run_name: str | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    source: ModelSource | None = None
+
+
+def estimate_memory_bytes(num_parameters: int, dtype: str | torch.dtype) -> int:
+    """Bytes a job needs to analyse a model of ``num_parameters`` in ``dtype`` (for routing)."""
+    weights = num_parameters * bytes_per_parameter(dtype)
+    return int(weights * MEMORY_OVERHEAD_FACTOR) + MEMORY_WORKSPACE_BYTES
+
+
+def _cache_file(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "cache" / "content_hashes.json"
+
+
+def _checkpoint_hash(checkpoint: Checkpoint, settings: Settings) -> str | None:
+    if checkpoint.hub_hash is not None:
+        return checkpoint.hub_hash
+    if not checkpoint.weight_files:
+        return None
+    return content_hash(checkpoint.weight_files, _cache_file(settings))
+
+
+def _random_init_hash(inner_hash: str | None, inner_revision: str) -> str:
+    """Fresh weights are a function of (config, seed): hash the inner identity with the seed."""
+    basis = f"random-init(seed={RANDOM_INIT_SEED})/{inner_hash or inner_revision}"
+    return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
+
+
+def _load_config(checkpoint: Checkpoint, label: str) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(
+            checkpoint.location, trust_remote_code=False, **checkpoint.kwargs
+        )
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # transformers raises ValueError/OSError/KeyError here
+        raise ModelLoadError(f"cannot read the config of {label}: {exc}") from exc
+
+
+def _load_tokenizer(checkpoint: Checkpoint, label: str) -> Any | None:
+    if not (checkpoint.has_tokenizer or checkpoint.is_gguf):
+        return None
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(
+            checkpoint.location, trust_remote_code=False, **checkpoint.kwargs
+        )
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the tokenizer of {label}: {exc}") from exc
+
+
+def _count_parameters(model: torch.nn.Module) -> int:
+    # parameters() yields a tied tensor once, so tied embeddings are not double counted.
+    return sum(p.numel() for p in model.parameters())
+
+
+def _meta_from(config: Any, architecture: str, **fields: Any) -> ModelMeta:
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return ModelMeta(
+        architecture=architecture,
+        num_layers=getattr(text, "num_hidden_layers", None),
+        hidden_size=getattr(text, "hidden_size", None),
+        vocab_size=getattr(text, "vocab_size", None),
+        **fields,
+    )
+
+
+def _parse(source: str | ModelSource) -> ModelSource:
+    return source if isinstance(source, ModelSource) else parse_model_source(source)
+
+
+def load_model(
+    source: str | ModelSource,
+    settings: Settings,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> LoadedModel:
+    """Load ``source`` for analysis. Raises ``ModelSourceError`` (bad string) or
+    ``ModelLoadError`` (refused or failed), both with a message meant for the user."""
+    parsed = _parse(source)
+    label = parsed.canonical
+    base = parsed.base
+    random_init = parsed.kind == "random-init"
+    resolved_device = resolve_device(device or settings.device)
+    torch_dtype = resolve_dtype(dtype or settings.dtype, resolved_device)
+
+    checkpoint = resolve_checkpoint(base, settings, need_weights=not random_init)
+    config = _load_config(checkpoint, label)
+    architecture = check_causal_lm(config)
+    tokenizer = _load_tokenizer(checkpoint, label)
+
+    from transformers import AutoModelForCausalLM
+
+    try:
+        if random_init:
+            torch.manual_seed(RANDOM_INIT_SEED)
+            model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+        else:
+            extra: dict[str, Any] = {} if checkpoint.is_gguf else {"use_safetensors": True}
+            model = AutoModelForCausalLM.from_pretrained(
+                checkpoint.location,
+                config=config,
+                dtype=torch_dtype,
+                trust_remote_code=False,
+                **checkpoint.kwargs,
+                **extra,
+            )
+        model = model.to(resolved_device).eval()
+    except torch.cuda.OutOfMemoryError as exc:
+        raise ModelLoadError(f"{label} does not fit in {resolved_device} memory: {exc}") from exc
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the weights of {label}: {exc}") from exc
+
+    inner_hash = _checkpoint_hash(checkpoint, settings)
+    if random_init:
+        revision = f"random-init(seed={RANDOM_INIT_SEED})/{checkpoint.revision}"
+        digest: str | None = _random_init_hash(inner_hash, checkpoint.revision)
+    else:
+        revision, digest = checkpoint.revision, inner_hash
+    meta = _meta_from(
+        config,
+        architecture,
+        source=label,
+        revision=revision,
+        content_hash=digest,
+        num_parameters=_count_parameters(model),
+    )
+    log.info(
+        "loaded %s (%s, %d parameters) on %s",
+        label,
+        architecture,
+        meta.num_parameters,
+        resolved_device,
+    )
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        meta=meta,
+        training_step=checkpoint.training_step,
+        run_name=checkpoint.run_name,
+        device=resolved_device,
+        dtype=DTYPE_NAMES.get(torch_dtype, str(torch_dtype)),
+        source=parsed,
+    )
+
+
+def inspect_model(source: str | ModelSource, settings: Settings) -> ModelMeta:
+    """Metadata from the config alone (no weights read): for routing a job to a queue.
+
+    The parameter count comes from building the model on the ``meta`` device (shapes only).
+    """
+    parsed = _parse(source)
+    random_init = parsed.kind == "random-init"
+    checkpoint = resolve_checkpoint(parsed.base, settings, need_weights=not random_init)
+    config = _load_config(checkpoint, parsed.canonical)
+    architecture = check_causal_lm(config)
+    from transformers import AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(config)
+        num_parameters: int | None = _count_parameters(skeleton)
+    except Exception as exc:  # a config transformers cannot instantiate: still route it
+        log.warning("cannot count parameters of %s: %s", parsed.canonical, exc)
+        num_parameters = None
+    inner_hash = _checkpoint_hash(checkpoint, settings)
+    if random_init:
+        revision = f"random-init(seed={RANDOM_INIT_SEED})/{checkpoint.revision}"
+        digest: str | None = _random_init_hash(inner_hash, checkpoint.revision)
+    else:
+        revision, digest = checkpoint.revision, inner_hash
+    return _meta_from(
+        config,
+        architecture,
+        source=parsed.canonical,
+        revision=revision,
+        content_hash=digest,
+        num_parameters=num_parameters,
+    )
+
+
+__all__ = [
+    "LoadedModel",
+    "ModelLoadError",
+    "ModelSourceError",
+    "estimate_memory_bytes",
+    "inspect_model",
+    "load_model",
+]
