@@ -1,0 +1,1 @@
+"""Jobs: submit, claim/lease/heartbeat, reaper, Huey transport, worker, child runner."""

@@ -1,0 +1,285 @@
+"""The jobs service: what the API and the CLI call (submit, cancel, read)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from markovlens.analysis import preset_config
+from markovlens.jobs.errors import JobStateError, NotFoundError, QueueUnavailableError, SubmitError
+from markovlens.jobs.headline import headline
+from markovlens.jobs.queue import DEFAULT_QUEUE, enqueue_job
+from markovlens.jobs.schemas import (
+    CorpusOut,
+    JobFilters,
+    JobList,
+    JobOut,
+    LatestResult,
+    ModelOut,
+    ResultOut,
+    SubmitRequest,
+)
+from markovlens.jobs.sources import resolve_corpus_row
+from markovlens.settings import Settings, get_settings
+from markovlens.store import repo_corpora, repo_jobs, repo_models, repo_results
+from markovlens.store.tables import Corpus, Job, JobStatus, Model, Result, utcnow
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "cancel_job",
+    "corpus_out",
+    "create_upload_corpus",
+    "get_job",
+    "get_result",
+    "headline",
+    "job_out",
+    "latest_results_by_model",
+    "list_jobs",
+    "model_out",
+    "submit_job",
+]
+
+
+def _canonical_model_source(source: str, revision: str | None) -> tuple[str, str | None]:
+    """Validate with the models package; fold ``revision`` into hf sources (``hf:repo@rev``)."""
+    from markovlens.models import ModelSourceError, parse_model_source
+
+    try:
+        parsed = parse_model_source(source)
+        if revision:
+            base = parsed.base
+            if base.kind != "hf":
+                raise SubmitError(
+                    f"a revision only applies to hf: models, not {parsed.canonical!r}"
+                )
+            if base.revision and base.revision != revision:
+                raise SubmitError(
+                    f"revision {revision!r} contradicts the source's @{base.revision}"
+                )
+            if not base.revision:
+                prefix = "random-init:" if parsed.kind == "random-init" else ""
+                parsed = parse_model_source(f"{prefix}hf:{base.ref}@{revision}")
+    except ModelSourceError as exc:
+        raise SubmitError(str(exc)) from exc
+    return parsed.canonical, revision or parsed.base.revision
+
+
+def _validated_config(request: SubmitRequest, settings: Settings) -> dict[str, Any]:
+    overrides = dict(request.config or {})
+    overrides.pop("preset", None)  # the request's preset field is the one that counts
+    try:
+        config = preset_config(request.preset, **overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SubmitError(f"invalid config: {problems}") from exc
+    except (TypeError, ValueError) as exc:
+        raise SubmitError(f"invalid config: {exc}") from exc
+    if config.max_tokens > settings.max_corpus_tokens:
+        raise SubmitError(
+            f"invalid config: max_tokens {config.max_tokens} exceeds this server's limit "
+            f"of {settings.max_corpus_tokens}"
+        )
+    return config.model_dump(mode="json")
+
+
+def _dedupe_key(model: str, revision: str | None, corpus: str, config: dict[str, Any]) -> str:
+    text = json.dumps([model, revision or "", corpus, config], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def submit_job(
+    session: Session,
+    request: SubmitRequest,
+    *,
+    settings: Settings | None = None,
+    enqueue: bool = True,
+) -> Job:
+    """Validate, record and enqueue a job (commits). An equal live job is returned instead.
+
+    "Equal" is same model+revision+corpus+config, status queued/running/succeeded; a failed
+    or cancelled one is retried by submitting again; ``force`` always creates a new job.
+    Raises SubmitError (bad input) or QueueUnavailableError (the row is marked failed).
+    """
+    settings = settings or get_settings()
+    model_source, revision = _canonical_model_source(request.model, request.revision)
+    config = _validated_config(request, settings)
+    corpus = resolve_corpus_row(session, request.corpus)
+    key = _dedupe_key(model_source, revision, corpus.source, config)
+    if not request.force:
+        existing = repo_jobs.find_reusable_job(session, key)
+        if existing is not None:
+            session.commit()
+            log.info("job %s: reused for an equal submission", existing.id)
+            return existing
+    model = repo_models.get_or_create_model(session, model_source, revision)
+    job = Job(
+        model_id=model.id,
+        corpus_id=corpus.id,
+        model_source=model_source,
+        model_revision=revision,
+        corpus_source=corpus.source,
+        preset=request.preset,
+        config=config,
+        dedupe_key=key,
+        queue=request.queue or DEFAULT_QUEUE,
+        status=JobStatus.QUEUED,
+        progress=0.0,
+        stage="queued",
+        attempts=0,
+        max_attempts=settings.max_attempts,
+        cancel_requested=False,
+    )
+    session.add(job)
+    # Commit before enqueueing: a worker must never dequeue an id it cannot read yet.
+    session.commit()
+    log.info("job %s: submitted (%s on %s, %s)", job.id, model_source, corpus.source, job.queue)
+    if enqueue:
+        try:
+            enqueue_job(settings.resolved_queue_url, job.queue, job.id)
+        except Exception as exc:
+            log.exception("job %s: enqueue failed", job.id)
+            job.status = JobStatus.FAILED
+            job.error = f"the job queue is unavailable: {exc}"
+            job.finished_at = utcnow()
+            session.commit()
+            raise QueueUnavailableError(job.error) from exc
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = repo_jobs.get_job(session, job_id)
+    if job is None:
+        raise NotFoundError(f"no job with id {job_id}")
+    return job
+
+
+def job_out(session: Session, job: Job) -> JobOut:
+    result_id = repo_jobs.result_ids_for_jobs(session, [job.id]).get(job.id)
+    return JobOut.from_row(job, result_id)
+
+
+def list_jobs(
+    session: Session, filters: JobFilters | None = None, limit: int = 50, offset: int = 0
+) -> JobList:
+    """Jobs newest first with their result ids; ``total`` counts all that match."""
+    filters = filters or JobFilters()
+    limit = max(1, min(int(limit), 500))
+    jobs, total = repo_jobs.list_jobs(
+        session, **filters.model_dump(), limit=limit, offset=max(0, int(offset))
+    )
+    result_ids = repo_jobs.result_ids_for_jobs(session, [job.id for job in jobs])
+    return JobList(
+        items=[JobOut.from_row(job, result_ids.get(job.id)) for job in jobs], total=total
+    )
+
+
+def cancel_job(session: Session, job_id: int) -> Job:
+    """Cancel: a queued job at once; a running one is flagged and its worker stops it.
+
+    Raises NotFoundError, or JobStateError if the job already finished.
+    """
+    now = utcnow()
+    queued = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.CANCELLED,
+            cancel_requested=True,
+            stage="cancelled",
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+    if queued.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+            .values(cancel_requested=True, stage="cancelling")
+        )
+    session.commit()
+    job = get_job(session, job_id)
+    session.refresh(job)
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) or (
+        job.status == JobStatus.CANCELLED and queued.rowcount == 0  # type: ignore[attr-defined]
+    ):
+        raise JobStateError(f"job {job_id} already finished ({job.status}); nothing to cancel")
+    log.info("job %s: cancel requested (status %s)", job_id, job.status)
+    return job
+
+
+def create_upload_corpus(
+    session: Session, name: str | None, text: str, *, settings: Settings | None = None
+) -> Corpus:
+    """Store uploaded text as corpus ``upload:<id>`` (commits)."""
+    settings = settings or get_settings()
+    size = len(text.encode("utf-8"))
+    if not text.strip():
+        raise SubmitError("the uploaded corpus is empty")
+    if size > settings.max_upload_bytes:
+        raise SubmitError(
+            f"the uploaded corpus is {size} bytes; this server accepts at most "
+            f"{settings.max_upload_bytes}"
+        )
+    corpus = repo_corpora.create_upload(session, (name or "").strip() or None, text)
+    session.commit()
+    return corpus
+
+
+def corpus_out(corpus: Corpus) -> CorpusOut:
+    return CorpusOut.from_row(corpus)
+
+
+def list_corpora(session: Session) -> list[CorpusOut]:
+    return [CorpusOut.from_row(row) for row in repo_corpora.list_corpora(session)]
+
+
+def latest_results_by_model(session: Session, model_id: int) -> list[LatestResult]:
+    """The model's dashboard: newest succeeded result per (corpus, preset), with headlines."""
+    return [
+        LatestResult(
+            result_id=result.id,
+            job_id=job.id,
+            corpus_source=job.corpus_source,
+            preset=job.preset,
+            created_at=result.created_at,
+            headline=headline(result.payload),
+        )
+        for result, job in repo_results.latest_results_for_model(session, model_id)
+    ]
+
+
+def get_model(session: Session, model_id: int) -> Model:
+    model = repo_models.get_model(session, model_id)
+    if model is None:
+        raise NotFoundError(f"no model with id {model_id}")
+    return model
+
+
+def model_out(session: Session, model: Model) -> ModelOut:
+    return ModelOut.from_row(model, latest_results_by_model(session, model.id))
+
+
+def list_models(session: Session) -> list[ModelOut]:
+    return [model_out(session, model) for model in repo_models.list_models(session)]
+
+
+def get_result(session: Session, result_id: int) -> Result:
+    result = repo_results.get_result(session, result_id)
+    if result is None:
+        raise NotFoundError(f"no result with id {result_id}")
+    return result
+
+
+def result_out(result: Result) -> ResultOut:
+    return ResultOut.from_row(result)

@@ -1,0 +1,22 @@
+"""Storage: SQLAlchemy 2 tables, engine factory, repositories, Alembic migrations.
+
+The database row is the truth about a job; everything else (queue, worker memory) is transport.
+"""
+
+from markovlens.store.db import Database, make_engine, make_session_factory, open_database
+from markovlens.store.migrate import upgrade
+from markovlens.store.tables import Base, Corpus, Job, JobStatus, Model, Result
+
+__all__ = [
+    "Base",
+    "Corpus",
+    "Database",
+    "Job",
+    "JobStatus",
+    "Model",
+    "Result",
+    "make_engine",
+    "make_session_factory",
+    "open_database",
+    "upgrade",
+]
