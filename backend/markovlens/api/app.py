@@ -1,0 +1,54 @@
+"""The FastAPI application factory: routers, error handlers, static files, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from markovlens import __version__
+from markovlens.api.errors import install_error_handlers
+from markovlens.api.routers import compare, corpora, health, jobs, models, results
+from markovlens.api.static import mount_static
+from markovlens.settings import Settings, get_settings
+from markovlens.store import open_database
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = None) -> FastAPI:
+    """A ready-to-serve app. Migrations run (and the embedded worker starts) in the lifespan."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = open_database(settings.resolved_database_url)  # migrates to head
+        embedded = None
+        if settings.embedded_worker:
+            from markovlens.jobs.worker import start_embedded
+
+            embedded = start_embedded(settings)
+        try:
+            yield
+        finally:
+            if embedded is not None:
+                embedded.stop()
+            app.state.db.dispose()
+
+    app = FastAPI(
+        title="markovlens",
+        version=__version__,
+        description="Information surplus, categorical entropy and spectral alignment of LMs.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (health, models, corpora, jobs, results, compare):
+        app.include_router(router.router, prefix=API_PREFIX)
+    mount_static(app, frontend_dir)  # last: "/" must not shadow the API
+    return app

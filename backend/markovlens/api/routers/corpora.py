@@ -1,0 +1,67 @@
+"""``GET /corpora`` and ``POST /corpora`` (multipart upload of UTF-8 text)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from sqlalchemy.orm import Session
+
+from markovlens.api.deps import get_session, get_settings_dep, require_write_token
+from markovlens.jobs import service
+from markovlens.jobs.schemas import CorpusOut
+from markovlens.settings import Settings
+
+router = APIRouter(tags=["corpora"])
+
+READ_CHUNK = 1024 * 1024
+
+
+@router.get("/corpora", response_model=list[CorpusOut])
+def list_corpora(session: Session = Depends(get_session)) -> list[CorpusOut]:
+    return service.list_corpora(session)
+
+
+@router.post(
+    "/corpora",
+    response_model=CorpusOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_write_token)],
+)
+def upload_corpus(
+    file: UploadFile = File(..., description="Plain UTF-8 text."),
+    name: str | None = Form(default=None, max_length=255),
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings_dep),
+) -> CorpusOut:
+    """Store uploaded text as corpus ``upload:<id>``; 413 too large, 415 not UTF-8, 422 empty."""
+    data = read_limited(file, settings.max_upload_bytes)
+    if not data.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"the uploaded file is not UTF-8 text (invalid byte at offset {exc.start})",
+        ) from exc
+    if "\x00" in text:  # binary files can be valid UTF-8; NUL never appears in prose
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "the uploaded file looks binary (NUL bytes)"
+        )
+    display = (name or file.filename or "upload").strip()[:255] or "upload"
+    corpus = service.create_upload_corpus(session, display, text, settings=settings)
+    return service.corpus_out(corpus)
+
+
+def read_limited(file: UploadFile, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; 413 as soon as the upload is known to be larger."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := file.file.read(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"the upload is larger than the limit of {limit:,} bytes",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

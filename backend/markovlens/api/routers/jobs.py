@@ -1,0 +1,99 @@
+"""Jobs: submit, list (filters + pagination), get, cancel, and the SSE progress stream."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from markovlens.api.deps import get_database, get_session, get_settings_dep, require_write_token
+from markovlens.api.sse import job_event_stream
+from markovlens.jobs import service
+from markovlens.jobs.errors import NotFoundError
+from markovlens.jobs.schemas import JobFilters, JobList, JobOut, StatusName, SubmitRequest
+from markovlens.settings import Settings
+from markovlens.store import Database
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.post(
+    "/jobs",
+    response_model=JobOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_write_token)],
+)
+def submit_job(
+    request: SubmitRequest,
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings_dep),
+) -> JobOut:
+    """Queue an analysis (or return the equal job already queued/done unless ``force``)."""
+    job = service.submit_job(session, request, settings=settings)
+    return service.job_out(session, job)
+
+
+@router.get("/jobs", response_model=JobList)
+def list_jobs(
+    status_: StatusName | None = Query(default=None, alias="status"),
+    model_id: int | None = Query(default=None, ge=1),
+    corpus_id: int | None = Query(default=None, ge=1),
+    queue: str | None = Query(default=None, max_length=64),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0),
+    session: Session = Depends(get_session),
+) -> JobList:
+    """Newest first."""
+    filters = JobFilters(status=status_, model_id=model_id, corpus_id=corpus_id, queue=queue)
+    return service.list_jobs(session, filters, limit=limit, offset=offset)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
+    return service.job_out(session, service.get_job(session, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_write_token)]
+)
+def cancel_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
+    """Cancel a queued job at once, or ask the worker to stop a running one; 409 if finished."""
+    return service.job_out(session, service.cancel_job(session, job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def job_events(job_id: int, request: Request) -> StreamingResponse:
+    """``text/event-stream``: the JobOut JSON on every change; ends after a terminal state.
+
+    Each state is a default (``message``) event; the last one is repeated as ``event: end``
+    so an ``EventSource`` knows to close instead of reconnecting.
+    """
+    database = get_database(request)
+    # Fail fast with a normal 404 before the stream starts.
+    await run_in_threadpool(_fetch_job_or_raise, database, job_id)
+
+    async def fetch() -> JobOut | None:
+        return await run_in_threadpool(_fetch_job, database, job_id)
+
+    return StreamingResponse(
+        job_event_stream(fetch, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _fetch_job_or_raise(database: Database, job_id: int) -> JobOut:
+    with database.session() as session:
+        return service.job_out(session, service.get_job(session, job_id))
+
+
+def _fetch_job(database: Database, job_id: int) -> JobOut | None:
+    try:
+        return _fetch_job_or_raise(database, job_id)
+    except NotFoundError:
+        return None

@@ -1,0 +1,22 @@
+"""``GET /models`` and ``GET /models/{id}``: models with their latest result per corpus/preset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from markovlens.api.deps import get_session
+from markovlens.jobs import service
+from markovlens.jobs.schemas import ModelOut
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/models", response_model=list[ModelOut])
+def list_models(session: Session = Depends(get_session)) -> list[ModelOut]:
+    return service.list_models(session)
+
+
+@router.get("/models/{model_id}", response_model=ModelOut)
+def get_model(model_id: int, session: Session = Depends(get_session)) -> ModelOut:
+    return service.model_out(session, service.get_model(session, model_id))

@@ -1,0 +1,458 @@
+"""Command line: serve, worker, analyze, submit, jobs, job, cancel, results, lab.
+
+Exit codes: 0 ok, 1 a job (or the analysis) failed, 2 bad input. Errors are one readable line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from markovlens.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="markovlens",
+    help="Measure information surplus, categorical entropy and spectral alignment of LMs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEMO_MODELS = ("builtin:smollm2-135m", "random-init:builtin:smollm2-135m")
+DEMO_CORPUS = "builtin:python-docs"
+DEMO_PRESET = "quick"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+ServerOption = typer.Option(
+    "http://127.0.0.1:8000",
+    "--server",
+    envvar="MARKOVLENS_SERVER",
+    help="Base URL of a running markovlens server.",
+)
+TokenOption = typer.Option(
+    None, "--token", envvar="MARKOVLENS_TOKEN", help="Bearer token for write endpoints."
+)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print one readable line to stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Pydantic errors as one line: ``field: message; field: message``."""
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(item) for item in error["loc"])
+        parts.append(f"{location}: {error['msg']}" if location else error["msg"])
+    return "; ".join(parts)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values parse as JSON when they can (``3``, ``true``, ``[1,2]``)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        try:
+            overrides[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = raw
+    return overrides
+
+
+# ---------------------------------------------------------------------------------------------
+# serve / worker
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="TCP port."),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Do not run the embedded worker."),
+    demo: bool = typer.Option(False, "--demo", help="Submit the SmolLM2 demo jobs at start-up."),
+) -> None:
+    """Run the API and web UI (with an embedded worker unless --no-worker)."""
+    import uvicorn
+
+    from markovlens.api import create_app
+
+    settings = get_settings()
+    if no_worker:
+        settings = settings.model_copy(update={"embedded_worker": False})
+    if host not in LOOPBACK_HOSTS and not settings.api_tokens:
+        # Write endpoints are open without tokens: only acceptable when nobody else can reach us.
+        fail(f"refusing to bind {host} without MARKOVLENS_API_TOKENS; set tokens or bind 127.0.0.1")
+    if demo:
+        submitted = submit_demo_jobs(settings)
+        for line in submitted:
+            console.print(line, highlight=False)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    console.print(f"markovlens serving at [bold]{url}[/] (API docs at {url}docs)", highlight=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def submit_demo_jobs(settings: Settings) -> list[str]:
+    """Queue the two demo jobs unless equivalent ones are queued, running or done already."""
+    from markovlens.jobs import service
+    from markovlens.jobs.schemas import SubmitRequest
+    from markovlens.store import open_database
+
+    db = open_database(settings.resolved_database_url)
+    lines = []
+    try:
+        with db.session() as session:
+            for model in DEMO_MODELS:
+                request = SubmitRequest(model=model, corpus=DEMO_CORPUS, preset=DEMO_PRESET)
+                job = service.submit_job(session, request, settings=settings)
+                lines.append(f"demo job {job.id}: {model} on {DEMO_CORPUS} ({job.status})")
+    finally:
+        db.dispose()
+    return lines
+
+
+@app.command()
+def worker(
+    queue: list[str] = typer.Option(
+        None, "--queue", "-q", help="Queue(s) to consume (repeat); default: settings."
+    ),
+) -> None:
+    """Run a worker that consumes analysis jobs from the named queues."""
+    from markovlens.jobs.worker import run_worker
+
+    settings = get_settings()
+    queues = list(queue) if queue else list(settings.worker_queues)
+    console.print(f"markovlens worker on queues: {', '.join(queues)}", highlight=False)
+    run_worker(settings, queues)
+
+
+# ---------------------------------------------------------------------------------------------
+# analyze (local: no server, no database)
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def analyze(
+    model: str = typer.Option(..., "--model", "-m", help="Model source string."),
+    corpus: str = typer.Option(..., "--corpus", "-c", help="Corpus source string."),
+    preset: str = typer.Option("quick", help="quick | standard | full"),
+    set_: list[str] = typer.Option(None, "--set", help="Config override key=value (repeat)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the result JSON here."),
+    device: str | None = typer.Option(None, help="cpu, cuda, mps (default: settings)."),
+    dtype: str | None = typer.Option(None, help="float32, bfloat16... (default: settings)."),
+    text_file: Path | None = typer.Option(
+        None, "--text-file", help="Plain UTF-8 text to analyse (use --corpus upload:local)."
+    ),
+) -> None:
+    """Analyse a model on a corpus in this process and print the summary (no server needed)."""
+    from markovlens.analysis import preset_config
+
+    try:
+        config = preset_config(preset, **parse_overrides(set_ or []))  # type: ignore[arg-type]
+    except ValidationError as exc:
+        fail(f"invalid config: {validation_message(exc)}")
+    except ValueError as exc:
+        fail(str(exc))
+    upload_text = read_text_file(text_file) if text_file else None
+    settings = settings_for_local_source(get_settings(), model)
+    output = run_local_analysis(settings, model, corpus, config, device, dtype, upload_text)
+    print_summary(output.result)
+    if out is not None:
+        write_output(output, out)
+        console.print(f"wrote {out} and {out.with_suffix('.npz')}", highlight=False)
+
+
+def read_text_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path} as UTF-8 text: {exc}")
+
+
+def settings_for_local_source(settings: Settings, model: str) -> Settings:
+    """Allow a ``local:``/``gguf:`` path typed at this shell.
+
+    The ``model_roots`` allow-list protects a server from its users; a local ``analyze`` runs
+    with the caller's own permissions, so the path they name is allowed.
+    """
+    base = model.removeprefix("random-init:")
+    scheme, _, ref = base.partition(":")
+    if scheme not in ("local", "gguf") or not ref:
+        return settings
+    path = Path(ref).expanduser().resolve()
+    root = path if scheme == "local" else path.parent
+    return settings.model_copy(update={"model_roots": [*settings.model_roots, root]})
+
+
+def run_local_analysis(
+    settings: Settings,
+    model_source: str,
+    corpus_source: str,
+    config: Any,
+    device: str | None,
+    dtype: str | None,
+    upload_text: str | None,
+) -> Any:
+    """Load, resolve and analyse with a progress bar; map errors to exit codes."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from markovlens.analysis import run_analysis
+    from markovlens.corpora import CorpusError, resolve_corpus
+    from markovlens.models import ModelLoadError, ModelSourceError, load_model
+
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("load model", total=1.0)
+        try:
+            loaded = load_model(model_source, settings, device=device, dtype=dtype)
+        except ModelSourceError as exc:
+            fail(str(exc))
+        except ModelLoadError as exc:
+            fail(str(exc), EXIT_FAILED)
+        bar.update(task, description="corpus")
+        try:
+            windows = resolve_corpus(
+                corpus_source,
+                loaded.tokenizer,
+                window_len=config.window_len,
+                max_tokens=config.max_tokens,
+                seed=config.seed,
+                upload_text=upload_text,
+            )
+        except CorpusError as exc:
+            fail(str(exc))
+
+        def progress(fraction: float, stage: str) -> None:
+            bar.update(task, completed=fraction, description=stage)
+
+        extra: dict[str, Any] = {}
+        if windows.reference is not None:
+            extra["reference"] = windows.reference
+        try:
+            return run_analysis(
+                loaded.model,
+                windows.windows,
+                config,
+                loaded.meta,
+                windows.meta,
+                progress=progress,
+                **extra,
+            )
+        except (RuntimeError, ValueError) as exc:
+            fail(f"analysis failed: {exc}", EXIT_FAILED)
+
+
+def summary_rows(result: Any) -> list[tuple[str, str]]:
+    """The headline numbers of an AnalysisResult as (label, text) rows."""
+    summary = result.entropy.summary
+
+    def interval(value: Any) -> str:
+        return f"{value.estimate:.4f}  [{value.low:.4f}, {value.high:.4f}]"
+
+    return [
+        ("tokens", f"{summary.num_tokens:,}"),
+        ("mean NLL (nats)", interval(summary.mean_nll)),
+        ("perplexity", f"{summary.perplexity:.3f}"),
+        ("mean entropy (nats)", interval(summary.mean_entropy)),
+        ("calibration gap (nats)", interval(summary.calibration_gap)),
+        ("top-1 accuracy", f"{summary.top1_accuracy:.4f}"),
+    ]
+
+
+def print_summary(result: Any) -> None:
+    provenance = result.provenance
+    table = Table(
+        title=f"{provenance.model.source} on {provenance.corpus.source} "
+        f"({provenance.config.preset})",
+        show_header=True,
+    )
+    table.add_column("metric")
+    table.add_column("value (95% interval)", justify="right")
+    for label, text in summary_rows(result):
+        table.add_row(label, text)
+    # Wide enough that numbers never wrap, whatever the terminal (tests capture at 80 columns).
+    Console(width=max(console.width, 100)).print(table)
+
+
+def write_output(output: Any, out: Path) -> None:
+    """Result JSON at ``out``, per-token arrays beside it as ``.npz``."""
+    import numpy as np
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(output.result.model_dump_json(indent=2), encoding="utf-8")
+    np.savez_compressed(out.with_suffix(".npz"), **output.arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# Client commands (talk to a running server)
+# ---------------------------------------------------------------------------------------------
+
+
+def client(server: str, token: str | None) -> Any:
+    from markovlens.api.client import ApiClient
+
+    return ApiClient(server, token=token)
+
+
+def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one API call; an ApiError becomes a one-line message (exit 2 for 4xx, else 1)."""
+    from markovlens.api.client import ApiError
+
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        code = EXIT_BAD_INPUT if exc.status_code and 400 <= exc.status_code < 500 else EXIT_FAILED
+        fail(str(exc), code)
+
+
+def job_line(job: dict[str, Any]) -> str:
+    progress = f"{100 * (job.get('progress') or 0):.0f}%"
+    stage = f" {job['stage']}" if job.get("stage") else ""
+    result = f" result {job['result_id']}" if job.get("result_id") else ""
+    error = f" — {job['error']}" if job.get("error") else ""
+    return (
+        f"job {job['id']} [{job['status']}] {progress}{stage}: {job['model_source']} on "
+        f"{job['corpus_source']} ({job['preset']}){result}{error}"
+    )
+
+
+def exit_for(job: dict[str, Any]) -> None:
+    if job["status"] in ("failed", "cancelled"):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def submit(
+    model: str = typer.Option(..., "--model", "-m"),
+    corpus: str = typer.Option(..., "--corpus", "-c"),
+    preset: str = typer.Option("quick"),
+    set_: list[str] = typer.Option(None, "--set", help="Config override key=value (repeat)."),
+    queue: str | None = typer.Option(None, help="Queue (device class), e.g. cpu or gpu."),
+    force: bool = typer.Option(False, help="Run again even if an identical job exists."),
+    wait: bool = typer.Option(False, "--wait", help="Follow progress until the job ends."),
+    server: str = ServerOption,
+    token: str | None = TokenOption,
+) -> None:
+    """Submit an analysis job to a server."""
+    try:
+        overrides = parse_overrides(set_ or [])
+    except ValueError as exc:
+        fail(str(exc))
+    with client(server, token) as api:
+        job = call(api.submit, model, corpus, preset, config=overrides, queue=queue, force=force)
+        console.print(job_line(job), highlight=False)
+        if wait and job["status"] not in ("succeeded", "failed", "cancelled"):
+            job = follow_job(api, job["id"])
+        exit_for(job)
+
+
+def follow_job(api: Any, job_id: int) -> dict[str, Any]:
+    """Print progress lines from the SSE stream until the job ends; return its last state."""
+    from markovlens.api.client import ApiError
+
+    last: dict[str, Any] | None = None
+    shown = ""
+    try:
+        for state in api.follow(job_id):
+            line = job_line(state)
+            if line != shown:
+                console.print(line, highlight=False)
+                shown = line
+            last = state
+    except ApiError as exc:
+        fail(str(exc), EXIT_FAILED)
+    return last if last is not None else call(api.job, job_id)
+
+
+@app.command()
+def jobs(
+    status: str | None = typer.Option(None, help="queued | running | succeeded | failed"),
+    limit: int = typer.Option(50, min=1, max=1000),
+    server: str = ServerOption,
+) -> None:
+    """List jobs on a server, newest first."""
+    with client(server, None) as api:
+        page = call(api.jobs, status=status, limit=limit)
+    for job in page["items"]:
+        console.print(job_line(job), highlight=False)
+    console.print(f"{len(page['items'])} of {page['total']} jobs", highlight=False)
+
+
+@app.command()
+def job(job_id: int = typer.Argument(...), server: str = ServerOption) -> None:
+    """Show one job."""
+    with client(server, None) as api:
+        state = call(api.job, job_id)
+    console.print(job_line(state), highlight=False)
+    exit_for(state)
+
+
+@app.command()
+def cancel(
+    job_id: int = typer.Argument(...), server: str = ServerOption, token: str | None = TokenOption
+) -> None:
+    """Ask a server to cancel a job."""
+    with client(server, token) as api:
+        state = call(api.cancel, job_id)
+    console.print(job_line(state), highlight=False)
+
+
+@app.command()
+def results(
+    result_id: int = typer.Argument(...),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON (or .csv) here."),
+    server: str = ServerOption,
+) -> None:
+    """Print a result's summary; with --out, save its JSON (or CSV if the name ends .csv)."""
+    from markovlens.analysis import AnalysisResult
+
+    with client(server, None) as api:
+        document = call(api.result, result_id)
+        if out is not None and out.suffix.lower() == ".csv":
+            out.write_text(call(api.result_csv, result_id), encoding="utf-8")
+        elif out is not None:
+            out.write_text(json.dumps(document["result"], indent=2), encoding="utf-8")
+    try:
+        print_summary(AnalysisResult.model_validate(document["result"]))
+    except ValidationError:
+        console.print_json(data=document["result"])
+    if out is not None:
+        console.print(f"wrote {out}", highlight=False)
+
+
+def _mount_lab() -> None:
+    """``markovlens lab ...``: the lab engineer's sub-app, once it exists."""
+    try:
+        from markovlens.lab.cli import lab_app
+    except ImportError:
+        return
+    app.add_typer(lab_app, name="lab", help="Synthetic sources with exact answers; tiny trainer.")
+
+
+_mount_lab()
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
