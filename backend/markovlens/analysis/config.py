@@ -1,12 +1,38 @@
-"""Analysis configuration and its presets (quick / standard / full)."""
+"""Analysis configuration and its presets (quick / standard / full).
+
+Every knob is overridable; overrides merge into the preset (nested sections merge key by key)
+and are validated here, so a bad value fails at submission with a readable message. Checks that
+need the model or the corpus (layer indices, actual window count) run in ``run_analysis``.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from markovlens.analysis.spectral_schema import SpectralConfig
+from markovlens.analysis.surplus_schema import SurplusConfig
 
 PresetName = Literal["quick", "standard", "full"]
+
+
+class LensConfig(BaseModel):
+    """Per-layer logit lens on the sampled contexts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    context_chunk: int = Field(default=256, ge=1, description="Contexts per lens matmul.")
+    fidelity_contexts: int = Field(
+        default=64, ge=1, le=4096, description="Contexts whose model logits are kept for the check."
+    )
+    fidelity_tolerance: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Max relative error of the lens at the last layer; None: 1e-4 in fp32, "
+        "3e-2 in bf16/fp16.",
+    )
 
 
 class AnalysisConfig(BaseModel):
@@ -20,18 +46,151 @@ class AnalysisConfig(BaseModel):
     max_tokens: int = Field(default=16_384, ge=64, description="Tokens of corpus analysed.")
     batch_size: int | None = Field(default=None, ge=1, description="None: adapt to memory.")
     bootstrap_samples: int = Field(default=1000, ge=50, le=100_000)
+    n_contexts: int = Field(
+        default=2048, ge=16, le=65_536, description="N sampled contexts for lens/surplus/spectral."
+    )
+    min_position: int = Field(
+        default=8,
+        ge=0,
+        description="Earliest context position sampled (skips the first tokens' attention sinks).",
+    )
+    layers: list[int] | None = Field(
+        default=None,
+        description="Residual-stream indices to capture (0 = embeddings, L = last block); "
+        "None: max_layers evenly spaced, always with 0 and L.",
+    )
+    max_layers: int | None = Field(
+        default=16, ge=2, le=1024, description="Cap on captured layers when layers is None."
+    )
+    train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0, description="Probe-train windows.")
+    val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Probe-val windows.")
+    ece_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass confidence bins.")
+    reliability_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass entropy bins.")
+    lens: LensConfig = Field(default_factory=LensConfig)
+    run_surplus: bool = True
+    run_spectral: bool = True
+    surplus: SurplusConfig = Field(default_factory=SurplusConfig)
+    spectral: SpectralConfig = Field(default_factory=SpectralConfig)
+
+    @property
+    def horizon(self) -> int:
+        """Future tokens y_t … y_{t+K−1} kept per context (K = the surplus suite's max K)."""
+        return self.surplus.max_k
+
+    @property
+    def num_windows(self) -> int:
+        """Windows the corpus resolver is asked for (it may return fewer)."""
+        return self.max_tokens // self.window_len
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AnalysisConfig:
+        if self.train_fraction + self.val_fraction >= 1.0:
+            raise ValueError("train_fraction + val_fraction must leave windows for the test split")
+        if self.max_tokens < 3 * self.window_len:
+            raise ValueError(
+                f"max_tokens={self.max_tokens} gives fewer than 3 windows of {self.window_len} "
+                "tokens; the probe-train / val / test split needs 3"
+            )
+        usable = self.window_len - 1 - self.horizon - self.min_position + 1
+        if usable <= 0:
+            raise ValueError(
+                f"window_len={self.window_len} is too short for min_position={self.min_position} "
+                f"and K={self.horizon}: need window_len > {self.min_position + self.horizon}"
+            )
+        capacity = self.num_windows * usable
+        if self.n_contexts > capacity:
+            raise ValueError(
+                f"n_contexts={self.n_contexts} is larger than the corpus allows: "
+                f"{self.num_windows} windows × {usable} usable positions = {capacity}. "
+                "Lower n_contexts or raise max_tokens."
+            )
+        if self.layers is not None:
+            if not self.layers:
+                raise ValueError("layers must name at least one layer (or be null)")
+            if min(self.layers) < 0:
+                raise ValueError("layers are residual-stream indices ≥ 0 (0 = embedding output)")
+        return self
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"window_len": 128, "max_tokens": 4096, "bootstrap_samples": 200},
-    "standard": {"window_len": 256, "max_tokens": 16_384},
-    "full": {"window_len": 1024, "max_tokens": 262_144},
+    # CPU test-sized: SmolLM2-135M in well under 2 minutes on 2 cores.
+    "quick": {
+        "window_len": 128,
+        "max_tokens": 4096,
+        "bootstrap_samples": 200,
+        "n_contexts": 512,
+        "max_layers": 6,
+        "lens": {"fidelity_contexts": 32},
+        "surplus": {
+            "max_k": 3,
+            "max_steps": 60,
+            "max_epochs": 4,
+            "max_layers": 3,
+            "bootstrap_samples": 200,
+        },
+        "spectral": {
+            "rank": 64,
+            "fisher_contexts": 16,
+            "dirichlet_random": 8,
+            "capture_top": 16,
+            "cca_top": 16,
+        },
+    },
+    # The default: a few minutes on a CPU for a 135M model.
+    "standard": {
+        "window_len": 256,
+        "max_tokens": 16_384,
+        "n_contexts": 2048,
+        "max_layers": 16,
+    },
+    # GPU-sized: every layer, longer windows, N = 4096 (N ≥ 4·d for d ≤ 1024).
+    "full": {
+        "window_len": 1024,
+        "max_tokens": 262_144,
+        "n_contexts": 4096,
+        "max_layers": None,
+        "surplus": {"max_k": 5, "max_steps": 2000, "max_epochs": 20, "max_layers": 16},
+        "spectral": {"rank": 256},
+    },
 }
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Overrides on top of base; nested dicts (lens, surplus, spectral) merge key by key."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def preset_config(preset: PresetName = "standard", **overrides: Any) -> AnalysisConfig:
     """The preset's values with ``overrides`` on top (all validated)."""
     if preset not in _PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(_PRESETS)}")
-    values: dict[str, Any] = {**_PRESETS[preset], **overrides, "preset": preset}
+    values = _merge(_PRESETS[preset], overrides)
+    values["preset"] = preset
     return AnalysisConfig(**values)
+
+
+def select_layers(config: AnalysisConfig, num_blocks: int) -> list[int]:
+    """Residual-stream indices to capture for a model with ``num_blocks`` blocks (sorted).
+
+    Always includes L (the lens fidelity check and the head-side suites need it).
+    """
+    last = num_blocks
+    if config.layers is not None:
+        bad = [layer for layer in config.layers if layer > last]
+        if bad:
+            raise ValueError(
+                f"layers {bad} out of range: the model has {num_blocks} blocks, so residual-stream "
+                f"indices run 0..{last}"
+            )
+        return sorted({*config.layers, last})
+    if config.max_layers is None or config.max_layers >= last + 1:
+        return list(range(last + 1))
+    count = config.max_layers
+    picks = {round(i * last / (count - 1)) for i in range(count)}
+    return sorted(picks | {0, last})

@@ -6,7 +6,8 @@ be tested on synthetic arrays without a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -37,6 +38,22 @@ class HeadSpec:
             logits = torch.tanh(logits / self.final_softcap) * self.final_softcap
         return logits
 
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> HeadSpec:
+        """A detached copy on ``device`` in ``dtype`` (the model's own head is left untouched).
+
+        Tensors already on that device in that dtype are shared, not copied (tied embeddings).
+        """
+        norm = copy.deepcopy(self.norm).to(device=device, dtype=dtype)
+        for param in norm.parameters():
+            param.requires_grad_(False)
+        return HeadSpec(
+            norm=norm,
+            unembed=self.unembed.detach().to(device=device, dtype=dtype),
+            bias=None if self.bias is None else self.bias.detach().to(device=device, dtype=dtype),
+            logit_scale=self.logit_scale,
+            final_softcap=self.final_softcap,
+        )
+
 
 @dataclass
 class SampledContexts:
@@ -45,7 +62,14 @@ class SampledContexts:
     ``hidden[ℓ]`` is the residual stream after block ℓ (ℓ = 0: embedding output; ℓ = L: last
     block, before the final norm), fp32 on CPU, [N, d]. ``future_tokens[:, j]`` is y_{t+j}
     (j = 0 is the next token), −1 where t+j runs past the window; ``greedy_future[:, j]`` is the
-    model's own argmax at position t+j (−1 likewise).
+    model's own argmax at position t+j (−1 likewise). Contexts are sorted by (window, position);
+    capture samples t so that every future column is filled.
+
+    ``split`` is 0 (probe-train), 1 (probe-val) or 2 (test), assigned by *window* with
+    ``seed``. ``embed`` is the input embedding as the first block sees it (Gemma's √d scale
+    included) and ``head`` a detached fp32 CPU copy of the model's head: both are frozen.
+    ``current_tokens[i]`` is x_t, the last token of context i. ``hidden`` holds only the
+    captured layers (keys are layer indices, not necessarily contiguous).
     """
 
     hidden: dict[int, torch.Tensor]
@@ -55,6 +79,14 @@ class SampledContexts:
     greedy_future: torch.Tensor  # [N, K] int64
     embed: torch.Tensor  # [V, d] frozen input embedding
     head: HeadSpec
+    split: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.int8))  # [N]
+    current_tokens: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+    seed: int = 0
+
+    def split_mask(self, name: str) -> torch.Tensor:
+        """Boolean [N] mask of ``"train"``, ``"val"`` or ``"test"`` contexts."""
+        code = {"train": 0, "val": 1, "test": 2}[name]
+        return self.split == code
 
     @property
     def num_contexts(self) -> int:

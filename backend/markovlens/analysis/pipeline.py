@@ -1,20 +1,39 @@
-"""run_analysis: one model, token windows and a config in; an AnalysisOutput out."""
+"""run_analysis: one model, token windows and a config in; an AnalysisOutput out.
+
+Stages: introspect → sample contexts → one capture pass (per-token stats, hidden states at the
+N contexts) → lens (+ fidelity check) → surplus and spectral suites (engineer B's modules, when
+present) → aggregates with bootstrap intervals → provenance.
+"""
 
 from __future__ import annotations
 
+import importlib
 import platform
 import time
 from collections.abc import Callable
 from importlib import metadata
+from typing import Any
 
 import numpy as np
 import torch
 
-from markovlens.analysis.config import AnalysisConfig
-from markovlens.analysis.entropy import summarize_entropy, token_stats
+from markovlens.analysis.architecture import ModelArchitecture, introspect
+from markovlens.analysis.capture import CaptureOutput, ContextPlan, capture_pass, sample_contexts
+from markovlens.analysis.config import AnalysisConfig, select_layers
+from markovlens.analysis.contexts import SampledContexts
+from markovlens.analysis.entropy import summarize_entropy
+from markovlens.analysis.exact import ExactReference, exact_comparison
+from markovlens.analysis.lens import (
+    LensFidelityError,
+    check_fidelity,
+    default_tolerance,
+    lens_suite,
+    unigram_entropy,
+)
 from markovlens.analysis.results import (
     AnalysisOutput,
     AnalysisResult,
+    ContextsInfo,
     CorpusMeta,
     ModelMeta,
     Provenance,
@@ -22,9 +41,23 @@ from markovlens.analysis.results import (
 
 ProgressFn = Callable[[float, str], None]
 
+# Share of the progress bar per stage (the capture pass dominates on CPU).
+_STAGES = {"capture": (0.0, 0.5), "lens": (0.5, 0.6), "surplus": (0.6, 0.8),
+           "spectral": (0.8, 0.95), "aggregate": (0.95, 1.0)}  # fmt: skip
+
 
 def _noop_progress(fraction: float, stage: str) -> None:
     return None
+
+
+def _stage_progress(report: ProgressFn, stage: str) -> ProgressFn:
+    lo, hi = _STAGES[stage]
+
+    def inner(fraction: float, sub: str) -> None:
+        label = stage if sub == stage else f"{stage}: {sub}"
+        report(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), label)
+
+    return inner
 
 
 def library_versions() -> dict[str, str]:
@@ -38,10 +71,53 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def _default_batch_size(window_len: int, vocab_size: int) -> int:
-    # Logits dominate memory: keep one batch's fp32 logits (and their softmax) near 256 MiB.
-    budget_floats = 256 * 1024 * 1024 // 4 // 3
-    return max(1, min(64, budget_floats // max(1, window_len * vocab_size)))
+def build_sampled_contexts(
+    windows: torch.Tensor,
+    plan: ContextPlan,
+    capture: CaptureOutput,
+    arch: ModelArchitecture,
+    seed: int,
+) -> SampledContexts:
+    """The hand-off to the surplus and spectral suites (fp32, CPU, frozen head and embedding)."""
+    w, t = plan.window_index, plan.position
+    offsets = torch.arange(plan.horizon)
+    future = windows[w.unsqueeze(1), t.unsqueeze(1) + 1 + offsets]
+    greedy = torch.from_numpy(capture.token_arrays["argmax"]).long()
+    greedy_future = greedy[w.unsqueeze(1), t.unsqueeze(1) + offsets]
+    return SampledContexts(
+        hidden=capture.hidden,
+        window_index=w.clone(),
+        position=t.clone(),
+        future_tokens=future.long(),
+        greedy_future=greedy_future,
+        embed=arch.embedding_matrix().detach().to("cpu", torch.float32),
+        head=arch.head.to("cpu", torch.float32),
+        split=plan.split.clone(),
+        current_tokens=windows[w, t].long(),
+        seed=seed,
+    )
+
+
+def _optional_suite(module: str, function: str) -> Callable[..., Any] | None:
+    """Engineer B's suites, if this build has them (the pipeline works without)."""
+    try:
+        mod = importlib.import_module(f"markovlens.analysis.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"markovlens.analysis.{module}":
+            return None
+        raise
+    fn = getattr(mod, function, None)
+    return fn if callable(fn) else None
+
+
+def _validate_windows(windows: torch.Tensor, vocab_size: int) -> None:
+    if windows.dim() != 2 or windows.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"windows must be an integer tensor [n, T], got {tuple(windows.shape)}")
+    if windows.numel() and (int(windows.min()) < 0 or int(windows.max()) >= vocab_size):
+        raise ValueError(
+            f"token ids run {int(windows.min())}..{int(windows.max())}, outside the model's "
+            f"vocabulary of {vocab_size}"
+        )
 
 
 @torch.no_grad()
@@ -52,31 +128,118 @@ def run_analysis(
     model_meta: ModelMeta,
     corpus_meta: CorpusMeta,
     progress: ProgressFn | None = None,
+    reference: ExactReference | None = None,
 ) -> AnalysisOutput:
     """Analyse ``model`` on ``windows`` ([num_windows, window_len] token ids)."""
     report = progress or _noop_progress
     started = time.perf_counter()
+    seconds: dict[str, float] = {}
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     model.eval()
+    report(0.0, "introspect")
+    arch = introspect(model)
+    vocab = int(arch.head.unembed.shape[0])
+    _validate_windows(windows, vocab)
+    windows = windows.long().cpu()
     n_windows, window_len = windows.shape
-    vocab_size = int(getattr(getattr(model, "config", None), "vocab_size", 50_000))
-    batch_size = config.batch_size or _default_batch_size(window_len, vocab_size)
+    layers = select_layers(config, arch.num_layers)
+    plan = sample_contexts(
+        n_windows,
+        window_len,
+        config.n_contexts,
+        min_position=config.min_position,
+        horizon=config.horizon,
+        seed=config.seed,
+        split_fractions=(
+            config.train_fraction,
+            config.val_fraction,
+            1.0 - config.train_fraction - config.val_fraction,
+        ),
+    )
+    notes: list[str] = [
+        "Entropies and NLL in nats. Intervals: 95% bootstrap over windows.",
+        "Lens, surplus and spectral suites use the N sampled contexts; per-token statistics "
+        "use every token.",
+        f"ECE over {config.ece_bins} equal-mass bins of top-1 confidence.",
+    ]
 
-    names = ("nll", "entropy", "gini", "top1_hit", "top1_conf")
-    collected: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    report(0.0, "forward")
-    for start in range(0, n_windows, batch_size):
-        batch = windows[start : start + batch_size].to(device)
-        logits = model(input_ids=batch).logits[:, :-1]
-        stats = token_stats(logits, batch[:, 1:])
-        for name in names:
-            collected[name].append(getattr(stats, name).cpu().numpy().astype(np.float32))
-        report(min(n_windows, start + batch_size) / n_windows * 0.9, "forward")
-    arrays = {name: np.concatenate(parts) for name, parts in collected.items()}
-    forward_seconds = time.perf_counter() - started
+    t0 = time.perf_counter()
+    capture = capture_pass(
+        model,
+        windows,
+        arch,
+        layers,
+        plan,
+        batch_size=config.batch_size,
+        fidelity_contexts=config.lens.fidelity_contexts,
+        true_probs=reference.true_probs if reference is not None else None,
+        progress=_stage_progress(report, "capture"),
+    )
+    seconds["capture"] = time.perf_counter() - t0
+    notes.extend(capture.notes)
+    arrays: dict[str, np.ndarray] = dict(capture.token_arrays)
+    arrays["context_window"] = plan.window_index.numpy().astype(np.int32)
+    arrays["context_position"] = plan.position.numpy().astype(np.int32)
+    arrays["context_split"] = plan.split.numpy()
 
-    report(0.9, "aggregate")
+    # Lens: fidelity first (a mis-wired head fails the job), then every captured layer.
+    t0 = time.perf_counter()
+    h_y = unigram_entropy(windows[:, 1:].numpy(), vocab)
+    lens_head = arch.head.to(device, torch.float32)
+    last = arch.num_layers
+    n_fid = capture.fidelity_logits.shape[0]
+    tolerance = config.lens.fidelity_tolerance or default_tolerance(dtype)
+    fidelity = check_fidelity(
+        lens_head, capture.hidden[last][:n_fid], capture.fidelity_logits, tolerance
+    )
+    if not fidelity.passed:
+        raise LensFidelityError(
+            f"lens fidelity check failed for {arch.family}: the lens at the last layer differs "
+            f"from the model's logits by {fidelity.max_relative_error:.2e} (relative; tolerance "
+            f"{tolerance:.0e}). The final norm or unembedding is wired wrong for this "
+            f"architecture: {arch.describe()}"
+        )
+    lens = None
+    if config.lens.enabled:
+        targets = windows[plan.window_index, plan.position + 1]
+        lens, lens_arrays = lens_suite(
+            capture.hidden,
+            lens_head,
+            targets,
+            fidelity,
+            h_y,
+            chunk=config.lens.context_chunk,
+            progress=_stage_progress(report, "lens"),
+        )
+        lens.architecture = arch.describe()
+        arrays.update(lens_arrays)
+    del lens_head
+    seconds["lens"] = time.perf_counter() - t0
+
+    contexts = build_sampled_contexts(windows, plan, capture, arch, config.seed)
+    suites: dict[str, Any] = {}
+    for name, module, function, enabled, sub_config in (
+        ("surplus", "surplus", "surplus_suite", config.run_surplus, config.surplus),
+        ("spectral", "spectral", "spectral_suite", config.run_spectral, config.spectral),
+    ):
+        if not enabled:
+            continue
+        suite_fn = _optional_suite(module, function)
+        if suite_fn is None:
+            notes.append(f"{name} suite not available in this build")
+            continue
+        t0 = time.perf_counter()
+        # One generator per suite, derived from the job seed: suites stay reproducible
+        # independently of each other.
+        rng = np.random.default_rng([config.seed, len(suites) + 1])
+        suites[name] = suite_fn(contexts, sub_config, rng, _stage_progress(report, name))
+        seconds[name] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report(_STAGES["aggregate"][0], "aggregate")
     rng = np.random.default_rng(config.seed)
     entropy_suite = summarize_entropy(
         arrays["nll"],
@@ -86,6 +249,27 @@ def run_analysis(
         arrays["top1_conf"],
         config.bootstrap_samples,
         rng,
+        ece_bins=config.ece_bins,
+        reliability_bins=config.reliability_bins,
+        unigram_entropy=h_y,
+    )
+    exact = None
+    if reference is not None:
+        exact = exact_comparison(reference, arrays, config.bootstrap_samples, rng)
+    seconds["aggregate"] = time.perf_counter() - t0
+    seconds["total"] = time.perf_counter() - started
+
+    split_names = ("train", "val", "test")
+    contexts_info = ContextsInfo(
+        num_contexts=plan.num_contexts,
+        layers=layers,
+        min_position=config.min_position,
+        horizon=plan.horizon,
+        split_counts={n: int((plan.split == i).sum()) for i, n in enumerate(split_names)},
+        split_windows={
+            n: len(set(plan.window_index[plan.split == i].tolist()))
+            for i, n in enumerate(split_names)
+        },
     )
     provenance = Provenance(
         model=model_meta,
@@ -95,16 +279,21 @@ def run_analysis(
         versions=library_versions(),
         device=str(device),
         dtype=str(dtype).removeprefix("torch."),
-        stage_seconds={
-            "forward": forward_seconds,
-            "aggregate": time.perf_counter() - started - forward_seconds,
-        },
+        stage_seconds=seconds,
         peak_memory_bytes=_peak_memory_bytes(device),
+        notes=[*notes, f"capture batch size {capture.batch_size} windows"],
+    )
+    result = AnalysisResult(
+        provenance=provenance,
+        entropy=entropy_suite,
+        contexts=contexts_info,
+        lens=lens,
+        surplus=suites.get("surplus"),
+        spectral=suites.get("spectral"),
+        exact=exact,
     )
     report(1.0, "done")
-    return AnalysisOutput(
-        result=AnalysisResult(provenance=provenance, entropy=entropy_suite), arrays=arrays
-    )
+    return AnalysisOutput(result=result, arrays=arrays)
 
 
 def _peak_memory_bytes(device: torch.device) -> int | None:

@@ -7,10 +7,10 @@ Bump ``SCHEMA_VERSION`` when a field changes meaning; adding optional sections d
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-
-from markovlens.analysis.config import AnalysisConfig
 
 SCHEMA_VERSION = 1
 
@@ -83,10 +83,91 @@ class EntropySummary(BaseModel):
     mean_top1_confidence: float
 
 
+class CalibrationBin(BaseModel):
+    """One equal-mass bin: mean of the binned quantity, mean outcome, token count."""
+
+    mean_x: float
+    mean_y: float
+    count: int
+
+
+class Calibration(BaseModel):
+    """ECE over equal-mass bins of top-1 confidence (x = confidence, y = accuracy)."""
+
+    ece: float
+    bins: list[CalibrationBin]
+
+
 class EntropySuite(BaseModel):
     summary: EntropySummary
     nll_by_position: PositionCurve
     entropy_by_position: PositionCurve
+    calibration: Calibration | None = None
+    entropy_reliability: list[CalibrationBin] | None = Field(
+        default=None, description="Equal-mass bins of ent_t (x) → mean nll_t (y); y = x ideal."
+    )
+    unigram_entropy: float | None = Field(
+        default=None, description="H(Y): plug-in unigram entropy of next tokens, add-½ smoothing."
+    )
+
+
+class LensLayer(BaseModel):
+    """Logit lens ``softmax(U·norm(h^ℓ))`` at one layer, averaged over the sampled contexts."""
+
+    layer: int
+    mean_entropy: float
+    mean_nll: float
+    mean_kl_to_last: float = Field(description="mean KL(p^L ‖ p^ℓ) (nats).")
+    top1_agreement: float = Field(description="Rate argmax p^ℓ = argmax p^L.")
+    top1_accuracy: float
+    predictive_info: float = Field(description="I(H^ℓ; Y) ≥ H(Y) − CE^ℓ (nats).")
+
+
+class LensFidelity(BaseModel):
+    """The lens at ℓ = L against the model's own logits: max over contexts of ‖Δz‖∞ / ‖z‖∞."""
+
+    num_contexts: int
+    max_relative_error: float
+    tolerance: float
+    passed: bool
+
+
+class LensSuite(BaseModel):
+    layers: list[LensLayer]
+    fidelity: LensFidelity
+    unigram_entropy: float
+    num_contexts: int
+    architecture: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContextsInfo(BaseModel):
+    """How the N contexts were drawn (the seed is the config's)."""
+
+    num_contexts: int
+    layers: list[int]
+    min_position: int
+    horizon: int
+    split_counts: dict[str, int]
+    split_windows: dict[str, int]
+
+
+class ExactComparison(BaseModel):
+    """Synthetic sources: the model against the true predictive p* (metrics.md §1)."""
+
+    source: str
+    description: str
+    mean_kl: Interval = Field(description="mean KL(p*_t ‖ p_t).")
+    mean_true_entropy: Interval = Field(description="mean H(p*_t) = H_data.")
+    mean_cross_entropy: float = Field(description="mean of −Σ p* log p = E_{y~p*}[nll].")
+    nll_minus_cross_entropy: Interval = Field(
+        description="Observed nll − expected nll; its interval should contain 0."
+    )
+    identity_max_abs_error: float = Field(description="max_t |CE_t − KL_t − H*_t| (fp64).")
+    entropy_rate: float
+    model_entropy_minus_true: float = Field(description="mean H(p_t) − mean H(p*_t).")
+    kl_by_position: PositionCurve
+    ideal_surplus: dict[int, float] = Field(default_factory=dict)
+    extra: dict[str, float] = Field(default_factory=dict)
 
 
 class AnalysisResult(BaseModel):
@@ -97,6 +178,11 @@ class AnalysisResult(BaseModel):
     schema_version: int = SCHEMA_VERSION
     provenance: Provenance
     entropy: EntropySuite
+    contexts: ContextsInfo | None = None
+    lens: LensSuite | None = None
+    surplus: SurplusSuite | None = None
+    spectral: SpectralSuite | None = None
+    exact: ExactComparison | None = None
 
 
 class AnalysisOutput(BaseModel):
@@ -106,3 +192,19 @@ class AnalysisOutput(BaseModel):
 
     result: AnalysisResult
     arrays: dict[str, np.ndarray] = Field(default_factory=dict)
+
+
+# Import cycle: config → surplus_schema → results (Interval). The package __init__ imports
+# this module first, so by the time config runs, Interval exists; forward references are
+# resolved here once the nested schemas are importable.
+from markovlens.analysis.config import AnalysisConfig  # noqa: E402
+from markovlens.analysis.spectral_schema import SpectralSuite  # noqa: E402
+from markovlens.analysis.surplus_schema import SurplusSuite  # noqa: E402
+
+_NAMESPACE = {
+    "AnalysisConfig": AnalysisConfig,
+    "SpectralSuite": SpectralSuite,
+    "SurplusSuite": SurplusSuite,
+}
+for _model in (Provenance, AnalysisResult, AnalysisOutput):
+    _model.model_rebuild(_types_namespace=_NAMESPACE)

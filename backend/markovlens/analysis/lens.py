@@ -1,0 +1,124 @@
+"""Per-layer logit lens on the sampled contexts, with the fidelity check.
+
+``p^ℓ = softmax(U·norm(h^ℓ))`` recomputes the model's own final norm on each layer's residual
+stream. Contexts go through in chunks, so no temporary exceeds ``chunk × |V|``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.results import LensFidelity, LensLayer, LensSuite
+
+ProgressFn = Callable[[float, str], None]
+
+
+class LensFidelityError(RuntimeError):
+    """The lens at the last layer does not reproduce the model's logits: wiring is wrong."""
+
+
+def default_tolerance(dtype: torch.dtype) -> float:
+    """1e-4 in fp32/fp64 (metrics.md); reduced-precision models round their own logits."""
+    return 1e-4 if dtype in (torch.float32, torch.float64) else 3e-2
+
+
+def unigram_entropy(next_tokens: np.ndarray, vocab_size: int) -> float:
+    """Plug-in entropy (nats) of the next-token unigram with add-½ smoothing."""
+    counts = np.bincount(next_tokens.reshape(-1).astype(np.int64), minlength=vocab_size)
+    probs = (counts + 0.5) / (counts.sum() + 0.5 * vocab_size)
+    return float(-(probs * np.log(probs)).sum())
+
+
+def relative_error(lens_logits: torch.Tensor, model_logits: torch.Tensor) -> float:
+    """max over rows of ‖Δ‖∞ / ‖z‖∞ (scale-free; elementwise ratios blow up near 0)."""
+    diff = (lens_logits.double() - model_logits.double()).abs().amax(dim=-1)
+    scale = model_logits.double().abs().amax(dim=-1).clamp_min(1e-12)
+    return float((diff / scale).max()) if diff.numel() else 0.0
+
+
+def check_fidelity(
+    head: HeadSpec, last_hidden: torch.Tensor, model_logits: torch.Tensor, tolerance: float
+) -> LensFidelity:
+    """Lens at ℓ = L on the kept contexts against the model's own logits."""
+    device = head.unembed.device
+    lens_logits = head.logits(last_hidden.to(device)).float().cpu()
+    err = relative_error(lens_logits, model_logits)
+    return LensFidelity(
+        num_contexts=int(model_logits.shape[0]),
+        max_relative_error=err,
+        tolerance=tolerance,
+        passed=bool(err <= tolerance),
+    )
+
+
+@torch.no_grad()
+def lens_suite(
+    hidden: dict[int, torch.Tensor],
+    head: HeadSpec,
+    targets: torch.Tensor,
+    fidelity: LensFidelity,
+    h_y: float,
+    *,
+    chunk: int = 256,
+    progress: ProgressFn | None = None,
+) -> tuple[LensSuite, dict[str, np.ndarray]]:
+    """Lens statistics per captured layer; also per-context arrays [layers, N] for storage.
+
+    ``head`` runs on its own device/dtype (fp32 recommended); ``targets`` [N] are y_t.
+    """
+    layers = sorted(hidden)
+    last = layers[-1]
+    n = int(targets.shape[0])
+    device = head.unembed.device
+    per = {name: np.zeros((len(layers), n), dtype=np.float32) for name in _ARRAYS}
+    for c0 in range(0, n, chunk):
+        c1 = min(n, c0 + chunk)
+        y = targets[c0:c1].to(device)
+        logp_last = torch.log_softmax(head.logits(hidden[last][c0:c1].to(device)).float(), -1)
+        p_last = logp_last.exp()
+        top_last = logp_last.argmax(-1)
+        for i, layer in enumerate(layers):
+            if layer == last:
+                logp = logp_last
+            else:
+                logp = torch.log_softmax(head.logits(hidden[layer][c0:c1].to(device)).float(), -1)
+            top = logp.argmax(-1)
+            nll = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+            # exp(logp) is 0 only where logp ≈ −inf; xlogy-style masking keeps 0·log 0 = 0.
+            ent = torch.special.entr(logp.exp()).sum(-1)
+            kl = (p_last * (logp_last - logp.clamp_min(torch.finfo(logp.dtype).min))).sum(-1)
+            values = {
+                "lens_nll": nll,
+                "lens_entropy": ent,
+                "lens_kl_to_last": kl.clamp_min(0.0),
+                "lens_agree": (top == top_last).float(),
+                "lens_hit": (top == y).float(),
+            }
+            for name, value in values.items():
+                per[name][i, c0:c1] = value.cpu().numpy()
+        if progress is not None:
+            progress(c1 / n, "lens")
+    summary = [
+        LensLayer(
+            layer=layer,
+            mean_entropy=float(per["lens_entropy"][i].mean()),
+            mean_nll=float(per["lens_nll"][i].mean()),
+            mean_kl_to_last=float(per["lens_kl_to_last"][i].mean()),
+            top1_agreement=float(per["lens_agree"][i].mean()),
+            top1_accuracy=float(per["lens_hit"][i].mean()),
+            predictive_info=float(h_y - per["lens_nll"][i].mean()),
+        )
+        for i, layer in enumerate(layers)
+    ]
+    suite = LensSuite(
+        layers=summary, fidelity=fidelity, unigram_entropy=h_y, num_contexts=n
+    )
+    per["lens_layers"] = np.asarray(layers, dtype=np.int32)
+    return suite, per
+
+
+_ARRAYS = ("lens_nll", "lens_entropy", "lens_kl_to_last", "lens_agree", "lens_hit")
