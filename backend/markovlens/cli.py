@@ -45,8 +45,14 @@ TokenOption = typer.Option(
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one readable line to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print("error: ", style="bold red", end="")
+    err_console.print(message, highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def say(line: str) -> None:
+    """Print plain text: no markup (``[queued]`` is not a style tag), no highlighting."""
+    console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -98,9 +104,9 @@ def serve(
     if demo:
         submitted = submit_demo_jobs(settings)
         for line in submitted:
-            console.print(line, highlight=False)
+            say(line)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
-    console.print(f"markovlens serving at [bold]{url}[/] (API docs at {url}docs)", highlight=False)
+    say(f"markovlens serving at {url} (API docs at {url}docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -134,7 +140,7 @@ def worker(
 
     settings = get_settings()
     queues = list(queue) if queue else list(settings.worker_queues)
-    console.print(f"markovlens worker on queues: {', '.join(queues)}", highlight=False)
+    say(f"markovlens worker on queues: {', '.join(queues)}")
     run_worker(settings, queues)
 
 
@@ -171,7 +177,7 @@ def analyze(
     print_summary(output.result)
     if out is not None:
         write_output(output, out)
-        console.print(f"wrote {out} and {out.with_suffix('.npz')}", highlight=False)
+        say(f"wrote {out} and {out.with_suffix('.npz')}")
 
 
 def read_text_file(path: Path) -> str:
@@ -358,7 +364,7 @@ def submit(
         fail(str(exc))
     with client(server, token) as api:
         job = call(api.submit, model, corpus, preset, config=overrides, queue=queue, force=force)
-        console.print(job_line(job), highlight=False)
+        say(job_line(job))
         if wait and job["status"] not in ("succeeded", "failed", "cancelled"):
             job = follow_job(api, job["id"])
         exit_for(job)
@@ -374,7 +380,7 @@ def follow_job(api: Any, job_id: int) -> dict[str, Any]:
         for state in api.follow(job_id):
             line = job_line(state)
             if line != shown:
-                console.print(line, highlight=False)
+                say(line)
                 shown = line
             last = state
     except ApiError as exc:
@@ -392,8 +398,8 @@ def jobs(
     with client(server, None) as api:
         page = call(api.jobs, status=status, limit=limit)
     for job in page["items"]:
-        console.print(job_line(job), highlight=False)
-    console.print(f"{len(page['items'])} of {page['total']} jobs", highlight=False)
+        say(job_line(job))
+    say(f"{len(page['items'])} of {page['total']} jobs")
 
 
 @app.command()
@@ -401,7 +407,7 @@ def job(job_id: int = typer.Argument(...), server: str = ServerOption) -> None:
     """Show one job."""
     with client(server, None) as api:
         state = call(api.job, job_id)
-    console.print(job_line(state), highlight=False)
+    say(job_line(state))
     exit_for(state)
 
 
@@ -412,7 +418,7 @@ def cancel(
     """Ask a server to cancel a job."""
     with client(server, token) as api:
         state = call(api.cancel, job_id)
-    console.print(job_line(state), highlight=False)
+    say(job_line(state))
 
 
 @app.command()
@@ -435,7 +441,7 @@ def results(
     except ValidationError:
         console.print_json(data=document["result"])
     if out is not None:
-        console.print(f"wrote {out}", highlight=False)
+        say(f"wrote {out}")
 
 
 def _mount_lab() -> None:
