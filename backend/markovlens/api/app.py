@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from markovlens import __version__
 from markovlens.api.errors import install_error_handlers
@@ -32,12 +33,13 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
         if settings.embedded_worker:
             from markovlens.jobs.worker import start_embedded
 
-            embedded = start_embedded(settings)
+            embedded = start_embedded(settings, db=app.state.db)
         try:
             yield
         finally:
             if embedded is not None:
-                embedded.stop()
+                # Blocking (drains the running job briefly): keep it off the event loop.
+                await run_in_threadpool(embedded.stop)
             app.state.db.dispose()
 
     app = FastAPI(
