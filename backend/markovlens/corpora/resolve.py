@@ -100,6 +100,10 @@ def resolve_corpus(
     """
     if window_len < 2:
         raise CorpusError(f"window_len must be at least 2, got {window_len}")
+    if max_tokens < window_len:  # checked before any text is read or tokenised
+        raise CorpusError(
+            f"max_tokens ({max_tokens}) is smaller than one window of {window_len} tokens"
+        )
     parsed = parse_corpus_source(source)
     if parsed.kind == "synthetic":
         return _synthetic(parsed, window_len=window_len, max_tokens=max_tokens, seed=seed)
