@@ -44,6 +44,7 @@ from markovlens.analysis.spectral_schema import (
     SpectralSuite,
     Spectrum,
 )
+from markovlens.analysis.splits import split_by_window
 
 ProgressFn = Callable[[float, str], None]
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -58,25 +59,6 @@ def round_sig(x: float, digits: int = 5) -> float:
 
 def _rounded(values: object) -> list[float]:
     return [round_sig(float(v)) for v in np.asarray(values, dtype=np.float64).ravel()]
-
-
-def split_by_window(
-    window_index: torch.Tensor, train: float, val: float, rng: np.random.Generator
-) -> dict[str, torch.Tensor]:
-    """Boolean masks of contexts for train / val / test, whole windows per split (seeded)."""
-    windows = np.unique(window_index.numpy())
-    rng.shuffle(windows)
-    n = len(windows)
-    n_train = max(1, round(train * n))
-    n_val = max(1, round(val * n)) if n >= 3 else 0
-    n_train = min(n_train, max(1, n - n_val - 1))
-    groups = {
-        "train": windows[:n_train],
-        "val": windows[n_train : n_train + n_val],
-        "test": windows[n_train + n_val :],
-    }
-    wi = window_index.numpy()
-    return {name: torch.from_numpy(np.isin(wi, ids)) for name, ids in groups.items()}
 
 
 def spectral_suite(

@@ -1,0 +1,384 @@
+"""Information-surplus suite (metrics.md §2): paired held-out probes, chain-rule terms.
+
+term_j = CE_test(no-state) − CE_test(with-state) for q(y_{t+j} | [h_t;] y_t … y_{t+j−1}).
+The with-state probe is warm-started from the trained no-state probe with zero weight on h_t:
+the families are nested, so the with-state probe starts where the no-state one ended and
+early stopping on val keeps it there unless h_t helps. Under-training then biases term_j
+down (conservative), never up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from markovlens.analysis.contexts import SampledContexts
+from markovlens.analysis.linalg import torch_generator
+from markovlens.analysis.probes import FrozenHead, ProbeSettings, evaluate, train_probe
+from markovlens.analysis.results import Interval
+from markovlens.analysis.splits import split_by_window
+from markovlens.analysis.surplus_schema import (
+    DraftingProxy,
+    LayerTerm,
+    LookaheadInfo,
+    ProbeFit,
+    SurplusBounds,
+    SurplusConfig,
+    SurplusSuite,
+    SurplusTerm,
+)
+
+ProgressFn = Callable[[float, str], None]
+UNIGRAM_ALPHAS = (1e-3, 1e-2, 0.1, 0.5, 1.0)
+
+
+def _r(x: float) -> float:
+    return round(float(x), 6) if math.isfinite(x) else float(x)
+
+
+@dataclass
+class _Standardiser:
+    """Per-feature z-scoring fitted on train rows (folded into the probe's affine map)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def fit(cls, x: torch.Tensor) -> _Standardiser:
+        mean, std = x.mean(0), x.std(0, unbiased=False)
+        # Constant features (e.g. a dead dimension) must not blow up: give them unit scale.
+        return cls(mean, torch.where(std > 1e-8 * std.max().clamp_min(1e-30), std, 1.0))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class _Data:
+    """Features and targets for every probe, split by window."""
+
+    def __init__(self, contexts: SampledContexts, config: SurplusConfig, rng: np.random.Generator):
+        self.contexts = contexts
+        self.max_k = config.max_k
+        self.splits = split_by_window(
+            contexts.window_index, config.train_fraction, config.val_fraction, rng
+        )
+        self.future = contexts.future_tokens[:, : config.max_k]
+        embed = contexts.embed.detach().to("cpu", torch.float32)
+        train = self.splits["train"]
+        # Token features e(y_{t+i}); −1 (past the window) rows are masked out per offset.
+        safe = self.future.clamp_min(0)
+        self.tokens = [embed[safe[:, i]] for i in range(config.max_k)]
+        tok_std = _Standardiser.fit(self.tokens[0][train])
+        self.tokens = [tok_std(t) for t in self.tokens]
+        self.state_std = {
+            layer: _Standardiser.fit(h[train].float()) for layer, h in contexts.hidden.items()
+        }
+
+    def state(self, layer: int) -> torch.Tensor:
+        return self.state_std[layer](self.contexts.hidden[layer].float())
+
+    def rows(self, j: int, split: str) -> torch.Tensor:
+        return self.splits[split] & (self.future[:, j] >= 0)
+
+    def features(self, j: int, state_layer: int | None, n_tokens: int) -> torch.Tensor:
+        parts = [] if state_layer is None else [self.state(state_layer)]
+        parts += self.tokens[:n_tokens]
+        return torch.cat(parts, dim=1) if parts else torch.zeros(self.future.shape[0], 0)
+
+
+@dataclass
+class _Fit:
+    ce: torch.Tensor  # per test row
+    argmax: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+
+class _Trainer:
+    def __init__(
+        self,
+        data: _Data,
+        head: FrozenHead,
+        settings: ProbeSettings,
+        gen: torch.Generator,
+        record: list[ProbeFit],
+        tick: Callable[[str], None],
+    ):
+        self.data, self.head, self.settings, self.gen = data, head, settings, gen
+        self.record, self.tick = record, tick
+
+    def fit(
+        self, name: str, j: int, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+    ) -> _Fit:
+        d, y = self.data, self.data.future[:, j]
+        tr, va, te = d.rows(j, "train"), d.rows(j, "val"), d.rows(j, "test")
+        probe = train_probe(
+            self.head, x[tr], y[tr], x[va], y[va], weight, bias, self.settings, self.gen
+        )
+        ce, argmax = evaluate(probe.linear, self.head, x[te], y[te], self.settings.eval_batch_size)
+        self.record.append(
+            ProbeFit(
+                name=name,
+                steps=probe.steps,
+                epochs=probe.epochs,
+                best_val_ce=_r(probe.best_val_ce),
+                test_ce=_r(float(ce.mean())) if ce.numel() else float("nan"),
+                seconds=round(probe.seconds, 3),
+            )
+        )
+        self.tick(name)
+        return _Fit(ce, argmax, probe.linear.weight.detach(), probe.linear.bias.detach())
+
+
+class _WindowBootstrap:
+    """Paired bootstrap over test windows: one resampling shared by every quantity."""
+
+    def __init__(
+        self, window_index: torch.Tensor, test: torch.Tensor, samples: int, rng: np.random.Generator
+    ):
+        self.windows = np.unique(window_index[test].numpy())
+        self.lookup = {int(w): i for i, w in enumerate(self.windows)}
+        self.window_index = window_index
+        n = len(self.windows)
+        self.idx = rng.integers(0, n, size=(samples, n)) if n >= 2 else None
+
+    def sums(self, rows: torch.Tensor, values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Per-window sums and counts of ``values`` (one per True entry of ``rows``)."""
+        pos = np.array([self.lookup[int(w)] for w in self.window_index[rows].tolist()], dtype=int)
+        n = len(self.windows)
+        vals = values.detach().double().numpy()
+        return np.bincount(pos, vals, minlength=n), np.bincount(pos, minlength=n).astype(float)
+
+    def ratio(self, sums: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Estimate Σsums/Σcounts and its bootstrap replicates (sums/counts: [..., windows])."""
+        estimate = np.asarray(sums.sum(-1) / np.maximum(counts.sum(-1), 1e-12))
+        if self.idx is None:
+            return estimate, np.broadcast_to(estimate, (1, *np.shape(estimate)))
+        boot = sums[..., self.idx].sum(-1) / np.maximum(counts[..., self.idx].sum(-1), 1e-12)
+        return estimate, np.moveaxis(boot, -1, 0)
+
+
+def _interval(estimate: float, boot: np.ndarray) -> Interval:
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return Interval(estimate=_r(estimate), low=_r(float(low)), high=_r(float(high)))
+
+
+def _unigram_ce(data: _Data, j: int, vocab: int) -> torch.Tensor:
+    """Held-out CE of an add-α unigram of Y_{t+j} (α picked on val): the H(Y) estimate."""
+    y = data.future[:, j]
+    counts = torch.bincount(y[data.rows(j, "train")], minlength=vocab).double()
+    total = float(counts.sum())
+
+    def ce(rows: torch.Tensor, alpha: float) -> torch.Tensor:
+        return -torch.log((counts[y[rows]] + alpha) / (total + alpha * vocab))
+
+    val = data.rows(j, "val")
+    alpha = min(UNIGRAM_ALPHAS, key=lambda a: float(ce(val, a).mean()) if val.any() else a)
+    return ce(data.rows(j, "test"), alpha)
+
+
+def _layers_for_term1(config: SurplusConfig, captured: list[int]) -> list[int]:
+    if config.layers is not None:
+        return [x for x in config.layers if x in captured]
+    if len(captured) <= config.max_layers:
+        return captured
+    picks = np.linspace(0, len(captured) - 1, config.max_layers).round().astype(int)
+    return sorted({captured[i] for i in picks})
+
+
+def surplus_suite(
+    contexts: SampledContexts,
+    config: SurplusConfig,
+    rng: np.random.Generator,
+    progress: ProgressFn,
+    ideal_surplus: dict[int, float] | None = None,
+) -> SurplusSuite:
+    """Estimate Surplus_K for K = 2..max_k, lookahead information, drafting proxy, per layer."""
+    started = time.perf_counter()
+    last = contexts.last_layer
+    d = int(contexts.hidden[last].shape[1])
+    vocab = int(contexts.head.unembed.shape[0])
+    max_k = min(config.max_k, int(contexts.future_tokens.shape[1]))
+    data = _Data(contexts, config.model_copy(update={"max_k": max_k}), rng)
+    head = FrozenHead(contexts.head)
+    settings = ProbeSettings(
+        batch_size=config.batch_size,
+        max_epochs=config.max_epochs,
+        max_steps=config.max_steps,
+        patience=config.patience,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        eval_batch_size=config.eval_batch_size,
+    )
+    offsets = list(range(1, max_k))
+    layers = _layers_for_term1(config, sorted(contexts.hidden)) if config.per_layer else []
+    layers_extra = [x for x in layers if x != last]
+    total_probes = 2 * len(offsets) + (len(offsets) if config.lookahead else 0) + len(layers_extra)
+    done = [0]
+
+    def tick(name: str) -> None:
+        done[0] += 1
+        progress(min(1.0, done[0] / max(1, total_probes)), f"surplus: {name}")
+
+    probes: list[ProbeFit] = []
+    trainer = _Trainer(data, head, settings, torch_generator(rng), probes, tick)
+    test = data.splits["test"]
+    boot = _WindowBootstrap(contexts.window_index, test, config.bootstrap_samples, rng)
+    progress(0.0, "surplus: probes")
+
+    mean_last = contexts.hidden[last][data.splits["train"]].float().mean(0)
+    no_state: dict[int, _Fit] = {}
+    with_state: dict[int, _Fit] = {}
+    for j in offsets:
+        x_no = data.features(j, None, j)
+        zero = torch.zeros(d, x_no.shape[1])
+        no_state[j] = trainer.fit(f"no-state j={j}", j, x_no, zero, mean_last)
+        # Nested warm start: the with-state probe begins as the no-state probe.
+        w0 = torch.cat([torch.zeros(d, d), no_state[j].weight], dim=1)
+        x_with = data.features(j, last, j)
+        with_state[j] = trainer.fit(f"with-state j={j}", j, x_with, w0, no_state[j].bias)
+
+    # term_j and Surplus_K with one shared window resampling (paired across j and probes).
+    diff_sums, diff_counts = [], []
+    for j in offsets:
+        s, c = boot.sums(data.rows(j, "test"), no_state[j].ce - with_state[j].ce)
+        diff_sums.append(s)
+        diff_counts.append(c)
+    sums_arr, counts_arr = np.stack(diff_sums), np.stack(diff_counts)
+    est, reps = boot.ratio(sums_arr, counts_arr)  # est [J], reps [B, J]
+    terms = {
+        j: SurplusTerm(
+            j=j,
+            term=_interval(float(est[i]), reps[:, i]),
+            ce_with_state=_r(float(with_state[j].ce.mean())),
+            ce_no_state=_r(float(no_state[j].ce.mean())),
+            num_test_contexts=int(with_state[j].ce.numel()),
+        )
+        for i, j in enumerate(offsets)
+    }
+    surplus = {
+        k: _interval(float(est[: k - 1].sum()), reps[:, : k - 1].sum(axis=1))
+        for k in range(2, max_k + 1)
+    }
+    bounds = {
+        k: SurplusBounds(
+            high=_r(sum(terms[j].ce_no_state for j in range(1, k))),
+            trivial_high=_r((k - 1) * math.log(vocab)),
+        )
+        for k in range(2, max_k + 1)
+    }
+
+    lookahead: list[LookaheadInfo] = []
+    if config.lookahead:
+        state_last = data.state(last)
+        std = data.state_std[last]
+        for j in range(0, max_k):
+            rows = data.rows(j, "test")
+            h_ce = _unigram_ce(data, j, vocab)
+            if j == 0:
+                # The model's own head: identity map, no training.
+                with torch.no_grad():
+                    logits = head(contexts.hidden[last][rows].float())
+                ce = nn.functional.cross_entropy(logits, data.future[rows, 0], reduction="none")
+            else:
+                # Start at the model's own head (W h̃ + b = h), then learn to look ahead.
+                fit = trainer.fit(f"lookahead j={j}", j, state_last, torch.diag(std.std), std.mean)
+                ce = fit.ce
+            s, c = boot.sums(rows, h_ce - ce)
+            e, r = boot.ratio(s, c)
+            lookahead.append(
+                LookaheadInfo(
+                    j=j,
+                    entropy_y=_r(float(h_ce.mean())),
+                    ce_state=_r(float(ce.mean())),
+                    info=_interval(float(e), r),
+                )
+            )
+
+    drafting = _drafting(data, with_state, contexts, head, last, max_k)
+
+    per_layer: list[LayerTerm] = []
+    for layer in layers:
+        if layer == last:
+            fit_l = with_state[1]
+        else:
+            w0 = torch.cat([torch.zeros(d, d), no_state[1].weight], dim=1)
+            x_l = data.features(1, layer, 1)
+            fit_l = trainer.fit(f"term1 layer={layer}", 1, x_l, w0, no_state[1].bias)
+        s, c = boot.sums(data.rows(1, "test"), no_state[1].ce - fit_l.ce)
+        e, r = boot.ratio(s, c)
+        per_layer.append(
+            LayerTerm(
+                layer=layer, term1=_interval(float(e), r), ce_with_state=_r(float(fit_l.ce.mean()))
+            )
+        )
+
+    n_ctx = {k: int(v.sum()) for k, v in data.splits.items()}
+    n_win = {k: len(np.unique(contexts.window_index[v].numpy())) for k, v in data.splits.items()}
+    notes = [
+        "With-state probes are warm-started from the trained no-state probe (zero weight on "
+        "h_t): nested families, so under-training biases term_j toward 0, not up.",
+        "Intervals: 95% percentile bootstrap over test windows, paired across probes.",
+        "H(Y) is the held-out CE of an add-α unigram (α on val): an upper estimate, so "
+        "lookahead information may be overstated by the unigram's own excess loss.",
+        "Drafting acc_j compares the with-state probe (fed the true y_t…y_{t+j−1}) with the "
+        "model's greedy token; expected accepted length assumes independence (a proxy).",
+    ]
+    if n_win["test"] < 10:
+        notes.append(f"Only {n_win['test']} test windows: intervals are coarse.")
+    progress(1.0, "surplus: done")
+    return SurplusSuite(
+        max_k=max_k,
+        layer=last,
+        num_contexts=n_ctx,
+        num_windows=n_win,
+        terms=terms,
+        surplus=surplus,
+        bounds=bounds,
+        lookahead=lookahead,
+        drafting=drafting,
+        per_layer=per_layer,
+        exact_surplus=ideal_surplus,
+        probes=probes,
+        seconds=round(time.perf_counter() - started, 3),
+        notes=notes,
+    )
+
+
+@torch.no_grad()
+def _drafting(
+    data: _Data,
+    with_state: dict[int, _Fit],
+    contexts: SampledContexts,
+    head: FrozenHead,
+    last: int,
+    max_k: int,
+) -> DraftingProxy | None:
+    """acc_j on test rows where the model's greedy token at t+j is known; acc_0 is a check."""
+    greedy = contexts.greedy_future
+    acc: dict[int, float] = {}
+    rows0 = data.rows(0, "test") & (greedy[:, 0] >= 0)
+    if rows0.any():
+        own = head(contexts.hidden[last][rows0].float()).argmax(1)
+        acc[0] = _r(float((own == greedy[rows0, 0]).float().mean()))
+    for j, fit in with_state.items():
+        rows = data.rows(j, "test")
+        known = greedy[rows, j] >= 0
+        if known.any():
+            acc[j] = _r(float((fit.argmax[known] == greedy[rows, j][known]).float().mean()))
+    if not any(j in acc for j in range(1, max_k)):
+        return None
+    expected: dict[int, float] = {}
+    for k in range(2, max_k + 1):
+        total, prod = 0.0, 1.0
+        for j in range(1, k):
+            prod *= acc.get(j, 0.0)
+            total += prod
+        expected[k] = _r(total)
+    return DraftingProxy(acc=acc, expected_accepted_length=expected)

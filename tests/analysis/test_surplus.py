@@ -1,0 +1,113 @@
+"""Known-answer tests of the surplus estimator on hand-built contexts (no real model)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from markovlens.analysis.contexts import HeadSpec, SampledContexts
+from markovlens.analysis.surplus import surplus_suite
+from markovlens.analysis.surplus_schema import SurplusConfig
+from torch import nn
+
+VOCAB = 8
+
+
+def iid_contexts(encode_next: bool, *, windows: int = 64, per_window: int = 20, seed: int = 0):
+    """Uniform i.i.d. tokens over VOCAB symbols; the head is logits = 3·h (identity norm).
+
+    With ``encode_next`` the state h_t is 4·onehot(y_{t+1}), so the with-state probe can read
+    y_{t+1} and Surplus_2 = H(Y_{t+1} | Y_t) = log VOCAB; otherwise h_t is independent noise
+    and Surplus_2 = 0.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    n, k = windows * per_window, 4
+    future = torch.randint(0, VOCAB, (n, k), generator=gen)
+    if encode_next:
+        hidden = 4.0 * nn.functional.one_hot(future[:, 1], VOCAB).float()
+    else:
+        hidden = torch.randn(n, VOCAB, generator=gen)
+    head = HeadSpec(norm=nn.Identity(), unembed=3.0 * torch.eye(VOCAB))
+    return SampledContexts(
+        hidden={0: torch.randn(n, VOCAB, generator=gen), 1: hidden},
+        window_index=torch.arange(n) // per_window,
+        position=torch.arange(n) % per_window,
+        future_tokens=future,
+        greedy_future=future.clone(),
+        embed=torch.eye(VOCAB),
+        head=head,
+    )
+
+
+FAST = SurplusConfig(
+    max_k=3, lr=3e-2, max_epochs=40, max_steps=600, patience=4, bootstrap_samples=300
+)
+
+
+def test_surplus_equals_conditional_entropy_when_state_encodes_next_token() -> None:
+    ctx = iid_contexts(encode_next=True)
+    suite = surplus_suite(ctx, FAST, np.random.default_rng(0), lambda f, s: None)
+    log_v = math.log(VOCAB)
+    s2 = suite.surplus[2]
+    # The variational estimate is a lower bound that approaches log V as the probe sharpens.
+    assert log_v - 0.25 < s2.estimate < log_v + 0.1
+    assert s2.low <= s2.estimate <= s2.high
+    # No-state CE of i.i.d. uniform tokens ≈ log V: that is also the chart's upper bound.
+    assert suite.bounds[2].high == pytest.approx(log_v, abs=0.1)
+    assert suite.bounds[2].trivial_high == pytest.approx(log_v)
+    # y_{t+2} is independent of h_t given y_t, y_{t+1}: term 2 ≈ 0.
+    term2 = suite.terms[2].term
+    assert abs(term2.estimate) < 0.1
+    assert suite.surplus[3].estimate == pytest.approx(s2.estimate + term2.estimate, abs=1e-6)
+    # Lookahead j=1: h_t alone carries y_{t+1}.
+    look = {x.j: x for x in suite.lookahead}
+    assert look[1].info.estimate > log_v - 0.35
+    assert abs(look[2].info.estimate) < 0.15
+    # Drafting proxy: the probe reads y_{t+1} exactly, and greedy = truth here.
+    assert suite.drafting is not None and suite.drafting.acc[1] > 0.95
+
+
+def test_surplus_is_zero_when_state_is_independent() -> None:
+    ctx = iid_contexts(encode_next=False, seed=1)
+    suite = surplus_suite(ctx, FAST, np.random.default_rng(1), lambda f, s: None)
+    for k in (2, 3):
+        s = suite.surplus[k]
+        assert abs(s.estimate) < 0.05
+        assert s.low <= 0.0 <= s.high
+    assert suite.drafting is not None and suite.drafting.acc[1] < 0.35
+
+
+def test_per_layer_term1_finds_the_layer_that_encodes_the_future() -> None:
+    ctx = iid_contexts(encode_next=True, seed=2)
+    ctx.hidden = {0: ctx.hidden[0], 1: ctx.hidden[1], 2: torch.randn_like(ctx.hidden[1])}
+    config = FAST.model_copy(update={"max_k": 2, "lookahead": False})
+    suite = surplus_suite(ctx, config, np.random.default_rng(2), lambda f, s: None)
+    by_layer = {x.layer: x.term1.estimate for x in suite.per_layer}
+    assert set(by_layer) == {0, 1, 2}
+    assert by_layer[1] > math.log(VOCAB) - 0.3
+    assert abs(by_layer[0]) < 0.1 and abs(by_layer[2]) < 0.1
+    # Main probes read the last layer (2, noise here): Surplus_2 ≈ 0.
+    assert suite.layer == 2 and abs(suite.surplus[2].estimate) < 0.1
+
+
+def test_progress_is_reported_and_splits_are_by_window() -> None:
+    ctx = iid_contexts(encode_next=True, windows=12, per_window=10)
+    seen: list[tuple[float, str]] = []
+    config = FAST.model_copy(update={"max_k": 2, "max_epochs": 2})
+    suite = surplus_suite(ctx, config, np.random.default_rng(3), lambda f, s: seen.append((f, s)))
+    assert seen[0][0] == 0.0 and seen[-1] == (1.0, "surplus: done")
+    assert all(0.0 <= f <= 1.0 for f, _ in seen)
+    assert sum(suite.num_windows.values()) == 12
+    assert sum(suite.num_contexts.values()) == 120
+    assert all(v >= 1 for v in suite.num_windows.values())
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError):
+        SurplusConfig(max_k=6)
+    with pytest.raises(ValueError):
+        SurplusConfig(train_fraction=0.8, val_fraction=0.2)
+    with pytest.raises(ValueError):
+        SurplusConfig(unknown=1)  # type: ignore[call-arg]
