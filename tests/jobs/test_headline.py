@@ -26,14 +26,48 @@ def test_entropy_only_payload_gives_none_for_missing_sections() -> None:
     assert h.effective_rank_last is None
 
 
-def test_optional_sections_and_bad_values() -> None:
+def test_surplus_and_spectral_sections_last_layer_data_side() -> None:
+    def align(layer: int, kernel: str, side: str, lift: float) -> dict[str, object]:
+        return {"layer": layer, "kernel": kernel, "side": side, "lift": lift}
+
     payload = {
         "entropy": {"summary": {"mean_nll": {"estimate": float("nan")}, "perplexity": True}},
-        "surplus": {"summary": {"surplus_k2": _interval(0.25)}},
-        "spectral": {"summary": {"alignment_lift_last": 1.7, "effective_rank_last": 40}},
+        "surplus": {"surplus": {"2": _interval(0.25), "3": _interval(0.4)}},
+        "spectral": {
+            "alignment": [
+                align(0, "proto", "data", 1.1),
+                align(5, "lin", "data", 1.5),
+                align(5, "proto", "model", 1.0),
+                align(5, "proto", "data", 1.7),
+                align(3, "proto", "data", 1.3),
+            ],
+            "representation": [
+                {"layer": 0, "effective_rank": 10.0},
+                {"layer": 5, "effective_rank": 40},
+            ],
+        },
     }
     h = headline(payload)
     assert h.mean_nll is None and h.perplexity is None
-    assert h.surplus_k2 == 0.25 and h.alignment_lift_last == 1.7
+    assert h.surplus_k2 == 0.25
+    assert h.alignment_lift_last == 1.7
     assert h.effective_rank_last == 40.0
     assert headline({}).model_dump() == dict.fromkeys(h.model_dump())
+
+
+def test_headline_reads_a_real_analysis_result_dump() -> None:
+    """The paths match the analysis schema: dump a result built with those models."""
+    from markovlens.analysis.results import Interval
+    from markovlens.analysis.surplus_schema import SurplusBounds, SurplusSuite, SurplusTerm
+
+    iv = Interval(estimate=0.3, low=0.2, high=0.4)
+    suite = SurplusSuite(
+        max_k=2,
+        layer=1,
+        num_contexts={"test": 1},
+        num_windows={"test": 1},
+        terms={1: SurplusTerm(j=1, term=iv, ce_with_state=1, ce_no_state=1.3, num_test_contexts=1)},
+        surplus={2: iv},
+        bounds={2: SurplusBounds(high=1.0, trivial_high=6.0)},
+    )
+    assert headline({"surplus": suite.model_dump(mode="json")}).surplus_k2 == 0.3

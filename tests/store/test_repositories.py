@@ -111,8 +111,13 @@ def test_latest_results_per_corpus_and_preset(db: Database) -> None:
         c2 = repo_corpora.create_upload(s, "u", "text")
         rows: list[Result] = []
         for corpus, preset in [(c1, "quick"), (c1, "quick"), (c1, "standard"), (c2, "quick")]:
-            job = _job(model.id, corpus.id, corpus_source=corpus.source, preset=preset,
-                       status=JobStatus.SUCCEEDED)
+            job = _job(
+                model.id,
+                corpus.id,
+                corpus_source=corpus.source,
+                preset=preset,
+                status=JobStatus.SUCCEEDED,
+            )
             s.add(job)
             s.flush()
             rows.append(repo_results.add_result(s, job, {"schema_version": 1}, b"x"))

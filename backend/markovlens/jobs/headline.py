@@ -7,43 +7,21 @@ from typing import Any
 
 from markovlens.jobs.schemas import Headline
 
-# Where each number lives in AnalysisResult JSON. A value may be a number or an Interval
-# ({"estimate", "low", "high"}). Several paths are tried while the analysis suites are being
-# built; the first present one wins. Absent sections give None.
-HEADLINE_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "mean_nll": (("entropy", "summary", "mean_nll"),),
-    "perplexity": (("entropy", "summary", "perplexity"),),
-    "mean_entropy": (("entropy", "summary", "mean_entropy"),),
-    "calibration_gap": (("entropy", "summary", "calibration_gap"),),
-    "surplus_k2": (
-        ("headline", "surplus_k2"),
-        ("surplus", "summary", "surplus_k2"),
-        ("surplus", "surplus_k", "2"),
-    ),
-    "alignment_lift_last": (
-        ("headline", "alignment_lift_last"),
-        ("spectral", "summary", "alignment_lift_last"),
-    ),
-    "effective_rank_last": (
-        ("headline", "effective_rank_last"),
-        ("spectral", "summary", "effective_rank_last"),
-    ),
-}
+# Kernel preference for the alignment headline: the data-side prototype kernel is the
+# theorem's test (metrics.md §3); the same-next-token kernel is the fallback.
+_KERNEL_ORDER = ("proto", "lin", "bc", "hel")
 
 
-def _dig(payload: Any, path: tuple[str, ...]) -> Any:
-    node = payload
+def _dig(node: Any, *path: str) -> Any:
     for key in path:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
+        if not isinstance(node, dict) or key not in node:
             return None
+        node = node[key]
     return node
 
 
 def _number(value: Any) -> float | None:
+    """A finite float from a number or an Interval dict; None otherwise."""
     if isinstance(value, dict):
         value = value.get("estimate")
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -52,14 +30,54 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _last_layer_entries(entries: Any) -> list[dict[str, Any]]:
+    rows = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    layers = [e["layer"] for e in rows if isinstance(e.get("layer"), int)]
+    if not layers:
+        return []
+    last = max(layers)
+    return [e for e in rows if e.get("layer") == last]
+
+
+def _alignment_lift_last(spectral: Any) -> float | None:
+    """Data-side lift A/A_rand at the last analysed layer."""
+    rows = [e for e in _last_layer_entries(_dig(spectral, "alignment")) if e.get("side") == "data"]
+    rows.sort(
+        key=lambda e: (
+            _KERNEL_ORDER.index(e["kernel"])
+            if e.get("kernel") in _KERNEL_ORDER
+            else len(_KERNEL_ORDER)
+        )
+    )
+    return _number(rows[0].get("lift")) if rows else None
+
+
+def _effective_rank_last(spectral: Any) -> float | None:
+    rows = _last_layer_entries(_dig(spectral, "representation"))
+    return _number(rows[0].get("effective_rank")) if rows else None
+
+
 def headline(payload: dict[str, Any]) -> Headline:
-    """Extract the headline numbers; None where a section is absent or not a finite number."""
-    values: dict[str, float | None] = {}
-    for field, paths in HEADLINE_PATHS.items():
-        values[field] = None
-        for path in paths:
-            number = _number(_dig(payload, path))
-            if number is not None:
-                values[field] = number
-                break
-    return Headline(**values)
+    """Extract the headline numbers; None where a section is absent or not a finite number.
+
+    Paths (AnalysisResult JSON): ``entropy.summary.{mean_nll, perplexity, mean_entropy,
+    calibration_gap}``; ``surplus.surplus["2"]`` (Surplus_2); the data-side ``lift`` of
+    ``spectral.alignment`` at the last layer (kernel proto, else lin); the ``effective_rank``
+    of ``spectral.representation`` at the last layer.
+    """
+    summary = _dig(payload, "entropy", "summary")
+    spectral = payload.get("spectral")
+    surplus_by_k = _dig(payload, "surplus", "surplus")
+    surplus_k2 = None
+    if isinstance(surplus_by_k, dict):
+        # JSON turns the int keys into strings; accept both in case of an in-memory dump.
+        surplus_k2 = _number(surplus_by_k.get("2", surplus_by_k.get(2)))  # type: ignore[call-overload]
+    return Headline(
+        mean_nll=_number(_dig(summary, "mean_nll")),
+        perplexity=_number(_dig(summary, "perplexity")),
+        mean_entropy=_number(_dig(summary, "mean_entropy")),
+        calibration_gap=_number(_dig(summary, "calibration_gap")),
+        surplus_k2=surplus_k2,
+        alignment_lift_last=_alignment_lift_last(spectral),
+        effective_rank_last=_effective_rank_last(spectral),
+    )

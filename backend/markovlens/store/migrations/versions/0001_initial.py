@@ -96,9 +96,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("job_id", name="uq_results_job_id"),
         sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name="fk_results_job_id_jobs"),
         sa.ForeignKeyConstraint(["model_id"], ["models.id"], name="fk_results_model_id_models"),
-        sa.ForeignKeyConstraint(
-            ["corpus_id"], ["corpora.id"], name="fk_results_corpus_id_corpora"
-        ),
+        sa.ForeignKeyConstraint(["corpus_id"], ["corpora.id"], name="fk_results_corpus_id_corpora"),
     )
     op.create_index("ix_results_model_id", "results", ["model_id"])
     op.create_index("ix_results_corpus_id", "results", ["corpus_id"])

@@ -1,0 +1,100 @@
+"""The reaper: finds jobs whose worker vanished (lease expired) and requeues or fails them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from markovlens.store.tables import Job, JobStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Requeued:
+    job_id: int
+    queue: str
+
+
+def reap_expired(session: Session, now: datetime | None = None) -> list[Requeued]:
+    """Running jobs with an expired lease: back to queued, or failed after max_attempts.
+
+    A job whose cancel was requested is cancelled instead. Returns the jobs to re-enqueue
+    (the caller puts them on the queue after this commits).
+    """
+    now = now or utcnow()
+    expired = list(
+        session.execute(
+            select(Job.id, Job.queue, Job.attempts, Job.max_attempts, Job.cancel_requested).where(
+                Job.status == JobStatus.RUNNING, Job.lease_expires_at < now
+            )
+        )
+    )
+    requeued: list[Requeued] = []
+    for job_id, queue, attempts, max_attempts, cancel in expired:
+        guard = (Job.id == job_id, Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
+        clear = {"lease_owner": None, "lease_expires_at": None, "heartbeat_at": now}
+        if cancel:
+            values = {"status": JobStatus.CANCELLED, "stage": "cancelled", "finished_at": now}
+            outcome = "cancelled"
+        elif attempts >= max_attempts:
+            values = {
+                "status": JobStatus.FAILED,
+                "stage": "failed",
+                "finished_at": now,
+                "error": f"worker lost {attempts} times (lease expired)",
+            }
+            outcome = "failed"
+        else:
+            values = {
+                "status": JobStatus.QUEUED,
+                "progress": 0.0,
+                "stage": f"requeued: worker lost (lease expired, attempt {attempts})",
+            }
+            outcome = "requeued"
+        result = session.execute(update(Job).where(*guard).values(**clear, **values))
+        if int(result.rowcount) == 1:  # type: ignore[attr-defined]
+            log.warning("job %s: lease expired after attempt %s; %s", job_id, attempts, outcome)
+            if outcome == "requeued":
+                requeued.append(Requeued(job_id, queue))
+    session.commit()
+    return requeued
+
+
+def stale_queued(
+    session: Session, older_than: timedelta, now: datetime | None = None
+) -> list[Requeued]:
+    """Queued jobs not (re)sent for ``older_than``: their message may be lost, send it again.
+
+    A duplicate message is harmless (it loses the claim), so this only bounds how long a job
+    can sit forgotten after a broker restart or a worker killed between dequeue and claim.
+    """
+    now = now or utcnow()
+    cutoff = now - older_than
+    rows = list(
+        session.execute(
+            select(Job.id, Job.queue).where(
+                Job.status == JobStatus.QUEUED,
+                func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff,
+            )
+        )
+    )
+    resent: list[Requeued] = []
+    for job_id, queue in rows:
+        result = session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == JobStatus.QUEUED,
+                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff),
+            )
+            .values(heartbeat_at=now)
+        )
+        if int(result.rowcount) == 1:  # type: ignore[attr-defined]
+            resent.append(Requeued(job_id, queue))
+    session.commit()
+    return resent

@@ -1,0 +1,271 @@
+"""The parent side of one job: claim, spawn the child, relay its messages, heartbeat, finish.
+
+Runs in a consumer thread of the worker. The child is started with ``spawn`` (never fork
+after CUDA is touched). The parent is the only writer of the job row: progress (throttled),
+lease heartbeats, the cancel flag (SIGTERM, then SIGKILL after a grace period) and the outcome.
+A child crash fails the attempt with its exit code or signal; it never raises here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from markovlens.jobs import claim
+from markovlens.jobs.child import ChildSpec, child_main
+from markovlens.settings import Settings, get_settings
+from markovlens.store import Database, open_database
+from markovlens.store.tables import Corpus, Job
+
+log = logging.getLogger(__name__)
+
+CANCEL_GRACE_SECONDS = 5.0  # SIGTERM → SIGKILL
+PROGRESS_WRITE_SECONDS = 1.0  # at most one progress write per second
+POLL_SECONDS = 0.2
+
+ChildTarget = Callable[[ChildSpec, Connection], None]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """A readable reason for a child that ended without a result."""
+    if exitcode is None:
+        return "the analysis process did not exit"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (likely out of memory)" if -exitcode == signal.SIGKILL else ""
+        return f"the analysis process was killed by {name}{hint} (exit code {exitcode})"
+    return f"the analysis process exited with code {exitcode} without a result"
+
+
+@dataclass
+class _Outcome:
+    result: tuple[dict[str, Any], bytes] | None = None
+    error: str | None = None
+    progress: float = 0.0
+    stage: str = "starting"
+    progress_dirty: bool = False
+    events: list[str] = field(default_factory=list)
+
+
+class JobRunner:
+    """Runs jobs for one worker; ``abandon`` (worker shutting down) requeues the running job."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str,
+        *,
+        abandon: threading.Event | None = None,
+        child_target: ChildTarget = child_main,
+        cancel_grace: float = CANCEL_GRACE_SECONDS,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.worker_id = worker_id
+        self.abandon = abandon or threading.Event()
+        self.child_target = child_target
+        self.cancel_grace = cancel_grace
+        self._context = multiprocessing.get_context("spawn")
+
+    def __call__(self, job_id: int) -> None:
+        self.run(job_id)
+
+    def run(self, job_id: int) -> str:
+        """Run ``job_id`` if it can be claimed; returns what happened (for logs and tests)."""
+        try:
+            return self._run(job_id)
+        except Exception:
+            # A database outage or a bug here must not kill the consumer thread; the lease
+            # expires and the reaper requeues the job.
+            log.exception("job %s: runner error (the reaper will requeue it)", job_id)
+            return "error"
+
+    def _run(self, job_id: int) -> str:
+        with self.db.session() as session:
+            job = claim.claim_job(session, job_id, self.worker_id, self.settings.lease_seconds)
+            if job is None:
+                current = session.get(Job, job_id)
+                status = current.status if current is not None else "missing"
+                log.info("job %s: not claimable (%s); message dropped", job_id, status)
+                return "skipped"
+            upload_text = None
+            if job.corpus_source.startswith("upload:"):
+                corpus = session.get(Corpus, job.corpus_id)
+                upload_text = corpus.text if corpus is not None else None
+            spec = ChildSpec(
+                job_id=job.id,
+                model_source=job.model_source,
+                corpus_source=job.corpus_source,
+                config=dict(job.config),
+                settings=self.settings,
+                upload_text=upload_text,
+                parent_pid=os.getpid(),
+            )
+            attempt = job.attempts
+        log.info("job %s: claimed by %s (attempt %s)", job_id, self.worker_id, attempt)
+        return self._supervise(spec)
+
+    def _supervise(self, spec: ChildSpec) -> str:
+        job_id = spec.job_id
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=self.child_target, args=(spec, sender), name=f"markovlens-job-{job_id}"
+        )
+        process.start()
+        sender.close()  # only the child writes; EOF arrives when it exits
+        log.info("job %s: child pid %s started", job_id, process.pid)
+        outcome = _Outcome()
+        last_beat = last_write = time.monotonic()
+        eof = False
+        try:
+            while True:
+                if not eof:
+                    eof = self._drain(receiver, outcome, job_id)
+                now = time.monotonic()
+                due = now - last_beat >= self.settings.heartbeat_seconds
+                write = outcome.progress_dirty and now - last_write >= PROGRESS_WRITE_SECONDS
+                if due or write:
+                    beat = self._beat(job_id, outcome)
+                    last_beat = last_write = now
+                    if beat is claim.Beat.CANCEL:
+                        log.info("job %s: cancel requested; stopping child", job_id)
+                        self._stop_child(process, job_id)
+                        self._finish(job_id, claim.finish_cancelled)
+                        return "cancelled"
+                    if beat is claim.Beat.LOST:
+                        log.warning("job %s: lease lost; stopping child, recording nothing", job_id)
+                        self._stop_child(process, job_id)
+                        return "lost"
+                if self.abandon.is_set():
+                    log.warning("job %s: worker shutting down; requeueing", job_id)
+                    self._stop_child(process, job_id)
+                    return self._release(job_id)
+                if eof and not process.is_alive():
+                    break
+                if eof:
+                    process.join(POLL_SECONDS)
+        finally:
+            receiver.close()
+            if process.is_alive():  # any early exit above already stopped it; be certain
+                self._stop_child(process, job_id)
+            process.join()
+        return self._record(job_id, outcome, process.exitcode)
+
+    def _drain(self, receiver: Connection, outcome: _Outcome, job_id: int) -> bool:
+        """Handle every message that arrives within one poll; True at end of stream."""
+        deadline = time.monotonic() + POLL_SECONDS
+        while True:
+            timeout = max(0.0, deadline - time.monotonic())
+            try:
+                if not receiver.poll(timeout):
+                    return False
+                message = receiver.recv()
+            except (EOFError, OSError):
+                return True
+            self._handle(message, outcome, job_id)
+            if outcome.result is not None or outcome.error is not None:
+                continue  # keep reading until EOF so the child can exit cleanly
+
+    def _handle(self, message: tuple[Any, ...], outcome: _Outcome, job_id: int) -> None:
+        kind = message[0]
+        if kind == "progress":
+            outcome.progress, outcome.stage = float(message[1]), str(message[2])
+            outcome.progress_dirty = True
+        elif kind == "model":
+            with self.db.session() as session:
+                claim.record_model_meta(session, job_id, dict(message[1]))
+            log.info("job %s: model loaded (%s)", job_id, message[1].get("architecture"))
+        elif kind == "result":
+            outcome.result = (json.loads(message[1]), bytes(message[2]))
+            log.info("job %s: result received (%d bytes of arrays)", job_id, len(message[2]))
+        elif kind == "error":
+            outcome.error = str(message[1])
+            log.info("job %s: child reported: %s", job_id, outcome.error)
+        else:
+            log.warning("job %s: unknown child message %r ignored", job_id, kind)
+
+    def _beat(self, job_id: int, outcome: _Outcome) -> claim.Beat:
+        with self.db.session() as session:
+            beat = claim.heartbeat(
+                session,
+                job_id,
+                self.worker_id,
+                self.settings.lease_seconds,
+                progress=outcome.progress if outcome.progress_dirty else None,
+                stage=outcome.stage if outcome.progress_dirty else None,
+            )
+        outcome.progress_dirty = False
+        return beat
+
+    def _stop_child(self, process: Any, job_id: int) -> None:
+        """SIGTERM, then SIGKILL after the grace period; always reaped (no zombie, no orphan)."""
+        if process.is_alive():
+            process.terminate()
+            process.join(self.cancel_grace)
+        if process.is_alive():
+            log.warning("job %s: child ignored SIGTERM; sending SIGKILL", job_id)
+            process.kill()
+        process.join()
+
+    def _finish(self, job_id: int, finish: Callable[..., bool], *args: Any) -> bool:
+        with self.db.session() as session:
+            done = finish(session, job_id, self.worker_id, *args)
+        if not done:
+            log.warning("job %s: lease lost before the outcome was recorded", job_id)
+        return done
+
+    def _release(self, job_id: int) -> str:
+        with self.db.session() as session:
+            released = claim.release_job(session, job_id, self.worker_id)
+        if released:
+            from markovlens.jobs.queue import enqueue_job
+
+            with self.db.session() as session:
+                queue = session.get(Job, job_id).queue  # type: ignore[union-attr]
+            enqueue_job(self.settings.resolved_queue_url, queue, job_id)
+        return "released"
+
+    def _record(self, job_id: int, outcome: _Outcome, exitcode: int | None) -> str:
+        if outcome.result is not None:
+            payload, arrays = outcome.result
+            if self._finish(job_id, claim.finish_succeeded, payload, arrays):
+                log.info("job %s: succeeded", job_id)
+                return "succeeded"
+            return "lost"
+        error = outcome.error or describe_exit(exitcode)
+        log.info("job %s: failed: %s", job_id, error)
+        return "failed" if self._finish(job_id, claim.finish_failed, error) else "lost"
+
+
+_default_lock = threading.Lock()
+_default_runner: JobRunner | None = None
+
+
+def default_executor() -> Callable[[int], None]:
+    """A runner from the process settings (a stock Huey consumer running our task)."""
+    global _default_runner
+    with _default_lock:
+        if _default_runner is None:
+            settings = get_settings()
+            db = open_database(settings.resolved_database_url)
+            _default_runner = JobRunner(db, settings, new_worker_id())
+        return _default_runner

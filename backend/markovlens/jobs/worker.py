@@ -1,0 +1,202 @@
+"""Workers: Huey consumer thread(s) plus the reaper thread, standalone or inside the API.
+
+``run_worker`` blocks (the ``markovlens worker`` command) and stops gracefully on SIGINT or
+SIGTERM: it stops claiming, lets the running job finish for ``drain_seconds``, then requeues
+it (a second signal requeues at once). ``start_embedded`` runs the same threads inside the API
+process and returns a handle whose ``stop()`` does the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import timedelta
+from types import FrameType
+
+from markovlens.jobs import reaper
+from markovlens.jobs.child import child_main
+from markovlens.jobs.queue import enqueue_job, get_huey, huey_name, set_executor
+from markovlens.jobs.runner import ChildTarget, JobRunner, new_worker_id
+from markovlens.settings import Settings
+from markovlens.store import Database, open_database
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_SECONDS = 0.5
+DEFAULT_DRAIN_SECONDS = 30.0
+
+
+class Worker:
+    """Consumer thread(s) claiming jobs from ``queues`` (in priority order) and a reaper."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        queues: list[str] | None = None,
+        *,
+        db: Database | None = None,
+        concurrency: int = 1,
+        reaper_enabled: bool = True,
+        child_target: ChildTarget = child_main,
+    ) -> None:
+        self.settings = settings
+        self.queues = list(queues or settings.worker_queues or ["cpu"])
+        self.db = db or open_database(settings.resolved_database_url)
+        self._owns_db = db is None
+        self.worker_id = new_worker_id()
+        self.stopping = threading.Event()  # stop claiming new jobs
+        self.abandon = threading.Event()  # requeue the running job now
+        self.runner = JobRunner(
+            self.db, settings, self.worker_id, abandon=self.abandon, child_target=child_target
+        )
+        self._threads: list[threading.Thread] = []
+        self._reaper_thread: threading.Thread | None = None
+        self._concurrency = max(1, concurrency)
+        self._reaper_enabled = reaper_enabled
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Worker:
+        for i in range(self._concurrency):
+            thread = threading.Thread(
+                target=self._consume, name=f"markovlens-consumer-{i}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        if self._reaper_enabled:
+            self._reaper_thread = threading.Thread(
+                target=self._reap_loop, name="markovlens-reaper", daemon=True
+            )
+            self._reaper_thread.start()
+        log.info("worker %s: consuming %s", self.worker_id, ", ".join(map(huey_name, self.queues)))
+        return self
+
+    def stop(self, drain_seconds: float = DEFAULT_DRAIN_SECONDS) -> None:
+        """Stop claiming; wait up to ``drain_seconds`` for running jobs, then requeue them."""
+        self.stopping.set()
+        deadline = time.monotonic() + max(0.0, drain_seconds)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            self.abandon.set()
+            for thread in self._threads:
+                thread.join()
+        if self._reaper_thread is not None:
+            self._reaper_thread.join()
+        if self._owns_db:
+            self.db.dispose()
+        log.info("worker %s: stopped", self.worker_id)
+
+    @property
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    # -- threads -----------------------------------------------------------------------------
+    def _consume(self) -> None:
+        set_executor(self.runner)
+        hueys = [get_huey(self.settings.resolved_queue_url, queue) for queue in self.queues]
+        try:
+            while not self.stopping.is_set():
+                if not self._consume_one(hueys):
+                    self.stopping.wait(IDLE_POLL_SECONDS)
+        finally:
+            set_executor(None)
+
+    def _consume_one(self, hueys: list) -> bool:  # type: ignore[type-arg]
+        """Run the first message of the highest-priority non-empty queue; False if all empty."""
+        for huey in hueys:
+            try:
+                task = huey.dequeue()
+            except Exception:
+                log.exception("worker %s: reading %s failed", self.worker_id, huey.name)
+                continue
+            if task is not None:
+                huey.execute(task)  # calls queue.run_job → self.runner
+                return True
+        return False
+
+    def _reap_loop(self) -> None:
+        interval = max(0.1, self.settings.reaper_interval_seconds)
+        stale_after = timedelta(seconds=max(300.0, 10 * self.settings.lease_seconds))
+        while not self.stopping.wait(interval):
+            self.reap_once(stale_after)
+
+    def reap_once(self, stale_after: timedelta | None = None) -> None:
+        """One reaper pass: requeue expired leases; resend long-forgotten queued jobs."""
+        try:
+            with self.db.session() as session:
+                todo = reaper.reap_expired(session)
+                if stale_after is not None:
+                    todo += reaper.stale_queued(session, stale_after)
+            for item in todo:
+                enqueue_job(self.settings.resolved_queue_url, item.queue, item.job_id)
+        except Exception:
+            log.exception("worker %s: reaper pass failed", self.worker_id)
+
+
+class EmbeddedWorker:
+    """The worker threads inside the API process (``markovlens serve`` default)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    @property
+    def worker_id(self) -> str:
+        return self.worker.worker_id
+
+    def stop(self, drain_seconds: float = 5.0) -> None:
+        self.worker.stop(drain_seconds)
+
+
+def start_embedded(settings: Settings, *, db: Database | None = None) -> EmbeddedWorker:
+    """Start consumer and reaper threads in this process for ``settings.worker_queues``."""
+    return EmbeddedWorker(Worker(settings, settings.worker_queues, db=db).start())
+
+
+def run_worker(
+    settings: Settings,
+    queues: list[str] | None = None,
+    *,
+    concurrency: int = 1,
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS,
+) -> None:
+    """Block consuming ``queues`` until SIGINT/SIGTERM (must run in the main thread)."""
+    worker = Worker(settings, queues, concurrency=concurrency)
+    signals = {"count": 0}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        signals["count"] += 1
+        name = signal.Signals(signum).name
+        if signals["count"] == 1:
+            log.info(
+                "worker %s: %s: finishing the running job, claiming no more", worker.worker_id, name
+            )
+            worker.stopping.set()
+        else:
+            log.info("worker %s: %s again: requeueing the running job", worker.worker_id, name)
+            worker.abandon.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.start()
+        while not worker.stopping.wait(0.5):
+            pass
+        worker.stop(drain_seconds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main() -> None:
+    """``python -m markovlens.jobs.worker [queue ...]``: a worker with the env's settings."""
+    import sys
+
+    from markovlens.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    run_worker(get_settings(), sys.argv[1:] or None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Child entry points that misbehave, to test the parent's crash handling (spawn-importable)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from multiprocessing.connection import Connection
+
+from markovlens.jobs.child import ChildSpec
+
+
+def exits_with_code_7(spec: ChildSpec, conn: Connection) -> None:
+    conn.send(("progress", 0.1, "about to crash"))
+    os._exit(7)
+
+
+def dies_by_segfault(spec: ChildSpec, conn: Connection) -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def ignores_sigterm(spec: ChildSpec, conn: Connection) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        conn.send(("progress", 0.5, "stubborn"))
+        time.sleep(0.2)

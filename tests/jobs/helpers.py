@@ -1,0 +1,60 @@
+"""Helpers of the job life-cycle tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from markovlens.jobs import service
+from markovlens.jobs.schemas import JobOut, SubmitRequest
+from markovlens.settings import Settings
+from markovlens.store import Database
+
+T = TypeVar("T")
+
+# Small and fast on the tiny models: forward pass and entropy only.
+FAST_CONFIG: dict[str, object] = {
+    "window_len": 64,
+    "max_tokens": 1024,
+    "n_contexts": 64,
+    "run_surplus": False,
+    "run_spectral": False,
+    "bootstrap_samples": 50,
+}
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def submit(db: Database, settings: Settings, model: str, **kw: object) -> int:
+    values: dict[str, object] = {
+        "model": model,
+        "corpus": "builtin:python-docs",
+        "preset": "quick",
+        "config": FAST_CONFIG,
+    }
+    values.update(kw)
+    with db.session() as s:
+        return service.submit_job(s, SubmitRequest(**values), settings=settings).id  # type: ignore[arg-type]
+
+
+def job_state(db: Database, job_id: int) -> JobOut:
+    with db.session() as s:
+        return service.job_out(s, service.get_job(s, job_id))
+
+
+def wait_status(db: Database, job_id: int, statuses: set[str], timeout: float) -> JobOut:
+    return wait_for(
+        lambda: (job := job_state(db, job_id)).status in statuses and job,
+        timeout,
+        f"job {job_id} to reach {sorted(statuses)}",
+    )

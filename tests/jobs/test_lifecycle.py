@@ -1,0 +1,165 @@
+"""Job life cycle with real tiny models through the real worker, child process and database."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from markovlens.jobs import service
+from markovlens.jobs.worker import Worker
+from markovlens.settings import Settings
+from markovlens.store import Database, open_database
+from markovlens.store.arrays import unpack_arrays
+
+from tests.jobs.conftest import make_settings
+from tests.jobs.helpers import job_state, submit, wait_for, wait_status
+
+
+@pytest.fixture
+def tiny_settings(tmp_path: Path, db_url: str, tiny_model_dirs: dict[str, Path]) -> Settings:
+    root = next(iter(tiny_model_dirs.values())).parent
+    return make_settings(tmp_path, db_url, model_roots=[root], lease_seconds=10.0)
+
+
+@pytest.fixture
+def running(tiny_settings: Settings) -> Iterator[tuple[Worker, Database]]:
+    db = open_database(tiny_settings.resolved_database_url)
+    worker = Worker(tiny_settings, ["cpu"], db=db).start()
+    yield worker, db
+    worker.stop(drain_seconds=0)
+    db.dispose()
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    """The worker's job children (the spawn resource tracker is shared and long-lived)."""
+    kids = psutil.Process(pid).children(recursive=True)
+    return [k for k in kids if "resource_tracker" not in " ".join(k.cmdline())]
+
+
+def test_job_succeeds_and_stores_result(
+    running: tuple[Worker, Database], tiny_model_dirs: dict[str, Path]
+) -> None:
+    worker, db = running
+    job_id = submit(db, worker.settings, f"local:{tiny_model_dirs['llama']}")
+    job = wait_status(db, job_id, {"succeeded", "failed"}, timeout=120)
+    assert job.status == "succeeded", job.error
+    assert job.attempts == 1 and job.progress == 1.0 and job.result_id is not None
+    with db.session() as s:
+        result = service.get_result(s, job.result_id)
+        payload = result.payload
+        assert payload["provenance"]["model"]["source"] == job.model_source
+        assert payload["provenance"]["corpus"]["num_tokens"] == 1024
+        arrays = unpack_arrays(result.arrays)
+        assert arrays["nll"].size == 16 * 63
+        assert np.isfinite(arrays["nll"]).all()
+        model = service.model_out(s, service.get_model(s, job.model_id))
+    # The worker filled the model row from what loading revealed.
+    assert model.architecture and model.num_layers == 2 and model.vocab_size == 384
+    assert model.latest and model.latest[0].result_id == job.result_id
+    headline = model.latest[0].headline
+    assert headline.mean_nll == pytest.approx(float(arrays["nll"].mean()), rel=1e-5)
+    # a random tiny model predicts roughly uniformly over 384 tokens
+    assert 4.0 < headline.mean_nll < 8.0
+    assert _children(os.getpid()) == []
+    print("job seconds", (job.finished_at - job.started_at).total_seconds())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_model_that_fails_to_load_fails_with_its_reason(
+    running: tuple[Worker, Database], tmp_path: Path
+) -> None:
+    worker, db = running
+    missing = tmp_path / "no-such-model"
+    job_id = submit(db, worker.settings, f"local:{missing}")
+    job = wait_status(db, job_id, {"succeeded", "failed"}, timeout=90)
+    assert job.status == "failed" and job.attempts == 1
+    assert job.error and "no-such-model" in job.error
+    assert "Traceback" not in job.error
+    assert job.result_id is None
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_cancel_running_job_stops_child_within_10s(
+    running: tuple[Worker, Database], tiny_model_dirs: dict[str, Path]
+) -> None:
+    worker, db = running
+    # A bigger corpus keeps the job busy long enough to be cancelled mid-run.
+    job_id = submit(
+        db,
+        worker.settings,
+        f"local:{tiny_model_dirs['gpt2']}",
+        config={
+            "window_len": 128,
+            "max_tokens": 65536,
+            "run_surplus": False,
+            "run_spectral": False,
+            "n_contexts": 64,
+            "bootstrap_samples": 50,
+        },
+    )
+    # Cancel in the analysis proper (model and corpus loaded), not during start-up.
+    wait_for(lambda: job_state(db, job_id).progress >= 0.1, 90, "the analysis to start")
+    kids = _children(os.getpid())
+    assert kids and job_state(db, job_id).status == "running"
+    with db.session() as s:
+        assert service.cancel_job(s, job_id).cancel_requested
+    started = time.monotonic()
+    job = wait_status(db, job_id, {"cancelled", "succeeded", "failed"}, timeout=10)
+    assert job.status == "cancelled", job
+    assert time.monotonic() - started < 10
+    assert job.result_id is None and job.finished_at is not None
+    assert _children(os.getpid()) == []
+    assert all(not psutil.pid_exists(k.pid) for k in kids)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [
+        ("exits_with_code_7", "exited with code 7 without a result"),
+        ("dies_by_segfault", "killed by SIGSEGV"),
+    ],
+)
+def test_child_crash_fails_the_attempt_not_the_worker(
+    tiny_settings: Settings, target: str, needle: str
+) -> None:
+    from tests.jobs import child_targets
+
+    db = open_database(tiny_settings.resolved_database_url)
+    worker = Worker(tiny_settings, ["cpu"], db=db, child_target=getattr(child_targets, target))
+    worker.start()
+    try:
+        first = submit(db, tiny_settings, "local:/anything")
+        job = wait_status(db, first, {"succeeded", "failed"}, timeout=60)
+        assert job.status == "failed" and needle in (job.error or ""), job.error
+        # the worker survives and takes the next job
+        second = submit(db, tiny_settings, "local:/other")
+        assert wait_status(db, second, {"failed"}, timeout=60).attempts == 1
+        assert worker.alive
+    finally:
+        worker.stop(drain_seconds=0)
+        db.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_cancel_escalates_to_sigkill(tiny_settings: Settings) -> None:
+    from tests.jobs.child_targets import ignores_sigterm
+
+    db = open_database(tiny_settings.resolved_database_url)
+    worker = Worker(tiny_settings, ["cpu"], db=db, child_target=ignores_sigterm).start()
+    try:
+        job_id = submit(db, tiny_settings, "local:/stubborn")
+        wait_for(lambda: job_state(db, job_id).stage == "stubborn", 60, "the child's progress")
+        with db.session() as s:
+            service.cancel_job(s, job_id)
+        job = wait_status(db, job_id, {"cancelled"}, timeout=10)
+        assert job.finished_at is not None
+        assert _children(os.getpid()) == []
+    finally:
+        worker.stop(drain_seconds=0)
+        db.dispose()

@@ -1,0 +1,99 @@
+"""A worker killed with SIGKILL mid-job: the lease expires, the reaper requeues, it succeeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from markovlens.jobs.worker import Worker
+from markovlens.store import open_database
+
+from tests.jobs.conftest import make_settings
+from tests.jobs.helpers import job_state, submit, wait_for, wait_status
+
+LEASE_SECONDS = 3.0
+
+
+def _job_children(pid: int) -> list[psutil.Process]:
+    kids = psutil.Process(pid).children(recursive=True)
+    return [k for k in kids if "resource_tracker" not in " ".join(k.cmdline())]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sigkilled_worker_job_is_requeued_and_succeeds(
+    tmp_path: Path, db_url: str, tiny_model_dirs: dict[str, Path]
+) -> None:
+    root = next(iter(tiny_model_dirs.values())).parent
+    settings = make_settings(tmp_path, db_url, model_roots=[root], lease_seconds=LEASE_SECONDS)
+    env = {
+        **os.environ,
+        "MARKOVLENS_DATA_DIR": str(settings.data_dir),
+        "MARKOVLENS_DATABASE_URL": settings.resolved_database_url,
+        "MARKOVLENS_QUEUE_URL": settings.resolved_queue_url,
+        "MARKOVLENS_MODEL_ROOTS": json.dumps([str(p) for p in settings.model_roots]),
+        "MARKOVLENS_LEASE_SECONDS": str(LEASE_SECONDS),
+        "MARKOVLENS_HEARTBEAT_SECONDS": "0.5",
+        "MARKOVLENS_REAPER_INTERVAL_SECONDS": "0.5",
+    }
+    db = open_database(settings.resolved_database_url)
+    log_file = (tmp_path / "worker-a.log").open("w")
+    worker_a = subprocess.Popen(
+        [sys.executable, "-m", "markovlens.jobs.worker", "cpu"],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    worker_b: Worker | None = None
+    try:
+        job_id = submit(
+            db,
+            settings,
+            f"local:{tiny_model_dirs['llama']}",
+            config={
+                "window_len": 128,
+                "max_tokens": 32768,
+                "n_contexts": 64,
+                "run_surplus": False,
+                "run_spectral": False,
+                "bootstrap_samples": 50,
+            },
+        )
+        wait_for(lambda: job_state(db, job_id).progress >= 0.1, 120, "worker A to start the job")
+        children = _job_children(worker_a.pid)
+        assert len(children) == 1
+        os.kill(worker_a.pid, signal.SIGKILL)
+        worker_a.wait(10)
+        # The orphaned child notices its parent is gone and exits: nothing keeps computing.
+        wait_for(lambda: _gone(children[0].pid), 10, "worker A's child to exit")
+        killed_at = time.monotonic()
+        assert job_state(db, job_id).status == "running"  # the row still says A has it
+
+        worker_b = Worker(settings, ["cpu"], db=db).start()
+        requeued = wait_status(db, job_id, {"queued", "succeeded", "failed"}, timeout=30)
+        assert time.monotonic() - killed_at >= LEASE_SECONDS - 1.0  # not before the lease ends
+        job = wait_status(db, job_id, {"succeeded", "failed"}, timeout=180)
+        assert job.status == "succeeded", job.error
+        assert job.attempts == 2 and job.result_id is not None
+        assert requeued.status in ("queued", "succeeded")
+    finally:
+        if worker_a.poll() is None:
+            worker_a.kill()
+        log_file.close()
+        if worker_b is not None:
+            worker_b.stop(drain_seconds=0)
+        db.dispose()
