@@ -207,6 +207,7 @@ class _Recorder:
         self.handles.clear()
 
 
+@torch.no_grad()
 def capture_pass(
     model: nn.Module,
     windows: torch.Tensor,

@@ -40,6 +40,7 @@ def relative_error(lens_logits: torch.Tensor, model_logits: torch.Tensor) -> flo
     return float((diff / scale).max()) if diff.numel() else 0.0
 
 
+@torch.no_grad()
 def check_fidelity(
     head: HeadSpec, last_hidden: torch.Tensor, model_logits: torch.Tensor, tolerance: float
 ) -> LensFidelity:

@@ -54,7 +54,7 @@ def _stage_progress(report: ProgressFn, stage: str) -> ProgressFn:
     lo, hi = _STAGES[stage]
 
     def inner(fraction: float, sub: str) -> None:
-        label = stage if sub == stage else f"{stage}: {sub}"
+        label = sub if sub.startswith(stage) else f"{stage}: {sub}"
         report(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), label)
 
     return inner
@@ -235,7 +235,9 @@ def run_analysis(
         # One generator per suite, derived from the job seed: suites stay reproducible
         # independently of each other.
         rng = np.random.default_rng([config.seed, len(suites) + 1])
-        suites[name] = suite_fn(contexts, sub_config, rng, _stage_progress(report, name))
+        # run_analysis is no_grad for the forward passes; probes and Jacobians need autograd.
+        with torch.enable_grad():
+            suites[name] = suite_fn(contexts, sub_config, rng, _stage_progress(report, name))
         seconds[name] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

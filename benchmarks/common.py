@@ -1,0 +1,53 @@
+"""Shared helpers of the benchmark scripts: load SmolLM2 and corpus windows the app's way."""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass
+class Workload:
+    model: torch.nn.Module
+    windows: torch.Tensor
+    model_meta: Any
+    corpus_meta: Any
+    reference: Any = None
+
+
+def load_workload(
+    model_source: str = "builtin:smollm2-135m",
+    corpus_source: str = "builtin:python-docs",
+    *,
+    window_len: int = 256,
+    max_tokens: int = 16_384,
+    seed: int = 0,
+    device: str | None = "cpu",
+    dtype: str | None = "float32",
+) -> Workload:
+    """Model and windows through markovlens.models / markovlens.corpora (as a job would)."""
+    from markovlens.corpora import resolve_corpus
+    from markovlens.models import load_model
+    from markovlens.settings import get_settings
+
+    settings = get_settings()
+    loaded = load_model(model_source, settings, device=device, dtype=dtype)
+    corpus = resolve_corpus(
+        corpus_source, loaded.tokenizer, window_len=window_len, max_tokens=max_tokens, seed=seed
+    )
+    return Workload(loaded.model, corpus.windows, loaded.meta, corpus.meta, corpus.reference)
+
+
+def rss_peak_bytes() -> int:
+    """Process high-water resident set (Linux ru_maxrss is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
