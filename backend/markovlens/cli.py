@@ -30,6 +30,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEMO_MODELS = ("builtin:smollm2-135m", "random-init:builtin:smollm2-135m")
 DEMO_CORPUS = "builtin:python-docs"
 DEMO_PRESET = "quick"
+LOCAL_UPLOAD_SOURCE = "upload:0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 ServerOption = typer.Option(
@@ -48,6 +49,15 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     err_console.print("error: ", style="bold red", end="")
     err_console.print(message, highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """The process settings; a bad ``MARKOVLENS_*`` variable is bad input, not a traceback."""
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic's ValidationError or pydantic-settings' SettingsError
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        fail(f"invalid MARKOVLENS_* environment: {exc}{cause}".replace("\n", " "))
 
 
 def say(line: str) -> None:
@@ -95,7 +105,7 @@ def serve(
 
     from markovlens.api import create_app
 
-    settings = get_settings()
+    settings = load_settings()
     if no_worker:
         settings = settings.model_copy(update={"embedded_worker": False})
     if host not in LOOPBACK_HOSTS and not settings.api_tokens:
@@ -138,7 +148,7 @@ def worker(
     """Run a worker that consumes analysis jobs from the named queues."""
     from markovlens.jobs.worker import run_worker
 
-    settings = get_settings()
+    settings = load_settings()
     queues = list(queue) if queue else list(settings.worker_queues)
     say(f"markovlens worker on queues: {', '.join(queues)}")
     run_worker(settings, queues)
@@ -152,14 +162,16 @@ def worker(
 @app.command()
 def analyze(
     model: str = typer.Option(..., "--model", "-m", help="Model source string."),
-    corpus: str = typer.Option(..., "--corpus", "-c", help="Corpus source string."),
+    corpus: str | None = typer.Option(
+        None, "--corpus", "-c", help="Corpus source string (or use --text-file)."
+    ),
     preset: str = typer.Option("quick", help="quick | standard | full"),
     set_: list[str] = typer.Option(None, "--set", help="Config override key=value (repeat)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the result JSON here."),
     device: str | None = typer.Option(None, help="cpu, cuda, mps (default: settings)."),
     dtype: str | None = typer.Option(None, help="float32, bfloat16... (default: settings)."),
     text_file: Path | None = typer.Option(
-        None, "--text-file", help="Plain UTF-8 text to analyse (use --corpus upload:local)."
+        None, "--text-file", help="Analyse this UTF-8 text file (as corpus upload:0)."
     ),
 ) -> None:
     """Analyse a model on a corpus in this process and print the summary (no server needed)."""
@@ -171,8 +183,14 @@ def analyze(
         fail(f"invalid config: {validation_message(exc)}")
     except ValueError as exc:
         fail(str(exc))
-    upload_text = read_text_file(text_file) if text_file else None
-    settings = settings_for_local_source(get_settings(), model)
+    if (corpus is None) == (text_file is None):
+        fail("give exactly one of --corpus SOURCE or --text-file PATH")
+    upload_text = None
+    if text_file is not None:
+        # A local file is never stored: id 0 marks it in the provenance as "not from the DB".
+        corpus, upload_text = LOCAL_UPLOAD_SOURCE, read_text_file(text_file)
+    assert corpus is not None
+    settings = settings_for_local_source(load_settings(), model)
     output = run_local_analysis(settings, model, corpus, config, device, dtype, upload_text)
     print_summary(output.result)
     if out is not None:

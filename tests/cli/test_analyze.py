@@ -126,3 +126,25 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
     # A trained 135M model on English prose: far below uniform (log 49152 ≈ 10.8 nats).
     assert 1.0 < summary["mean_nll"]["estimate"] < 5.0
     assert summary["mean_entropy"]["estimate"] < 6.0
+
+
+def test_analyze_a_local_text_file(tiny_model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    text = tmp_path / "prose.txt"
+    text.write_text("Hidden states carry information about future tokens. " * 200)
+    out = tmp_path / "prose.json"
+    model = f"local:{tiny_model_dirs['gpt_neox']}"
+    args = ["analyze", "--model", model, "--text-file", str(text), *SMALL, "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    corpus = json.loads(out.read_text())["provenance"]["corpus"]
+    assert corpus["source"] == "upload:0" and corpus["num_tokens"] == 512
+
+
+def test_analyze_needs_exactly_one_corpus(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", "--model", "builtin:smollm2-135m"])
+    assert result.exit_code == 2 and "exactly one of --corpus" in result.stderr
+    binary = tmp_path / "b.txt"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    args = ["analyze", "--model", "builtin:smollm2-135m", "--text-file", str(binary)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "UTF-8" in result.stderr

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from markovlens.cli import app
 from typer.testing import CliRunner
 
@@ -65,3 +68,30 @@ def test_server_url_comes_from_the_environment(live_server: object) -> None:
     server = live_server().url  # type: ignore[operator]
     result = runner.invoke(app, ["jobs"], env={"MARKOVLENS_SERVER": server})
     assert result.exit_code == 0 and "0 of 0 jobs" in result.stdout
+
+
+def test_submit_wait_follows_to_success_and_results_export(
+    live_server: object, tiny_model_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    model_dir = tiny_model_dirs["gpt2"]
+    start = live_server
+    server = start(embedded_worker=True, model_roots=[model_dir.parent]).url  # type: ignore[operator]
+    overrides = [
+        *("--set", "window_len=32", "--set", "max_tokens=512", "--set", "n_contexts=64"),
+        *("--set", "bootstrap_samples=50", "--set", "run_surplus=false"),
+        *("--set", "run_spectral=false"),
+    ]
+    args = ["submit", "--model", f"local:{model_dir}", "--corpus", CORPUS, *overrides, "--wait"]
+    waited = cli(*args, server=server)
+    assert waited.exit_code == 0, waited.output
+    lines = waited.stdout.strip().splitlines()
+    assert lines[-1].startswith("job 1 [succeeded] 100%") and "result 1" in lines[-1]
+
+    csv_path = tmp_path / "r.csv"
+    exported = cli("results", "1", "--out", str(csv_path), server=server)
+    assert exported.exit_code == 0, exported.output
+    assert "mean NLL" in exported.stdout
+    assert "entropy.summary.mean_nll.estimate," in csv_path.read_text()
+    json_path = tmp_path / "r.json"
+    assert cli("results", "1", "--out", str(json_path), server=server).exit_code == 0
+    assert json.loads(json_path.read_text())["entropy"]["summary"]["num_tokens"] == 16 * 31
