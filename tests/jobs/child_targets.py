@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -24,3 +25,12 @@ def ignores_sigterm(spec: ChildSpec, conn: Connection) -> None:
     while True:
         conn.send(("progress", 0.5, "stubborn"))
         time.sleep(0.2)
+
+
+def succeeds_after_2s(spec: ChildSpec, conn: Connection) -> None:
+    """A well-behaved child with a fake result (exercises the parent's success path fast)."""
+    conn.send(("model", {"architecture": "FakeForCausalLM", "num_layers": 3}))
+    for step in range(10):
+        conn.send(("progress", step / 10, "fake"))
+        time.sleep(0.2)
+    conn.send(("result", json.dumps({"schema_version": 1, "job": spec.job_id}), b"arrays"))

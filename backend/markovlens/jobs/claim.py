@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from markovlens.store import repo_models, repo_results
+from markovlens.store.db import begin_write
 from markovlens.store.tables import Job, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def heartbeat(
 
 def record_model_meta(session: Session, job_id: int, meta: dict[str, Any]) -> None:
     """Fill the job's model row with what loading revealed (layers, width, training step...)."""
+    begin_write(session)
     model_id = session.scalar(select(Job.model_id).where(Job.id == job_id))
     if model_id is not None:
         repo_models.fill_model_meta(session, model_id, meta)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from markovlens.store.db import begin_write
 from markovlens.store.tables import Job, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def reap_expired(session: Session, now: datetime | None = None) -> list[Requeued
     (the caller puts them on the queue after this commits).
     """
     now = now or utcnow()
+    begin_write(session)
     expired = list(
         session.execute(
             select(Job.id, Job.queue, Job.attempts, Job.max_attempts, Job.cancel_requested).where(
@@ -74,6 +76,7 @@ def stale_queued(
     can sit forgotten after a broker restart or a worker killed between dequeue and claim.
     """
     now = now or utcnow()
+    begin_write(session)
     cutoff = now - older_than
     rows = list(
         session.execute(

@@ -28,6 +28,7 @@ from markovlens.jobs.schemas import (
 from markovlens.jobs.sources import resolve_corpus_row
 from markovlens.settings import Settings, get_settings
 from markovlens.store import repo_corpora, repo_jobs, repo_models, repo_results
+from markovlens.store.db import begin_write
 from markovlens.store.tables import Corpus, Job, JobStatus, Model, Result, utcnow
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def submit_job(
     settings = settings or get_settings()
     model_source, revision = _canonical_model_source(request.model, request.revision)
     config = _validated_config(request, settings)
+    begin_write(session)  # reads (dedupe) then writes: take SQLite's write lock up front
     corpus = resolve_corpus_row(session, request.corpus)
     key = _dedupe_key(model_source, revision, corpus.source, config)
     if not request.force:

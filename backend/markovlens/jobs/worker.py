@@ -160,9 +160,10 @@ def run_worker(
     *,
     concurrency: int = 1,
     drain_seconds: float = DEFAULT_DRAIN_SECONDS,
+    child_target: ChildTarget = child_main,
 ) -> None:
     """Block consuming ``queues`` until SIGINT/SIGTERM (must run in the main thread)."""
-    worker = Worker(settings, queues, concurrency=concurrency)
+    worker = Worker(settings, queues, concurrency=concurrency, child_target=child_target)
     signals = {"count": 0}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

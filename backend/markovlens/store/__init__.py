@@ -3,7 +3,13 @@
 The database row is the truth about a job; everything else (queue, worker memory) is transport.
 """
 
-from markovlens.store.db import Database, make_engine, make_session_factory, open_database
+from markovlens.store.db import (
+    Database,
+    begin_write,
+    make_engine,
+    make_session_factory,
+    open_database,
+)
 from markovlens.store.migrate import upgrade
 from markovlens.store.tables import Base, Corpus, Job, JobStatus, Model, Result
 
@@ -15,6 +21,7 @@ __all__ = [
     "JobStatus",
     "Model",
     "Result",
+    "begin_write",
     "make_engine",
     "make_session_factory",
     "open_database",
