@@ -22,7 +22,12 @@ class CenteredEigen:
 
 
 def centered_eigen(
-    kernel: Kernel, top: int, gen: torch.Generator, dense_max_n: int, iterations: int
+    kernel: Kernel,
+    top: int,
+    gen: torch.Generator,
+    dense_max_n: int,
+    iterations: int,
+    vectors: int | None = None,
 ) -> CenteredEigen:
     """Eigen-decompose the centred kernel once: factors by thin SVD, dense ones by eigh."""
     kc = kernel.centered()
@@ -42,7 +47,9 @@ def kernel_spectrum(
         evals, _ = factor_top_eigh(kernel.factor, top)
     else:
         assert kernel.dense is not None
-        evals, _ = top_eigh(kernel.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations)
+        evals, _ = top_eigh(
+            kernel.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations, vectors=0
+        )
     return evals.clamp_min(0.0) / kernel.n
 
 

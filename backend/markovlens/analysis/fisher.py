@@ -27,10 +27,11 @@ def norm_jacobians(norm: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     def one(x: torch.Tensor) -> torch.Tensor:
         return norm(x.unsqueeze(0)).squeeze(0)
 
-    try:
-        jac = torch.func.vmap(torch.func.jacrev(one))(h)
-    except Exception:  # some custom norms do not vmap; fall back to a loop
-        jac = torch.stack([torch.autograd.functional.jacobian(one, x) for x in h])
+    with torch.enable_grad():
+        try:
+            jac = torch.func.vmap(torch.func.jacrev(one))(h)
+        except Exception:  # some custom norms do not vmap; fall back to a loop
+            jac = torch.stack([torch.autograd.functional.jacobian(one, x) for x in h])
     return jac.detach().to("cpu", torch.float32)
 
 

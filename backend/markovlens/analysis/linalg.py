@@ -63,25 +63,27 @@ def randomized_eigh(
     k: int,
     gen: torch.Generator,
     *,
-    oversample: int = 16,
+    oversample: int | None = None,
     iterations: int = 6,
     dtype: torch.dtype = torch.float64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` eigenpairs of a symmetric PSD operator by randomized subspace iteration.
 
     Halko, Martinsson & Tropp (2011), Alg. 4.4 + Rayleigh–Ritz. ``matvec`` maps [n, m] → [n, m].
-    Returns (eigenvalues descending [k], eigenvectors [n, k]).
+    Returns (eigenvalues descending [k], eigenvectors [n, k]). Oversampling defaults to
+    max(16, k/4): sums of many top eigenvalues (the alignment's denominator) need it.
     """
-    m = min(n, k + oversample)
+    extra = max(16, k // 4) if oversample is None else oversample
+    m = min(n, k + extra)
     basis = torch.randn(n, m, generator=gen, dtype=dtype)
     basis, _ = torch.linalg.qr(matvec(basis))
     for _ in range(iterations):
         basis, _ = torch.linalg.qr(matvec(basis))
-    small = basis.T @ matvec(basis)
+    small = (basis.T @ matvec(basis)).to(torch.float64)
     small = (small + small.T) / 2
     evals, evecs = torch.linalg.eigh(small)
     order = torch.argsort(evals, descending=True)[:k]
-    return evals[order], basis @ evecs[:, order]
+    return evals[order], basis.to(torch.float64) @ evecs[:, order]
 
 
 def top_eigh(
@@ -91,15 +93,31 @@ def top_eigh(
     *,
     dense_max_n: int = 3072,
     iterations: int = 6,
+    vectors: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top eigenpairs (descending) of a symmetric PSD matrix: dense eigh when small."""
+    """Top eigenvalues (descending, fp64) and top ``vectors`` eigenvectors of a PSD matrix.
+
+    Small N: all eigenvalues from a dense fp32 ``eigvalsh`` (eigenvectors are the expensive
+    part of a dense solver, so only the few needed come from subspace iteration). Large N:
+    randomized subspace iteration for both. fp32 is enough: the eigenvalues are used to ~1e-6
+    of the trace.
+    """
     n = k_mat.shape[0]
     top = min(top, n)
+    vectors = top if vectors is None else min(vectors, n)
+    mat = k_mat.to(torch.float32)
     if n <= dense_max_n:
-        evals, evecs = torch.linalg.eigh(k_mat.to(torch.float64))
-        return evals.flip(0)[:top], evecs.flip(1)[:, :top]
-    mat = k_mat.to(torch.float64)
-    return randomized_eigh(lambda x: mat @ x, n, top, gen, iterations=iterations)
+        evals = torch.linalg.eigvalsh(mat).flip(0)[:top].to(torch.float64)
+        if vectors == 0:
+            return evals, torch.zeros(n, 0, dtype=torch.float64)
+        _, evecs = randomized_eigh(
+            lambda x: mat @ x, n, vectors, gen, iterations=iterations, dtype=torch.float32
+        )
+        return evals, evecs.to(torch.float64)
+    evals, evecs = randomized_eigh(
+        lambda x: mat @ x, n, max(top, vectors), gen, iterations=iterations, dtype=torch.float32
+    )
+    return evals[:top].to(torch.float64), evecs[:, :vectors].to(torch.float64)
 
 
 def factor_top_eigh(factor: torch.Tensor, top: int) -> tuple[torch.Tensor, torch.Tensor]:

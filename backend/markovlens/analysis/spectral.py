@@ -119,7 +119,12 @@ def spectral_suite(
             )
         )
         eigens[(kernel.name, kernel.side)] = centered_eigen(
-            kernel, top_c, gen, config.dense_eigh_max_n, config.eig_iterations
+            kernel,
+            top_c,
+            gen,
+            config.dense_eigh_max_n,
+            config.eig_iterations,
+            vectors=config.capture_top,
         )
         progress(0.15 + 0.25 * (i + 1) / len(kernels), "spectral: eigenspectra")
     timings["eigen"] = time.perf_counter() - clock
@@ -184,10 +189,13 @@ def spectral_suite(
     rand = torch.randn(d, config.dirichlet_random, generator=gen, dtype=torch.float64)
     rand = rand / rand.norm(dim=0, keepdim=True)
     dirichlet: list[DirichletEnergy] = []
+    # A Dirichlet energy is a smoothness measure only on a similarity graph (K_ij ≥ 0): the
+    # prototype kernels hold signed cosines, so they are left out.
+    graph_kernels = [kern for kern in kernels if kern.name != "proto"]
     for layer in layers:
         h64 = hidden[layer].to(torch.float64)
         phi_f, phi_r = h64 @ directions, h64 @ rand
-        for kernel in kernels:
+        for kernel in graph_kernels:
             e_f = dirichlet_energy(kernel, phi_f)
             e_r = dirichlet_energy(kernel, phi_r)
             dirichlet.append(

@@ -29,7 +29,7 @@ class SpectralConfig(BaseModel):
     cca_top: int = Field(default=32, ge=1, le=1024)
     cca_ridge: float = Field(default=1e-2, gt=0.0, description="Ridge of CCA, relative to tr/d.")
     capture_top: int = Field(default=32, ge=1, le=1024, description="Eigenvectors on the curve.")
-    vocab_chunk: int = Field(default=8192, ge=64, description="Vocabulary chunk for model side.")
+    vocab_chunk: int = Field(default=8192, ge=1, description="Vocabulary chunk for model side.")
     fisher_contexts: int = Field(default=64, ge=1, le=4096, description="Fisher subsample size.")
     fisher_top_tokens: int = Field(
         default=512, ge=1, description="Per-context top-mass tokens kept in the Fisher metric."

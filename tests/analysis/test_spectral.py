@@ -1,0 +1,218 @@
+"""Spectral suite: kernels (chunked = dense), alignment known answers, spectra, end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from markovlens.analysis.alignment import (
+    alignment,
+    anisotropy,
+    centered_eigen,
+    spectrum_stats,
+)
+from markovlens.analysis.contexts import HeadSpec, SampledContexts
+from markovlens.analysis.kernels import (
+    Kernel,
+    data_side_kernels,
+    model_side_kernels,
+    model_side_stats,
+    prototypes,
+)
+from markovlens.analysis.linalg import whitened_basis
+from markovlens.analysis.spectral import spectral_suite
+from markovlens.analysis.spectral_schema import SpectralConfig
+from torch import nn
+
+
+def small_head(d: int = 8, v: int = 50, *, softcap: float | None = 4.0) -> HeadSpec:
+    gen = torch.Generator().manual_seed(0)
+    unembed = torch.randn(v, d, generator=gen)
+    unembed[3] = 0.0  # an untrained padding row: its prototype must stay zero
+    return HeadSpec(
+        norm=nn.LayerNorm(d),
+        unembed=unembed,
+        bias=0.3 * torch.randn(v, generator=gen),
+        logit_scale=1.3,
+        final_softcap=softcap,
+    )
+
+
+def test_prototypes_keep_zero_rows_zero() -> None:
+    protos = prototypes(small_head().unembed)
+    assert torch.all(protos[3] == 0)
+    norms = protos.norm(dim=1)
+    torch.testing.assert_close(norms[torch.arange(50) != 3], torch.ones(49))
+
+
+@pytest.mark.parametrize("softcap", [None, 4.0])
+def test_chunked_model_side_kernels_equal_dense(softcap: float | None) -> None:
+    head = small_head(softcap=softcap)
+    hidden = 3.0 * torch.randn(40, 8, generator=torch.Generator().manual_seed(1))
+    protos = prototypes(head.unembed)
+    stats = model_side_stats(head, hidden, protos, chunk=7)
+    with torch.no_grad():
+        p = torch.softmax(head.logits(hidden).double(), dim=1)
+    torch.testing.assert_close(stats.g_bar, p @ protos.double(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(stats.k_lin, p @ p.T, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(stats.k_bc, p.sqrt() @ p.sqrt().T, rtol=1e-5, atol=1e-7)
+    kernels = model_side_kernels(stats, beta=0.5)
+    hel = kernels["hel"].to_dense()
+    torch.testing.assert_close(
+        hel, torch.exp(-0.5 * 2 * (1 - p.sqrt() @ p.sqrt().T)), rtol=1e-5, atol=1e-7
+    )
+    torch.testing.assert_close(hel.diagonal(), torch.ones(40, dtype=torch.float64))
+    assert float(torch.linalg.eigvalsh(hel).min()) > -1e-8
+
+
+def test_data_side_kernels() -> None:
+    y = torch.tensor([4, 1, 4, 7, 1, 1])
+    protos = prototypes(small_head().unembed)
+    kernels = data_side_kernels(y, protos)
+    same = (y[:, None] == y[None, :]).double()
+    torch.testing.assert_close(kernels["lin"].to_dense(), same)
+    g = protos[y].double()
+    torch.testing.assert_close(kernels["proto"].to_dense(), g @ g.T)
+
+
+def kernel_with_known_eigenspace(n: int, evals: list[float], seed: int = 0):
+    """K = Σ λ_i u_i u_iᵀ with u_i orthonormal and orthogonal to 1 (so K_c = K)."""
+    gen = torch.Generator().manual_seed(seed)
+    basis = torch.randn(n, len(evals), generator=gen, dtype=torch.float64)
+    basis = basis - basis.mean(0)
+    u, _ = torch.linalg.qr(basis)
+    return u @ torch.diag(torch.tensor(evals, dtype=torch.float64)) @ u.T, u
+
+
+def test_alignment_is_one_when_states_span_the_top_eigenspace() -> None:
+    n, k = 120, 4
+    kmat, u = kernel_with_known_eigenspace(n, [5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.2])
+    gen = torch.Generator().manual_seed(1)
+    h = (u[:, :k] @ torch.randn(k, k, generator=gen, dtype=torch.float64) + 3.0).float()
+    q = whitened_basis(h, 1e-6)
+    gen2 = torch.Generator().manual_seed(0)
+    for kernel in (
+        Kernel("k", "data", dense=kmat),
+        Kernel(
+            "k",
+            "data",
+            factor=u
+            * torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.2], dtype=torch.float64).sqrt(),
+        ),
+    ):
+        eig = centered_eigen(kernel, n, gen2, dense_max_n=1000, iterations=4)
+        vals = alignment(q, eig, capture_top=7)
+        assert vals.d_eff == k
+        assert vals.alignment == pytest.approx(1.0, abs=1e-5)
+        assert vals.alignment_random == pytest.approx((k / n) * 15.7 / 14.0, rel=1e-5)
+        # Capture: the top-k eigenvectors are inside span(Q), the rest outside.
+        np.testing.assert_allclose(vals.capture, [1, 1, 1, 1, 0, 0, 0], atol=1e-5)
+    # States spanning the bottom of the spectrum instead: A = (1 + 0.5 + 0.2 + 0)/(14).
+    h_low = (u[:, 4:] @ torch.randn(3, 3, generator=gen, dtype=torch.float64)).float()
+    h_low = torch.cat([h_low, torch.randn(n, 1, generator=gen) * 1e-9], dim=1)
+    eig = centered_eigen(Kernel("k", "data", dense=kmat), n, gen2, 1000, 4)
+    low = alignment(whitened_basis(h_low, 1e-6), eig, 7)
+    assert low.d_eff == 3
+    assert low.alignment == pytest.approx(1.7 / 12.0, abs=1e-5)
+
+
+def test_alignment_of_random_states_is_near_chance() -> None:
+    n, k = 400, 20
+    kmat, _ = kernel_with_known_eigenspace(n, [1.0] * 100 + [0.3] * 100, seed=2)
+    eig = centered_eigen(
+        Kernel("k", "data", dense=kmat), k, torch.Generator().manual_seed(0), 1000, 4
+    )
+    lifts = []
+    for seed in range(3):
+        h = torch.randn(n, k, generator=torch.Generator().manual_seed(10 + seed))
+        vals = alignment(whitened_basis(h, 1e-6), eig, 5)
+        lifts.append(vals.alignment / vals.alignment_random)
+    assert abs(float(np.mean(lifts)) - 1.0) < 0.1
+
+
+def test_spectrum_stats_known_answers() -> None:
+    iso = spectrum_stats(np.ones(64))
+    assert iso.effective_rank == pytest.approx(64.0)
+    assert iso.participation_ratio == pytest.approx(64.0)
+    one = spectrum_stats(np.array([3.0, 0.0, 0.0]))
+    assert one.effective_rank == pytest.approx(1.0) and one.participation_ratio == pytest.approx(
+        1.0
+    )
+    power = spectrum_stats(np.arange(1, 1001, dtype=float) ** -1.3)
+    assert power.alpha == pytest.approx(1.3, abs=1e-6)
+    # A sample covariance of isotropic data: effective rank close to d.
+    h = torch.randn(20_000, 16, generator=torch.Generator().manual_seed(0)).double()
+    cov = torch.cov(h.T)
+    assert spectrum_stats(torch.linalg.eigvalsh(cov).numpy()).effective_rank > 15.9
+
+
+def test_anisotropy() -> None:
+    same = torch.ones(10, 4) * torch.arange(1, 11)[:, None]
+    assert anisotropy(same) == pytest.approx(1.0)
+    pm = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    # Pairs: 2 opposite (−1 each, counted twice) and 8 orthogonal (0): mean = −4/12.
+    assert anisotropy(pm) == pytest.approx(-1.0 / 3.0)
+
+
+def synthetic_contexts(n: int = 600, d: int = 8, v: int = 40, windows: int = 30) -> SampledContexts:
+    """Layer 1 carries g(y) (the data-side prototype) plus noise; layer 0 is pure noise."""
+    gen = torch.Generator().manual_seed(0)
+    head = small_head(d, v, softcap=None)
+    future = torch.randint(0, v, (n, 3), generator=gen)
+    future[:, 0] = torch.randint(0, 6, (n,), generator=gen)  # a few frequent next tokens
+    protos = prototypes(head.unembed)
+    informative = 5.0 * protos[future[:, 0]] + 0.3 * torch.randn(n, d, generator=gen)
+    return SampledContexts(
+        hidden={0: torch.randn(n, d, generator=gen), 1: informative},
+        window_index=torch.arange(n) // (n // windows),
+        position=torch.arange(n) % (n // windows),
+        future_tokens=future,
+        greedy_future=future.clone(),
+        embed=head.unembed.clone(),
+        head=head,
+    )
+
+
+def test_spectral_suite_end_to_end() -> None:
+    ctx = synthetic_contexts()
+    seen: list[float] = []
+    config = SpectralConfig(rank=16, fisher_contexts=20, vocab_chunk=16)
+    suite = spectral_suite(ctx, config, np.random.default_rng(0), lambda f, s: seen.append(f))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+    assert suite.num_contexts == 600 and suite.layers == [0, 1]
+    assert {(s.kernel, s.side) for s in suite.spectra} == {
+        ("proto", "data"),
+        ("lin", "data"),
+        ("proto", "model"),
+        ("lin", "model"),
+        ("bc", "model"),
+        ("hel", "model"),
+    }
+    assert all(len(s.eigenvalues) <= 16 for s in suite.spectra)
+    rows = {(a.layer, a.kernel, a.side): a for a in suite.alignment}
+    assert all(0.0 <= a.alignment <= 1.0 for a in rows.values())
+    # The informative layer aligns with the data-side kernels far above chance; noise does not.
+    assert rows[(1, "proto", "data")].lift > 2.0 * rows[(0, "proto", "data")].lift
+    # Noise: chance level (loose: with d = 8 and ~5 kernel directions the lift is noisy).
+    assert 0.5 < rows[(0, "proto", "data")].lift < 2.0
+    assert rows[(1, "proto", "data")].alignment > 0.9
+    heldout = {h.layer: h for h in suite.heldout}
+    assert heldout[1].r2 > 0.8 and heldout[0].r2 < 0.1
+    assert heldout[1].canonical_correlations[0] > 0.95
+    assert suite.fisher is not None and len(suite.fisher.eigenvalues) == 8
+    assert suite.fisher.retained_mass == pytest.approx(1.0)
+    # Dirichlet energy only on similarity graphs (K_ij ≥ 0): no prototype kernels.
+    assert {(x.kernel, x.side) for x in suite.dirichlet} == {
+        ("lin", "data"),
+        ("lin", "model"),
+        ("bc", "model"),
+        ("hel", "model"),
+    }
+    assert all(v >= 0 for x in suite.dirichlet for v in x.fisher)
+    payload = suite.model_dump_json()
+    assert len(payload) < 60_000
+    json.loads(payload)
+    assert math.isfinite(suite.representation[1].effective_rank)
