@@ -23,8 +23,21 @@ const ROLE_STYLE = {
   estimate: { dash: "solid", width: 2, symbol: "circle" },
 };
 
+/**
+ * Plotly renders a pseudo-HTML subset (<b>, <a href>, <br>…) in names and titles; escaping
+ * keeps a model called "<b>x</b>" literal text, like everywhere else on the page.
+ */
+export function plotlyText(text) {
+  return String(text ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Element-wise a − b, NaN where either is missing (Plotly then draws no error bar). */
+const diff = (a, b) => a.map((v, i) =>
+  (v === null || b[i] === null || v === undefined || b[i] === undefined ? NaN : v - b[i]));
+
 /** Plotly traces of one spec trace (a band adds two fill traces under the line). */
-function plotlyTraces(trace, color, index) {
+function plotlyTraces(rawTrace, color, index) {
+  const trace = { ...rawTrace, name: plotlyText(rawTrace.name) };
   const style = ROLE_STYLE[trace.role || "estimate"] || ROLE_STYLE.estimate;
   const group = `g${index}`;
   const out = [];
@@ -34,8 +47,7 @@ function plotlyTraces(trace, color, index) {
     if (hasBand) {
       bar.error_y = {
         type: "data", symmetric: false,
-        array: trace.high.map((v, i) => v - trace.y[i]),
-        arrayminus: trace.y.map((v, i) => v - trace.low[i]),
+        array: diff(trace.high, trace.y), arrayminus: diff(trace.y, trace.low),
       };
     }
     return [bar];
@@ -62,26 +74,38 @@ function plotlyTraces(trace, color, index) {
   if (hasBand && sparse) {
     main.error_y = {
       type: "data", symmetric: false, color,
-      array: trace.high.map((v, i) => v - trace.y[i]),
-      arrayminus: trace.y.map((v, i) => v - trace.low[i]),
+      array: diff(trace.high, trace.y), arrayminus: diff(trace.y, trace.low),
     };
   }
   out.push(main);
   return out;
 }
 
+/** Whole-number x values over a short range (layers, K, offsets) get one tick per value. */
+function integerTicks(spec) {
+  const xs = spec.traces.flatMap((t) => t.x).filter((v) => typeof v === "number");
+  if (xs.length === 0 || !xs.every(Number.isInteger)) return {};
+  const span = Math.max(...xs) - Math.min(...xs);
+  if (span > 24) return {}; // Plotly's own ticks are fine (and rounder) on long ranges
+  return { tickmode: "linear", dtick: span > 12 ? 2 : 1, tick0: 0 };
+}
+
 function layoutOf(spec) {
   const axis = (ax) => ({
-    title: { text: ax?.title || "" },
+    title: { text: plotlyText(ax?.title) },
     type: ax?.log ? "log" : ax?.category ? "category" : "-",
     zeroline: false, automargin: true,
+    // exponentformat "power" would render <tspan style=…> superscripts, which CSP blocks.
+    ...(ax?.log ? { dtick: 1, exponentformat: "e" } : {}),
   });
+  const named = spec.traces.filter((t) => t.name).length;
   return {
     margin: { l: 60, r: 20, t: 10, b: 50 },
-    height: 320,
-    xaxis: axis(spec.x),
-    yaxis: axis(spec.y),
-    legend: { orientation: "h", y: -0.25 },
+    // Room for the legend above the plot: one row per ~3 entries.
+    height: 300 + 22 * Math.ceil(named / 3),
+    xaxis: { ...axis(spec.x), ...(spec.x?.log ? {} : integerTicks(spec)) },
+    yaxis: { ...axis(spec.y), ...(spec.y?.log ? { dtick: undefined } : {}) },
+    legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom" },
     hovermode: "closest",
     font: { family: "system-ui, sans-serif", size: 12 },
     paper_bgcolor: "#fff",

@@ -37,6 +37,9 @@ export function humanize(key) {
 /** Units of a quantity, guessed from its name (storage is nats throughout). */
 export function unitOf(name) {
   const n = String(name).toLowerCase();
+  if (/second/.test(n)) return "seconds";
+  if (/context|count|windows|tokens\b|layer$|passed|source/.test(n)) return "";
+  if (/relative.error|tolerance/.test(n)) return "relative error";
   if (/lift/.test(n)) return "lift = A / A_rand (1 = chance)";
   if (/perplexity/.test(n)) return "perplexity (e^nats)";
   if (/eigen|spectrum|lambda|singular|fisher/.test(n)) return "eigenvalue";
@@ -276,41 +279,135 @@ export function headline(result) {
   };
 }
 
-function exactSection(result) {
-  return result.exact || get(result, "entropy.exact") || null;
-}
+const diag = (xs) => {
+  const finite = xs.filter(isNum);
+  if (finite.length === 0) return null;
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  return { name: "calibrated (y = x)", x: [lo, hi], y: [lo, hi], role: "bound",
+    color: "#868e96" };
+};
 
-/** Specs for the Entropy tab. */
+const KNOWN_ENTROPY = new Set(["summary", "nll_by_position", "entropy_by_position",
+  "calibration", "entropy_reliability", "unigram_entropy"]);
+const KNOWN_LENS = new Set(["layers", "fidelity", "unigram_entropy", "num_contexts",
+  "architecture"]);
+
+/** Specs and scalar rows for the Entropy tab (entropy suite, lens, exact comparison). */
 export function entropySpecs(result) {
   const specs = [];
   const scalars = [];
-  const ent = result.entropy || {};
-  const exact = exactSection(result);
+  const missing = [];
+  const ent = isObj(result?.entropy) ? result.entropy : {};
+  const exact = isObj(result?.exact) ? result.exact : null;
   const curves = [["NLL (mean)", ent.nll_by_position], ["Entropy H(p) (mean)",
     ent.entropy_by_position]];
-  for (const [k, v] of Object.entries(exact || {})) {
-    if (isCurve(v)) curves.push([`exact: ${humanize(k)}`, v]);
+  if (exact && isCurve(exact.kl_by_position)) {
+    curves.push(["exact: KL(p* ‖ p)", exact.kl_by_position]);
   }
-  if (isCurve(ent.nll_by_position) || isCurve(ent.entropy_by_position)) {
-    specs.push(curveSpec("entropy.by_position", "NLL and entropy by context position", curves));
+  const posSpec = curveSpec("entropy.by_position", "NLL and entropy by context position",
+    curves, "nats / token");
+  if (exact && isInterval(exact.mean_true_entropy) && posSpec.traces.length) {
+    const xs = posSpec.traces[0].x;
+    posSpec.traces.push({ name: "exact: mean H(p*) (data entropy)", x: [xs[0], xs[xs.length - 1]],
+      y: [exact.mean_true_entropy.estimate, exact.mean_true_entropy.estimate], role: "exact" });
   }
-  const rest = { ...ent };
-  delete rest.summary;
-  delete rest.nll_by_position;
-  delete rest.entropy_by_position;
-  delete rest.exact;
-  for (const [k, v] of Object.entries(rest)) autoSpecs(v, `entropy.${k}`, specs, scalars);
-  const lens = result.lens || null;
-  if (lens) autoSpecs(lens, "lens", specs, scalars, "Per-layer lens");
-  return { specs, scalars, missing: lens ? [] : ["per-layer lens"] };
+  if (posSpec.traces.length) specs.push(posSpec);
+
+  const rel = Array.isArray(ent.entropy_reliability) ? ent.entropy_reliability.filter(isObj) : [];
+  if (rel.length) {
+    const x = rel.map((b) => b.mean_x);
+    specs.push({
+      id: "entropy.reliability", title: "Entropy reliability: mean NLL per entropy bin",
+      note: "Equal-mass bins of the predicted entropy H(p_t); on the diagonal the model's "
+        + "uncertainty matches its loss.",
+      x: { title: "predicted entropy H(p_t) (nats)" }, y: { title: "mean NLL (nats)" },
+      traces: [{ name: "mean NLL in bin", x, y: rel.map((b) => b.mean_y) }, diag(x)]
+        .filter(Boolean),
+    });
+  }
+  const cal = isObj(ent.calibration) ? ent.calibration : null;
+  if (cal && Array.isArray(cal.bins) && cal.bins.length) {
+    const x = cal.bins.map((b) => b.mean_x);
+    specs.push({
+      id: "entropy.calibration", title: `Top-1 calibration (ECE ${fmtNum(cal.ece)})`,
+      note: "15 equal-mass bins of top-1 confidence against top-1 accuracy.",
+      x: { title: "top-1 confidence (fraction)" }, y: { title: "top-1 accuracy (fraction)" },
+      traces: [{ name: "accuracy in bin", x, y: cal.bins.map((b) => b.mean_y) }, diag(x)]
+        .filter(Boolean),
+    });
+  }
+  if (isNum(ent.unigram_entropy)) scalars.push(["entropy.unigram_entropy H(Y)", ent.unigram_entropy]);
+  if (cal && isNum(cal.ece)) scalars.push(["entropy.ECE (top-1)", cal.ece]);
+  for (const [k, v] of Object.entries(ent)) {
+    if (!KNOWN_ENTROPY.has(k)) autoSpecs(v, `entropy.${k}`, specs, scalars);
+  }
+
+  const lens = isObj(result?.lens) ? result.lens : null;
+  const layers = lens && Array.isArray(lens.layers)
+    ? lens.layers.filter(isObj).sort((a, b) => a.layer - b.layer) : [];
+  if (layers.length) {
+    const x = layers.map((l) => l.layer);
+    const col = (k) => layers.map((l) => (isNum(l[k]) ? l[k] : null));
+    specs.push({
+      id: "lens.nats", title: "Logit lens per layer: entropy, NLL, KL to the last layer",
+      note: "p^ℓ = softmax(U·norm(h^ℓ)) on the sampled contexts (nats).",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats" },
+      traces: [{ name: "mean entropy H(p^ℓ)", x, y: col("mean_entropy") },
+        { name: "mean NLL", x, y: col("mean_nll") },
+        { name: "mean KL(p^L ‖ p^ℓ)", x, y: col("mean_kl_to_last") }],
+    });
+    specs.push({
+      id: "lens.agreement", title: "Logit lens per layer: top-1 agreement and accuracy",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "fraction (0–1)" },
+      traces: [{ name: "top-1 agreement with last layer", x, y: col("top1_agreement") },
+        { name: "top-1 accuracy", x, y: col("top1_accuracy") }],
+    });
+    const info = { name: "I(H^ℓ; Y) ≥ H(Y) − CE^ℓ", x, y: col("predictive_info") };
+    const hy = isNum(lens.unigram_entropy) ? lens.unigram_entropy : ent.unigram_entropy;
+    specs.push({
+      id: "lens.predictive_info", title: "Predictive information per layer",
+      note: "Lower bound on I(H^ℓ; Y) from the lens cross-entropy; upper bound H(Y), the "
+        + "unigram entropy of next tokens.",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats" },
+      traces: [info, isNum(hy)
+        ? { name: "upper bound H(Y)", x: [x[0], x[x.length - 1]], y: [hy, hy], role: "bound" }
+        : null].filter(Boolean),
+    });
+  } else missing.push("per-layer lens");
+  if (lens && isObj(lens.fidelity)) {
+    const f = lens.fidelity;
+    scalars.push(["lens.fidelity max relative error", f.max_relative_error]);
+    scalars.push(["lens.fidelity tolerance", f.tolerance]);
+    scalars.push(["lens.fidelity passed", f.passed ? "yes" : "NO"]);
+  }
+  if (lens && isNum(lens.num_contexts)) scalars.push(["lens.contexts", lens.num_contexts]);
+  if (lens) {
+    for (const [k, v] of Object.entries(lens)) {
+      if (!KNOWN_LENS.has(k)) autoSpecs(v, `lens.${k}`, specs, scalars);
+    }
+  }
+  return { specs: specs.filter((sp) => sp.traces.length), scalars, missing };
 }
 
-export function sectionSpecs(result, key, title) {
-  const specs = [];
-  const scalars = [];
-  const section = result[key];
-  if (section !== undefined && section !== null) autoSpecs(section, key, specs, scalars, title);
-  return { specs, scalars, present: section !== undefined && section !== null };
+const KNOWN_EXACT_SCALARS = ["mean_kl", "mean_true_entropy", "mean_cross_entropy",
+  "nll_minus_cross_entropy", "identity_max_abs_error", "entropy_rate", "model_entropy_minus_true"];
+
+/** Rows of the exact-comparison table (synthetic sources), or [] without one. */
+export function exactScalars(result) {
+  const exact = isObj(result?.exact) ? result.exact : null;
+  if (!exact) return [];
+  const rows = [["exact.source", exact.source]];
+  for (const k of KNOWN_EXACT_SCALARS) if (k in exact) rows.push([`exact.${k}`, exact[k]]);
+  for (const [k, v] of Object.entries(exact.ideal_surplus || {})) {
+    rows.push([`exact.ideal surplus K=${k}`, v]);
+  }
+  for (const [k, v] of Object.entries(exact.extra || {})) rows.push([`exact.${k}`, v]);
+  return rows;
+}
+
+function fmtNum(v) {
+  return isNum(v) ? v.toPrecision(3) : "—";
 }
 
 /** Flatten every number of a result into [path, value] rows (the browser-side CSV). */

@@ -3,7 +3,8 @@
 import { api } from "../api.js";
 import { PALETTE, renderCharts } from "../charts.js";
 import { fmt, h, message, modelName, replace } from "../dom.js";
-import { entropySpecs, headline, sectionSpecs } from "../specs.js";
+import { entropySpecs, headline } from "../specs.js";
+import { sectionSpecs } from "../suites.js";
 
 /** Checkpoints of one run: every model has a training step and they share one run name. */
 export function isCheckpointSeries(items) {
@@ -20,14 +21,20 @@ function specsOf(result) {
   return [...e, ...s, ...p];
 }
 
-/** Overlay: the same chart id from each result, traces named by model, one colour per model. */
+/**
+ * Overlay: the same chart id from each result, traces named by model, one colour per model.
+ * Reference lines (bounds, chance, calibrated diagonal) are drawn once, from the first result
+ * that has the chart, so legends stay readable with many models.
+ */
 export function overlaySpecs(items) {
   const merged = new Map();
   items.forEach((item, m) => {
     for (const spec of specsOf(item.result.result || item.result)) {
-      if (!merged.has(spec.id)) merged.set(spec.id, { ...spec, traces: [], note: spec.note });
+      const first = !merged.has(spec.id);
+      if (first) merged.set(spec.id, { ...spec, traces: [], note: spec.note });
       const name = item.label;
       for (const t of spec.traces) {
+        if (!first && t.role === "bound") continue;
         merged.get(spec.id).traces.push({
           ...t, name: spec.traces.length > 1 ? `${name} — ${t.name}` : name,
           color: PALETTE[m % PALETTE.length],

@@ -7,8 +7,9 @@ import {
   download, fmt, fmtBytes, fmtCount, fmtDate, fmtInterval, h, message, modelName, replace,
 } from "../dom.js";
 import {
-  entropySpecs, flatten, get, humanize, isInterval, sectionSpecs, toCsv, unitOf,
+  entropySpecs, exactScalars, flatten, get, humanize, isInterval, toCsv, unitOf,
 } from "../specs.js";
+import { sectionSpecs } from "../suites.js";
 import { tabView } from "../tabs.js";
 
 function scalarTable(rows, caption) {
@@ -44,8 +45,18 @@ function summaryCards(result) {
     card("Tokens", fmtCount(s.num_tokens), "scored"));
 }
 
+function probesTable(probes) {
+  if (!Array.isArray(probes) || probes.length === 0) return null;
+  const cols = ["name", "steps", "epochs", "best_val_ce", "test_ce", "seconds"];
+  return h("details", { class: "probes" }, h("summary", { text: `Probe fits (${probes.length})` }),
+    h("div", { class: "table-wrap" }, h("table", { class: "data" },
+      h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col", text: humanize(c) })))),
+      h("tbody", {}, probes.map((p) => h("tr", {}, cols.map((c) =>
+        h("td", { class: c === "name" ? "" : "num", text: fmt(p?.[c]) }))))))));
+}
+
 function sectionPanel(panel, result, key, title, intro) {
-  const { specs, scalars, present } = sectionSpecs(result, key, title);
+  const { specs, scalars, present, notes } = sectionSpecs(result, key, title);
   panel.append(h("p", { class: "lede", text: intro }));
   if (!present) {
     panel.append(message(`${title}: not computed in this result.`, "info"));
@@ -55,17 +66,21 @@ function sectionPanel(panel, result, key, title, intro) {
   if (table) panel.append(table);
   if (specs.length) renderCharts(panel, specs);
   else if (!table) panel.append(message(`${title}: no numbers in this result.`, "info"));
+  panel.append(probesTable(result[key]?.probes) || "");
+  if (notes.length) {
+    panel.append(h("h4", { text: "Estimator notes" }),
+      h("ul", { class: "notes" }, notes.map((n) => h("li", { text: n }))));
+  }
 }
 
 function entropyPanel(panel, result) {
   panel.append(summaryCards(result));
   const { specs, scalars, missing } = entropySpecs(result);
-  const exact = result.exact;
-  if (exact) {
-    const rows = flatten(exact).filter(([, v]) => typeof v === "number")
-      .map(([p, v]) => [`exact.${p}`, v]);
-    const t = scalarTable(rows, "Exact values (synthetic source)");
-    if (t) panel.append(t);
+  const exactRows = exactScalars(result);
+  if (exactRows.length) {
+    panel.append(scalarTable(exactRows, "Exact comparison (synthetic source: true p* known)"));
+    if (result.exact?.description) panel.append(h("p", { class: "muted", text:
+      result.exact.description }));
   }
   const table = scalarTable(scalars, "Entropy suite: further numbers");
   if (table) panel.append(table);
@@ -100,7 +115,7 @@ function provenancePanel(result, job) {
       ])),
       h("div", {}, h("h4", { text: "Timings" }), dl(stageRows.length ? stageRows
         : [["stages", "not recorded"]])),
-      h("div", { class: "wide" }, h("h4", { text: "Config" }),
+      h("details", { class: "wide" }, h("summary", { text: "Config (all knobs of this job)" }),
         h("pre", { class: "config", text: JSON.stringify(p.config ?? {}, null, 2) })),
       (p.notes || []).length ? h("div", { class: "wide" }, h("h4", { text: "Estimator notes" }),
         h("ul", {}, p.notes.map((n) => h("li", { text: n })))) : null));

@@ -1,0 +1,381 @@
+// Curated charts of the surplus and spectral suites (schemas: surplus_schema.py,
+// spectral_schema.py). JSON turns int dict keys into strings, so keys are sorted numerically.
+// Every accessor tolerates a missing field: a chart without data is simply not produced.
+
+import { autoSpecs, isInterval } from "./specs.js";
+
+const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const arr = (v) => (Array.isArray(v) ? v : []);
+const byNumKey = (obj) => (isObj(obj)
+  ? Object.entries(obj).map(([k, v]) => [Number(k), v]).filter(([k]) => Number.isFinite(k))
+    .sort((a, b) => a[0] - b[0])
+  : []);
+const est = (iv) => (isInterval(iv) ? iv.estimate : typeof iv === "number" ? iv : null);
+
+function ivTrace(name, x, ivs, extra = {}) {
+  return {
+    name, x, y: ivs.map(est),
+    low: ivs.map((v) => (isInterval(v) ? v.low : null)),
+    high: ivs.map((v) => (isInterval(v) ? v.high : null)), role: "estimate", ...extra,
+  };
+}
+
+const nonEmpty = (spec) => spec.traces.some((t) => t.y.some((v) => v !== null && v !== undefined));
+
+// ------------------------------------------------------------------------------- surplus
+
+/** `idealSurplus`: the exact section's values, used when the suite carries none itself. */
+export function surplusSpecs(s, idealSurplus) {
+  if (!isObj(s)) return [];
+  const specs = [];
+  const surplus = byNumKey(s.surplus);
+  const bounds = byNumKey(s.bounds);
+  const own = byNumKey(s.exact_surplus);
+  const exact = own.length ? own : byNumKey(idealSurplus);
+  if (surplus.length) {
+    const traces = [ivTrace("Surplus_K estimate (95% interval)", surplus.map(([k]) => k),
+      surplus.map(([, v]) => v))];
+    if (bounds.length) {
+      traces.push({ name: "upper bound H(Y_{t+1:t+K−1} | Y_t)", x: bounds.map(([k]) => k),
+        y: bounds.map(([, b]) => b?.high ?? null), role: "bound" });
+      traces.push({ name: "lower bound 0", x: bounds.map(([k]) => k),
+        y: bounds.map(([, b]) => b?.low ?? 0), role: "bound" });
+    }
+    if (exact.length) {
+      traces.push({ name: "exact (ideal sufficient statistic)", x: exact.map(([k]) => k),
+        y: exact.map(([, v]) => v), role: "exact", kind: "markers" });
+    }
+    specs.push({
+      id: "surplus.by_k", title: "Information surplus Surplus_K by K",
+      note: "Surplus_K = Σ_j term_j from held-out probes; bounds 0 ≤ Surplus_K ≤ "
+        + "H(Y_{t+1:t+K−1}|Y_t) (from the no-state probes). Trivial bound (K−1)·log|V| "
+        + "in the table.",
+      x: { title: "K (tokens predicted)", category: false }, y: { title: "nats" }, traces,
+    });
+  }
+  const terms = byNumKey(s.terms);
+  if (terms.length) {
+    const x = terms.map(([j]) => j);
+    specs.push({
+      id: "surplus.terms", title: "Chain-rule terms term_j = CE(no state) − CE(with state)",
+      note: "Each term is I(H_t; Y_{t+j} | Y_t…Y_{t+j−1}); 95% paired bootstrap over test windows.",
+      x: { title: "offset j (tokens ahead)" }, y: { title: "nats" },
+      traces: [ivTrace("term_j", x, terms.map(([, t]) => t?.term)),
+        { name: "CE with state", x, y: terms.map(([, t]) => t?.ce_with_state ?? null),
+          role: "baseline" },
+        { name: "CE without state", x, y: terms.map(([, t]) => t?.ce_no_state ?? null),
+          role: "bound" }],
+    });
+  }
+  const look = arr(s.lookahead).filter(isObj).sort((a, b) => a.j - b.j);
+  if (look.length) {
+    const x = look.map((l) => l.j);
+    specs.push({
+      id: "surplus.lookahead", title: "Lookahead information I(H_t; Y_{t+j}) by offset",
+      note: "Lower bound H(Y) − CE(q(y_{t+j} | h_t)); j = 0 is the model's own head.",
+      x: { title: "offset j (tokens ahead)" }, y: { title: "nats" },
+      traces: [ivTrace("I(H_t; Y_{t+j}) ≥", x, look.map((l) => l.info)),
+        { name: "H(Y_{t+j}) (upper bound)", x, y: look.map((l) => l.entropy_y ?? null),
+          role: "bound" }],
+    });
+  }
+  const acc = byNumKey(s.drafting?.acc);
+  const eal = byNumKey(s.drafting?.expected_accepted_length);
+  if (acc.length) {
+    specs.push({
+      id: "surplus.drafting_acc", title: "Drafting proxy: acceptance rate acc_j",
+      note: "Rate at which the with-state probe's argmax equals the model's greedy token at t+j "
+        + "(a proxy for a drafter's acceptance).",
+      x: { title: "offset j (tokens ahead)" }, y: { title: "fraction (0–1)" },
+      traces: [{ name: "acc_j", x: acc.map(([j]) => j), y: acc.map(([, v]) => v), kind: "bar" }],
+    });
+  }
+  if (eal.length) {
+    specs.push({
+      id: "surplus.drafting_length", title: "Drafting proxy: expected accepted length",
+      note: "Σ_k Π_{j≤k} acc_j, assuming independence (a proxy, not a measured speed-up).",
+      x: { title: "K (tokens drafted)" }, y: { title: "tokens" },
+      traces: [{ name: "expected accepted length", x: eal.map(([k]) => k),
+        y: eal.map(([, v]) => v), kind: "bar" }],
+    });
+  }
+  const per = arr(s.per_layer).filter(isObj).sort((a, b) => a.layer - b.layer);
+  if (per.length) {
+    specs.push({
+      id: "surplus.per_layer", title: "Term 1 per layer: where future information lives",
+      note: "I(H_t^ℓ; Y_{t+1} | Y_t) from probes reading layer ℓ; 95% intervals.",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats" },
+      traces: [ivTrace("term 1", per.map((p) => p.layer), per.map((p) => p.term1))],
+    });
+  }
+  return specs.filter(nonEmpty);
+}
+
+export function surplusScalars(s) {
+  if (!isObj(s)) return [];
+  const rows = [];
+  for (const [k, v] of byNumKey(s.surplus)) rows.push([`surplus.Surplus K=${k}`, v]);
+  for (const [k, b] of byNumKey(s.bounds)) {
+    rows.push([`surplus.Upper bound K=${k}`, b?.high]);
+    rows.push([`surplus.Trivial bound (K−1)·log|V| K=${k}`, b?.trivial_high]);
+  }
+  for (const [k, v] of byNumKey(s.exact_surplus)) rows.push([`surplus.Exact surplus K=${k}`, v]);
+  rows.push(["surplus.Probe layer", s.layer]);
+  for (const [k, v] of Object.entries(s.num_contexts || {})) {
+    rows.push([`surplus.Contexts (${k})`, v]);
+  }
+  rows.push(["surplus.Seconds", s.seconds]);
+  return rows.filter(([, v]) => v !== undefined && v !== null);
+}
+
+// ------------------------------------------------------------------------------- spectral
+
+const KERNEL_LABEL = { proto: "K_proto ⟨ḡ,ḡ'⟩", lin: "K_lin", bc: "K_bc (Bhattacharyya)",
+  hel: "K_hel (Hellinger)" };
+const kname = (k, side) => `${side}-side ${KERNEL_LABEL[k] || k}`;
+const KERNEL_COLOR = { proto: 0, lin: 1, bc: 2, hel: 3 };
+
+/** A few evenly spaced items (always first and last) to keep per-layer overlays legible. */
+function spread(items, n) {
+  if (items.length <= n) return items;
+  const out = [];
+  for (let i = 0; i < n; i += 1) out.push(items[Math.round((i * (items.length - 1)) / (n - 1))]);
+  return [...new Set(out)];
+}
+
+const idx = (values) => values.map((_, i) => i + 1);
+
+export function spectralSpecs(sp) {
+  if (!isObj(sp)) return [];
+  const specs = [];
+  const spectra = arr(sp.spectra).filter((s) => isObj(s) && arr(s.eigenvalues).length);
+  if (spectra.length) {
+    specs.push({
+      id: "spectral.kernel_spectra", title: "Eigenspectra of the kernels K/N (log–log)",
+      note: "Top eigenvalues of each context kernel (Nyström scaling). Solid: data side (the "
+        + "test of the theorem); dashed: model side (partly tautological near the head).",
+      x: { title: "eigenvalue index i (log)", log: true },
+      y: { title: "eigenvalue λ_i (log)", log: true },
+      traces: spectra.map((s) => ({
+        name: kname(s.kernel, s.side), x: idx(s.eigenvalues),
+        y: s.eigenvalues.map((v) => (v > 0 ? v : null)),
+        role: s.side === "model" ? "baseline" : "estimate", colorIndex: KERNEL_COLOR[s.kernel] ?? 5,
+      })),
+    });
+  }
+  const reps = arr(sp.representation).filter(isObj).sort((a, b) => a.layer - b.layer);
+  if (reps.length) {
+    specs.push({
+      id: "spectral.representation_spectra",
+      title: "Representation spectra per layer (covariance of H^ℓ, log–log)",
+      x: { title: "eigenvalue index i (log)", log: true },
+      y: { title: "eigenvalue λ_i (log)", log: true },
+      traces: spread(reps, 8).map((r, i) => ({
+        name: `layer ${r.layer}`, x: idx(arr(r.eigenvalues)),
+        y: arr(r.eigenvalues).map((v) => (v > 0 ? v : null)), colorIndex: i,
+      })),
+    });
+    const layers = reps.map((r) => r.layer);
+    specs.push({
+      id: "spectral.effective_rank", title: "Effective rank and participation ratio per layer",
+      note: "Effective rank exp(−Σ q log q), q = λ/Σλ (RankMe); participation ratio (Σλ)²/Σλ².",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "dimensions" },
+      traces: [
+        { name: "effective rank", x: layers, y: reps.map((r) => r.effective_rank ?? null) },
+        { name: "participation ratio", x: layers,
+          y: reps.map((r) => r.participation_ratio ?? null), role: "baseline" }],
+    });
+    specs.push({
+      id: "spectral.anisotropy", title: "Anisotropy and power-law slope per layer",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "mean cosine / exponent α" },
+      traces: [
+        { name: "anisotropy (mean pairwise cosine)", x: layers,
+          y: reps.map((r) => r.anisotropy ?? null) },
+        { name: "power-law slope α", x: layers, y: reps.map((r) => r.alpha ?? null),
+          role: "baseline" }],
+    });
+  }
+  const align = arr(sp.alignment).filter(isObj);
+  const groups = new Map();
+  for (const a of align) {
+    const key = `${a.side}|${a.kernel}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(a);
+  }
+  for (const side of ["data", "model"]) {
+    const traces = [];
+    for (const [key, rows] of groups) {
+      if (!key.startsWith(`${side}|`)) continue;
+      rows.sort((a, b) => a.layer - b.layer);
+      const kernel = key.split("|")[1];
+      const x = rows.map((r) => r.layer);
+      const c = KERNEL_COLOR[kernel] ?? 5;
+      traces.push({ name: `A, ${KERNEL_LABEL[kernel] || kernel}`, x,
+        y: rows.map((r) => r.alignment ?? null), colorIndex: c });
+      traces.push({ name: `A_rand (chance), ${KERNEL_LABEL[kernel] || kernel}`, x,
+        y: rows.map((r) => r.alignment_random ?? null), role: "baseline", colorIndex: c });
+    }
+    if (traces.length) {
+      specs.push({
+        id: `spectral.alignment_${side}`,
+        title: `Alignment A vs chance A_rand per layer (${side} side)`,
+        note: side === "data"
+          ? "Data side: kernels from the observed next token, the unbiased test of Theorem 7.6. "
+            + "A ∈ [0,1]; A_rand = (d_eff/N)·tr(K_c)/Σλ is the chance baseline."
+          : "Model side: kernels from the model's own p; near the head A → 1 even untrained.",
+        x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "A (fraction of top-d_eff mass)" },
+        traces,
+      });
+    }
+  }
+  if (groups.size) {
+    const traces = [...groups].map(([key, rows]) => {
+      const [side, kernel] = key.split("|");
+      return { name: kname(kernel, side), x: rows.map((r) => r.layer),
+        y: rows.map((r) => r.lift ?? null), role: side === "model" ? "baseline" : "estimate",
+        colorIndex: KERNEL_COLOR[kernel] ?? 5 };
+    });
+    traces.push({ name: "chance (lift = 1)", x: traces[0].x, y: traces[0].x.map(() => 1),
+      role: "bound", color: "#868e96" });
+    specs.push({
+      id: "spectral.lift", title: "Alignment lift A / A_rand per layer",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "lift (1 = chance)" }, traces,
+    });
+    // Capture curve at the last layer: c_i = ‖Qᵀu_i‖² against the kernel's eigenvalue rank.
+    const last = Math.max(...align.map((a) => a.layer));
+    const capture = align.filter((a) => a.layer === last && arr(a.capture).length);
+    if (capture.length) {
+      specs.push({
+        id: "spectral.capture", title: `Capture curve c_i = ‖Qᵀu_i‖² (layer ${last})`,
+        note: "How much of each top eigenvector u_i of K_c lies in the span of the whitened "
+          + "states; 1 = fully captured.",
+        x: { title: "eigenvector index i (by eigenvalue, descending)" },
+        y: { title: "captured fraction c_i (0–1)" },
+        traces: capture.map((a) => ({ name: kname(a.kernel, a.side), x: idx(a.capture),
+          y: a.capture, role: a.side === "model" ? "baseline" : "estimate",
+          colorIndex: KERNEL_COLOR[a.kernel] ?? 5 })),
+      });
+    }
+  }
+  const held = arr(sp.heldout).filter(isObj).sort((a, b) => a.layer - b.layer);
+  if (held.length) {
+    specs.push({
+      id: "spectral.heldout_r2", title: "Held-out alignment: R² of ridge H^ℓ → Ḡ^data",
+      note: "Fitted on probe-train contexts, scored on test contexts (no in-sample inflation).",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "R² (fraction)" },
+      traces: [{ name: "test R²", x: held.map((r) => r.layer), y: held.map((r) => r.r2 ?? null) }],
+    });
+    const lastHeld = held[held.length - 1];
+    const firstHeld = held[0];
+    const cc = [];
+    for (const [r, ci] of [[firstHeld, 0], [lastHeld, 1]]) {
+      if (held.length === 1 && ci === 0) continue;
+      if (arr(r.canonical_correlations).length) {
+        cc.push({ name: `layer ${r.layer} in-sample`, x: idx(r.canonical_correlations),
+          y: r.canonical_correlations, colorIndex: ci });
+      }
+      if (arr(r.canonical_correlations_test).length) {
+        cc.push({ name: `layer ${r.layer} test`, x: idx(r.canonical_correlations_test),
+          y: r.canonical_correlations_test, role: "baseline", colorIndex: ci });
+      }
+    }
+    if (cc.length) {
+      specs.push({
+        id: "spectral.cca", title: "Canonical correlations between H^ℓ and Ḡ^data",
+        note: "Ridge CCA; in-sample and on test contexts with the train-fitted pairs.",
+        x: { title: "canonical pair index" }, y: { title: "correlation (0–1)" }, traces: cc,
+      });
+    }
+  }
+  const fisher = sp.fisher;
+  if (isObj(fisher) && arr(fisher.eigenvalues).length) {
+    specs.push({
+      id: "spectral.fisher", title: `Pullback Fisher metric spectrum (layer ${fisher.layer})`,
+      note: `Eigenvalues of the mean G(h) = Jᵀ(diag p − ppᵀ)J over ${fisher.num_contexts} `
+        + `contexts; retained probability mass ${Number(fisher.retained_mass).toFixed(3)}.`,
+      x: { title: "eigenvalue index i (log)", log: true },
+      y: { title: "eigenvalue (log)", log: true },
+      traces: [{ name: "Fisher eigenvalues", x: idx(fisher.eigenvalues),
+        y: fisher.eigenvalues.map((v) => (v > 0 ? v : null)) }],
+    });
+  }
+  // Dirichlet energies: the last layer's entries only (one per kernel × side), to stay legible.
+  const allDir = arr(sp.dirichlet).filter(isObj);
+  const lastDir = allDir.length ? Math.max(...allDir.map((d) => d.layer)) : null;
+  const dir = allDir.filter((d) => d.layer === lastDir && d.side === "data").slice(0, 4);
+  if (dir.length) {
+    specs.push({
+      id: "spectral.dirichlet",
+      title: `Dirichlet energy of Fisher vs random directions (layer ${lastDir}, data side)`,
+      note: "E_K(Hv)/Var(Hv): low energy = smooth over the kernel graph. Random: mean ± std.",
+      x: { title: "Fisher direction rank" }, y: { title: "normalised energy" },
+      traces: dir.flatMap((d, i) => [
+        { name: `Fisher directions, ${KERNEL_LABEL[d.kernel] || d.kernel}`, x: idx(arr(d.fisher)),
+          y: arr(d.fisher), colorIndex: i },
+        { name: `random (mean ± std), ${KERNEL_LABEL[d.kernel] || d.kernel}`,
+          x: idx(arr(d.fisher)),
+          y: arr(d.fisher).map(() => d.random_mean), low: arr(d.fisher).map(() =>
+            d.random_mean - d.random_std), high: arr(d.fisher).map(() =>
+            d.random_mean + d.random_std), role: "baseline", colorIndex: i, kind: "line" },
+      ]),
+    });
+  }
+  return specs.filter(nonEmpty);
+}
+
+export function spectralScalars(sp) {
+  if (!isObj(sp)) return [];
+  const rows = [["spectral.Contexts N", sp.num_contexts],
+    ["spectral.Model-side retained mass", sp.model_side_retained_mass]];
+  const reps = arr(sp.representation).filter(isObj);
+  const last = reps.length ? reps.reduce((a, b) => (b.layer > a.layer ? b : a)) : null;
+  if (last) rows.push([`spectral.Effective rank (layer ${last.layer})`, last.effective_rank]);
+  for (const a of arr(sp.alignment).filter(isObj)) {
+    if (a.layer === last?.layer && a.side === "data") {
+      rows.push([`spectral.Lift ${a.kernel} data side (layer ${a.layer})`, a.lift]);
+    }
+  }
+  for (const [k, v] of Object.entries(sp.stage_seconds || {})) {
+    rows.push([`spectral.Seconds ${k}`, v]);
+  }
+  return rows.filter(([, v]) => v !== undefined && v !== null);
+}
+
+// ------------------------------------------------------------------------------- dispatch
+
+const KNOWN = {
+  surplus: new Set(["max_k", "layer", "num_contexts", "num_windows", "terms", "surplus", "bounds",
+    "lookahead", "drafting", "per_layer", "exact_surplus", "probes", "seconds", "notes"]),
+  spectral: new Set(["num_contexts", "layers", "spectra", "alignment", "heldout",
+    "representation", "fisher", "dirichlet", "model_side_retained_mass", "stage_seconds",
+    "notes"]),
+};
+
+/**
+ * Specs and scalar rows of one result section ("surplus" | "spectral" | anything else): the
+ * curated charts, plus a structural walk of fields this page does not know yet.
+ */
+export function sectionSpecs(result, key, title) {
+  const section = isObj(result) ? result[key] : undefined;
+  const present = section !== undefined && section !== null;
+  const specs = [];
+  const scalars = [];
+  if (!present) return { specs, scalars, present, notes: [] };
+  if (key === "surplus") {
+    specs.push(...surplusSpecs(section, result.exact?.ideal_surplus));
+    scalars.push(...surplusScalars(section));
+  } else if (key === "spectral") {
+    specs.push(...spectralSpecs(section));
+    scalars.push(...spectralScalars(section));
+  }
+  const known = KNOWN[key];
+  if (isObj(section) && known) {
+    for (const [k, v] of Object.entries(section)) {
+      if (!known.has(k)) autoSpecs(v, `${key}.${k}`, specs, scalars);
+    }
+  } else if (!known) {
+    autoSpecs(section, key, specs, scalars, title);
+  }
+  const notes = isObj(section) ? arr(section.notes).map(String) : [];
+  return { specs, scalars, present, notes };
+}
