@@ -51,3 +51,55 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - start
+
+
+class PeakRSS:
+    """Peak resident memory above the level at entry, sampled every ``interval`` seconds.
+
+    ru_maxrss cannot be reset inside a process; a sampling thread can (torch releases the GIL
+    in its kernels, so the sampler keeps running). Large tensors are mmapped by the allocator
+    and returned on free, so RSS tracks live tensors closely.
+    """
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval = interval
+        self.baseline = 0
+        self.peak = 0
+        self._stop = False
+        self._thread: Any = None
+
+    @staticmethod
+    def current() -> int:
+        import os
+
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _run(self) -> None:
+        while not self._stop:
+            self.peak = max(self.peak, self.current())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        import gc
+        import threading
+
+        gc.collect()
+        self.baseline = self.peak = self.current()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+    @property
+    def increase(self) -> int:
+        return self.peak - self.baseline
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"

@@ -1,0 +1,114 @@
+"""GPU check: SmolLM2 in bf16 on CUDA — capture vs bare forward throughput, and the pipeline's
+summary numbers against the CPU fp32 run (benchmarks/data/smollm2_standard_cpu.json).
+
+Run through benchmarks/gpu_check.sh on a machine with a CUDA GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from markovlens.analysis import preset_config, run_analysis
+from markovlens.analysis.architecture import introspect
+from markovlens.analysis.capture import capture_pass, default_batch_size, sample_contexts
+from markovlens.analysis.config import select_layers
+
+from benchmarks.common import load_workload
+from benchmarks.summary import summarize
+
+
+def _sync_time(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cpu-reference", type=Path,
+                        default=Path("benchmarks/data/smollm2_standard_cpu.json"))  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("gpu_check.json"))
+    parser.add_argument("--dtype", default="bfloat16")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("gpu_check: torch.cuda.is_available() is False on this machine")
+    cfg = preset_config("standard")
+    work = load_workload(window_len=cfg.window_len, max_tokens=cfg.max_tokens,
+                         device="cuda", dtype=args.dtype)  # fmt: skip
+    model, windows = work.model, work.windows
+    arch = introspect(model)
+    layers = select_layers(cfg, arch.num_layers)
+    plan = sample_contexts(
+        windows.shape[0], windows.shape[1], cfg.n_contexts,
+        min_position=cfg.min_position, horizon=cfg.horizon, seed=cfg.seed,
+    )  # fmt: skip
+    device = torch.device("cuda")
+    batch = default_batch_size(windows.shape[1], int(arch.head.unembed.shape[0]),
+                               int(arch.head.unembed.shape[1]), device)  # fmt: skip
+    gpu_windows = windows.to(device)
+
+    def bare() -> None:
+        with torch.no_grad():
+            for s in range(0, windows.shape[0], batch):
+                model(input_ids=gpu_windows[s : s + batch])
+
+    def capture() -> None:
+        capture_pass(model, windows, arch, layers, plan, batch_size=batch)
+
+    bare()  # warm-up: kernels, allocator
+    t_bare, t_capture = _sync_time(bare), _sync_time(capture)
+    tokens = windows.numel()
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    result = run_analysis(model, windows, cfg, work.model_meta, work.corpus_meta).result
+    t_pipeline = time.perf_counter() - start
+    gpu = summarize(result)
+    report = {
+        "device": torch.cuda.get_device_name(0),
+        "dtype": args.dtype,
+        "tokens": tokens,
+        "batch_windows": batch,
+        "bare_tokens_per_s": tokens / t_bare,
+        "capture_tokens_per_s": tokens / t_capture,
+        "capture_over_bare_time": t_capture / t_bare,
+        "pipeline_seconds": t_pipeline,
+        "pipeline_stage_seconds": result.provenance.stage_seconds,
+        "peak_cuda_bytes": result.provenance.peak_memory_bytes,
+        "lens_fidelity": result.lens.fidelity.model_dump() if result.lens else None,
+        "gpu_summary": gpu,
+    }
+    if args.cpu_reference.exists():
+        cpu = json.loads(args.cpu_reference.read_text())
+        diffs = {}
+        for key in ("mean_nll", "mean_entropy", "calibration_gap", "top1_accuracy", "ece",
+                    "alignment_lift_last_data_proto", "alignment_last_model_proto"):  # fmt: skip
+            if cpu.get(key) is not None and gpu.get(key) is not None:
+                diffs[key] = {"cpu_fp32": cpu[key], "gpu": gpu[key], "diff": gpu[key] - cpu[key]}
+        for key in ("effective_rank_by_layer", "lens_nll_by_layer"):
+            c, g = cpu.get(key) or {}, gpu.get(key) or {}
+            common = sorted(set(map(str, c)) & set(map(str, g)), key=int)
+            diffs[key] = {k: {"cpu_fp32": c[k], "gpu": g[int(k)] if int(k) in g else g[k]}
+                          for k in common}  # fmt: skip
+        report["cpu_vs_gpu"] = diffs
+    else:
+        report["cpu_vs_gpu"] = f"no CPU reference at {args.cpu_reference}"
+    text = json.dumps(report, indent=2, default=str)
+    print(text)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
