@@ -236,8 +236,13 @@ def run_analysis(
         # independently of each other.
         rng = np.random.default_rng([config.seed, len(suites) + 1])
         # run_analysis is no_grad for the forward passes; probes and Jacobians need autograd.
+        extra: dict[str, Any] = {}
+        if name == "surplus" and reference is not None and reference.ideal_surplus:
+            extra["ideal_surplus"] = dict(reference.ideal_surplus)
         with torch.enable_grad():
-            suites[name] = suite_fn(contexts, sub_config, rng, _stage_progress(report, name))
+            suites[name] = suite_fn(
+                contexts, sub_config, rng, _stage_progress(report, name), **extra
+            )
         seconds[name] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
