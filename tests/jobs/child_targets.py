@@ -34,3 +34,11 @@ def succeeds_after_2s(spec: ChildSpec, conn: Connection) -> None:
         conn.send(("progress", step / 10, "fake"))
         time.sleep(0.2)
     conn.send(("result", json.dumps({"schema_version": 1, "job": spec.job_id}), b"arrays"))
+
+
+def floods_progress(spec: ChildSpec, conn: Connection) -> None:
+    """Sends progress as fast as it can: the parent must still heartbeat and see a cancel."""
+    step = 0
+    while True:
+        step += 1
+        conn.send(("progress", (step % 1000) / 1000, "flood"))

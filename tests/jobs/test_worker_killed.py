@@ -66,7 +66,7 @@ def test_sigkilled_worker_job_is_requeued_and_succeeds(
             f"local:{tiny_model_dirs['llama']}",
             config={
                 "window_len": 128,
-                "max_tokens": 32768,
+                "max_tokens": 16384,
                 "n_contexts": 64,
                 "run_surplus": False,
                 "run_spectral": False,

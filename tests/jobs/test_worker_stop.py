@@ -10,12 +10,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from markovlens.jobs import service
 from markovlens.jobs.queue import pending_count
 from markovlens.jobs.worker import Worker, start_embedded
 from markovlens.settings import Settings
 from markovlens.store import open_database
 
-from tests.jobs.child_targets import succeeds_after_2s
+from tests.jobs.child_targets import floods_progress, succeeds_after_2s
 from tests.jobs.helpers import job_state, submit, wait_for, wait_status
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -28,6 +29,27 @@ def test_fake_child_result_is_recorded(settings: Settings) -> None:
         job_id = submit(db, settings, "local:/fake")
         job = wait_status(db, job_id, {"succeeded", "failed"}, timeout=60)
         assert job.status == "succeeded" and job.result_id is not None
+        with db.session() as s:
+            assert service.get_result(s, job.result_id).payload == {
+                "schema_version": 1,
+                "job": job_id,
+            }
+            model = service.get_model(s, job.model_id)
+            assert (model.architecture, model.num_layers) == ("FakeForCausalLM", 3)
+    finally:
+        worker.stop(drain_seconds=0)
+        db.dispose()
+
+
+def test_cancel_is_seen_while_the_child_floods_the_pipe(settings: Settings) -> None:
+    db = open_database(settings.resolved_database_url)
+    worker = Worker(settings, ["cpu"], db=db, child_target=floods_progress).start()
+    try:
+        job_id = submit(db, settings, "local:/flood")
+        wait_for(lambda: job_state(db, job_id).stage == "flood", 60, "progress to be written")
+        with db.session() as s:
+            service.cancel_job(s, job_id)
+        assert wait_status(db, job_id, {"cancelled"}, timeout=10).result_id is None
     finally:
         worker.stop(drain_seconds=0)
         db.dispose()
@@ -54,12 +76,12 @@ def test_stop_without_drain_requeues_the_running_job(settings: Settings) -> None
 
 def test_embedded_worker_runs_and_stops(settings: Settings) -> None:
     db = open_database(settings.resolved_database_url)
-    embedded = start_embedded(settings, db=db)
+    embedded = start_embedded(settings, db=db, child_target=succeeds_after_2s)
     try:
         assert embedded.worker.alive and embedded.worker_id.count(":") == 2
-        job_id = submit(db, settings, "local:/does-not-exist-anywhere")
+        job_id = submit(db, settings, "local:/fake")
         job = wait_status(db, job_id, {"failed", "succeeded"}, timeout=90)
-        assert job.status == "failed"
+        assert job.status == "succeeded"
     finally:
         embedded.stop(drain_seconds=0)
     assert not embedded.worker.alive
@@ -72,7 +94,7 @@ def test_sigterm_lets_the_running_job_finish(settings: Settings, tmp_path: Path)
         import logging, sys
         from markovlens.jobs.worker import run_worker
         from markovlens.settings import Settings
-        from tests.jobs.child_targets import succeeds_after_2s
+        from tests.jobs.child_targets import floods_progress, succeeds_after_2s
         logging.basicConfig(level=logging.INFO)
         settings = Settings.model_validate_json(sys.argv[1])
         run_worker(settings, ["cpu"], child_target=succeeds_after_2s, drain_seconds=60)

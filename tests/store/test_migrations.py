@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from markovlens.store.db import make_engine
 from markovlens.store.migrate import current_revision, downgrade, head_revision, upgrade
 from markovlens.store.tables import Base
@@ -32,4 +34,26 @@ def test_downgrade_to_base_and_up_again(db_url: str) -> None:
     upgrade(db_url)  # a URL works too
     with engine.connect() as conn:
         assert "jobs" in inspect(conn).get_table_names()
+    engine.dispose()
+
+
+def test_concurrent_start_ups_migrate_once(db_url: str) -> None:
+    """API and workers may start together: every upgrade succeeds, the schema is created once."""
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            upgrade(db_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
     engine.dispose()

@@ -71,7 +71,7 @@ def headline(payload: dict[str, Any]) -> Headline:
     surplus_k2 = None
     if isinstance(surplus_by_k, dict):
         # JSON turns the int keys into strings; accept both in case of an in-memory dump.
-        surplus_k2 = _number(surplus_by_k.get("2", surplus_by_k.get(2)))  # type: ignore[call-overload]
+        surplus_k2 = _number(surplus_by_k.get("2", surplus_by_k.get(2)))
     return Headline(
         mean_nll=_number(_dig(summary, "mean_nll")),
         perplexity=_number(_dig(summary, "perplexity")),

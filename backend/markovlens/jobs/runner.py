@@ -171,10 +171,16 @@ class JobRunner:
         return self._record(job_id, outcome, process.exitcode)
 
     def _drain(self, receiver: Connection, outcome: _Outcome, job_id: int) -> bool:
-        """Handle every message that arrives within one poll; True at end of stream."""
+        """Handle the messages that arrive within one poll window; True at end of stream.
+
+        Bounded by the window even if the child floods the pipe, so heartbeats and the cancel
+        check always get their turn.
+        """
         deadline = time.monotonic() + POLL_SECONDS
         while True:
-            timeout = max(0.0, deadline - time.monotonic())
+            timeout = deadline - time.monotonic()
+            if timeout < 0:
+                return False
             try:
                 if not receiver.poll(timeout):
                     return False
@@ -182,8 +188,6 @@ class JobRunner:
             except (EOFError, OSError):
                 return True
             self._handle(message, outcome, job_id)
-            if outcome.result is not None or outcome.error is not None:
-                continue  # keep reading until EOF so the child can exit cleanly
 
     def _handle(self, message: tuple[Any, ...], outcome: _Outcome, job_id: int) -> None:
         kind = message[0]

@@ -15,6 +15,8 @@ import time
 from datetime import timedelta
 from types import FrameType
 
+from huey import Huey
+
 from markovlens.jobs import reaper
 from markovlens.jobs.child import child_main
 from markovlens.jobs.queue import enqueue_job, get_huey, huey_name, set_executor
@@ -103,7 +105,7 @@ class Worker:
         finally:
             set_executor(None)
 
-    def _consume_one(self, hueys: list) -> bool:  # type: ignore[type-arg]
+    def _consume_one(self, hueys: list[Huey]) -> bool:
         """Run the first message of the highest-priority non-empty queue; False if all empty."""
         for huey in hueys:
             try:
@@ -149,9 +151,12 @@ class EmbeddedWorker:
         self.worker.stop(drain_seconds)
 
 
-def start_embedded(settings: Settings, *, db: Database | None = None) -> EmbeddedWorker:
+def start_embedded(
+    settings: Settings, *, db: Database | None = None, child_target: ChildTarget = child_main
+) -> EmbeddedWorker:
     """Start consumer and reaper threads in this process for ``settings.worker_queues``."""
-    return EmbeddedWorker(Worker(settings, settings.worker_queues, db=db).start())
+    worker = Worker(settings, settings.worker_queues, db=db, child_target=child_target)
+    return EmbeddedWorker(worker.start())
 
 
 def run_worker(

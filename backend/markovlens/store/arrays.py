@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,8 @@ import numpy as np
 def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     """Compress named arrays into bytes for the ``results.arrays`` column."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    named: dict[str, Any] = {name: np.asarray(value) for name, value in arrays.items()}
+    np.savez_compressed(buffer, **named)
     return buffer.getvalue()
 
 
