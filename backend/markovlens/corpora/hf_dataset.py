@@ -27,7 +27,7 @@ def _resolve_path(ref: HFDatasetRef) -> tuple[str, str | None]:
     for path, config in ref.candidates:
 
         def call(path: str = path) -> Any:
-            return HfApi(endpoint=hub._endpoint()).dataset_info(path, timeout=hub.HUB_TIMEOUT_S)
+            return HfApi(endpoint=hub.endpoint()).dataset_info(path, timeout=hub.HUB_TIMEOUT_S)
 
         try:
             hub.with_deadline(call, f"looking up {label}", hint=OFFLINE_HINT)

@@ -7,6 +7,7 @@ with a hard deadline in a worker thread: a DNS lookup that hangs cannot hang a j
 from __future__ import annotations
 
 import concurrent.futures
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,8 +39,6 @@ class HubRepo:
 
 def hub_offline_flag() -> bool:
     """True when the user asked huggingface_hub to stay offline (``HF_HUB_OFFLINE=1``)."""
-    import os
-
     from huggingface_hub import constants
 
     env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
@@ -51,7 +50,9 @@ def with_deadline(
 ) -> T:
     """Run ``fn`` with a wall-clock deadline; network failures become ``HubUnreachableError``
     (whose message ends with ``hint``)."""
-    limit = HUB_TIMEOUT_S if timeout is None else timeout
+    # The HTTP client times out at HUB_TIMEOUT_S itself; this deadline is the backstop for what
+    # its timeout does not cover (a DNS lookup that hangs), so it fires a little later.
+    limit = HUB_TIMEOUT_S + 1.0 if timeout is None else timeout
     if hub_offline_flag():
         raise HubUnreachableError(
             f"Hugging Face Hub unreachable (HF_HUB_OFFLINE is set) while {what}; " + hint
@@ -88,17 +89,34 @@ def map_hub_error(exc: BaseException, what: str, hint: str = UNREACHABLE_HINT) -
         return ModelLoadError(
             f"{what}: repository not found, or private (set HF_TOKEN if you have access)"
         )
+    if isinstance(exc, errors.LocalEntryNotFoundError):  # the HEAD call failed: no network
+        return HubUnreachableError(f"Hugging Face Hub unreachable while {what}; {hint}")
     if isinstance(exc, errors.EntryNotFoundError):
         return ModelLoadError(f"{what}: file not found in the repository")
     if isinstance(exc, errors.HfHubHTTPError):
         return ModelLoadError(f"{what}: the Hub answered with an error: {exc}")
+    if not _is_network_error(exc):
+        return ModelLoadError(
+            f"{what}: unexpected answer from the Hub ({type(exc).__name__}: {exc})"
+        )
     # Connection refused, DNS failure, TLS failure, proxy errors... all mean "no Hub".
     return HubUnreachableError(
         f"Hugging Face Hub unreachable ({type(exc).__name__}: {exc}) while {what}; " + hint
     )
 
 
-def _endpoint() -> str:
+_NETWORK_ERROR_NAMES = {"TransportError", "RequestError", "NetworkError", "TimeoutException"}
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """Transport-level failures (httpx's family, matched by name so a vendored copy counts)."""
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    return any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(exc).__mro__)
+
+
+def endpoint() -> str:
+    """The Hub URL (``HF_ENDPOINT``), read at call time so tests can point it at loopback."""
     from huggingface_hub import constants
 
     return str(constants.ENDPOINT)
@@ -109,7 +127,7 @@ def resolve_repo(repo: str, revision: str | None) -> HubRepo:
     from huggingface_hub import HfApi
 
     def call() -> Any:
-        api = HfApi(endpoint=_endpoint())
+        api = HfApi(endpoint=endpoint())
         return api.model_info(repo, revision=revision, files_metadata=True, timeout=HUB_TIMEOUT_S)
 
     info = with_deadline(call, f"resolving hf:{repo}@{revision or 'main'}")
@@ -135,7 +153,7 @@ def download_file(repo: str, filename: str, revision: str) -> str:
     from huggingface_hub import hf_hub_download
 
     return with_deadline(
-        lambda: hf_hub_download(repo, filename, revision=revision, endpoint=_endpoint()),
+        lambda: hf_hub_download(repo, filename, revision=revision, endpoint=endpoint()),
         f"downloading {filename} of hf:{repo}@{revision}",
         timeout=max(HUB_TIMEOUT_S, 30.0),
     )

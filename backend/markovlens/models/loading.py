@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 
 RANDOM_INIT_SEED = 0
 
-# Peak memory of an analysis job over its weights: activations, logits of a batch
-# ([batch, T, V] fp32 dominates for big vocabularies), the lens's vocab-chunked products and the
-# allocator's fragmentation. 1.25 × weights + 1 GiB covers SmolLM2 on the `full` preset
-# (measured peak RSS ~1.6 GB for 0.54 GB of fp32 weights) with room to spare.
+# Peak memory of an analysis job over its weights: 1.25 × weights (allocator slack, transient
+# copies while loading) + 1 GiB of workspace (a batch's logits: 8×256×49152 fp32 is 0.4 GiB;
+# hidden states of every layer; softmax temporaries). Measured on CPU, fp32, SmolLM2-135M: 0.50
+# GiB of weights, process peak 1.51 GiB above the interpreter's 0.28 GiB after loading the GGUF
+# and one forward of 8×256 tokens with hidden states; the estimate is 1.63 GiB. GGUF loading
+# dequantises through a second copy (~1.8× weights), so very large GGUF files may exceed it.
 MEMORY_OVERHEAD_FACTOR = 1.25
 MEMORY_WORKSPACE_BYTES = 1 << 30
 

@@ -6,6 +6,7 @@ tokenizer from, which files the content hash covers, and the revision to record.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -134,8 +135,7 @@ def _hf_checkpoint(source: ModelSource, *, need_weights: bool) -> Checkpoint:
     check_no_remote_code(config, label)
     hub_hash = None
     if weights and all(w in repo.lfs_sha256 for w in weights):
-        import hashlib
-
+        # The Hub's LFS sha256 is the file's sha256: same formula as hashing.content_hash.
         digest = hashlib.sha256()
         for name in weights:
             digest.update(f"{name}\0{repo.lfs_sha256[name]}\n".encode())
