@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -19,25 +19,56 @@ from markovlens.analysis.contexts import HeadSpec
 
 
 class FrozenHead(nn.Module):
-    """A CPU fp32 copy of the head kernel with no trainable parameters."""
+    """A fp32 copy of the head kernel on ``device``, with no trainable parameters."""
 
-    def __init__(self, head: HeadSpec) -> None:
+    def __init__(self, head: HeadSpec, device: torch.device | str = "cpu") -> None:
         super().__init__()
-        self.norm = copy.deepcopy(head.norm).to("cpu", torch.float32).requires_grad_(False)
-        self.register_buffer("unembed", head.unembed.detach().to("cpu", torch.float32))
-        bias = None if head.bias is None else head.bias.detach().to("cpu", torch.float32)
-        self.register_buffer("bias", bias)
+        self.norm = copy.deepcopy(head.norm).to(device, torch.float32).requires_grad_(False)
+        self.unembed = head.unembed.detach().to(device, torch.float32)
+        self.bias = None if head.bias is None else head.bias.detach().to(device, torch.float32)
+        self.unembed_bf16: torch.Tensor | None = None  # made on the first fast call
         self.logit_scale = float(head.logit_scale)
         self.softcap = head.final_softcap
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        logits = self.norm(hidden) @ self.unembed.T
+    @property
+    def device(self) -> torch.device:
+        return self.unembed.device
+
+    def forward(self, hidden: torch.Tensor, fast: bool = False) -> torch.Tensor:
+        """Logits; ``fast`` uses a bf16 copy of U for the big matmul (training only)."""
+        normed = self.norm(hidden)
+        if fast:
+            if self.unembed_bf16 is None:
+                self.unembed_bf16 = self.unembed.to(torch.bfloat16)
+            logits = (normed.to(torch.bfloat16) @ self.unembed_bf16.T).float()
+        else:
+            logits = normed @ self.unembed.T
         if self.bias is not None:
             logits = logits + self.bias
         logits = logits * self.logit_scale
         if self.softcap is not None:
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → the first CUDA device when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """bf16 training matmuls where they are fast: CUDA, or CPUs with AMX tiles."""
+    if precision != "auto":
+        return precision == "bfloat16"
+    if device.type == "cuda":
+        return True
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(amx()) if amx is not None else False
+    except Exception:  # a private helper: never let it break an analysis
+        return False
 
 
 @dataclass
@@ -49,6 +80,8 @@ class ProbeSettings:
     lr: float
     weight_decay: float
     eval_batch_size: int
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    bf16: bool = False
 
 
 @dataclass
@@ -106,7 +139,7 @@ def _train(
 ) -> TrainedProbe:
     started = time.perf_counter()
     d_out, d_in = init_weight.shape
-    linear = nn.Linear(d_in, d_out)
+    linear = nn.Linear(d_in, d_out, device=x_train.device)
     with torch.no_grad():
         linear.weight.copy_(init_weight)
         linear.bias.copy_(init_bias)
@@ -126,7 +159,8 @@ def _train(
         order = torch.randperm(n, generator=gen)
         for lo in range(0, n, settings.batch_size):
             idx = order[lo : lo + settings.batch_size]
-            loss = nn.functional.cross_entropy(head(linear(x_train[idx])), y_train[idx])
+            logits = head(linear(x_train[idx]), fast=settings.bf16)
+            loss = nn.functional.cross_entropy(logits, y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

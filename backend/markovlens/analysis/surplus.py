@@ -20,7 +20,14 @@ from torch import nn
 
 from markovlens.analysis.contexts import SampledContexts
 from markovlens.analysis.linalg import torch_generator
-from markovlens.analysis.probes import FrozenHead, ProbeSettings, evaluate, train_probe
+from markovlens.analysis.probes import (
+    FrozenHead,
+    ProbeSettings,
+    evaluate,
+    resolve_device,
+    train_probe,
+    use_bf16,
+)
 from markovlens.analysis.results import Interval
 from markovlens.analysis.splits import split_by_window
 from markovlens.analysis.surplus_schema import (
@@ -118,10 +125,22 @@ class _Trainer:
     ) -> _Fit:
         d, y = self.data, self.data.future[:, j]
         tr, va, te = d.rows(j, "train"), d.rows(j, "val"), d.rows(j, "test")
+        dev = self.settings.device
         probe = train_probe(
-            self.head, x[tr], y[tr], x[va], y[va], weight, bias, self.settings, self.gen
+            self.head,
+            x[tr].to(dev),
+            y[tr].to(dev),
+            x[va].to(dev),
+            y[va].to(dev),
+            weight.to(dev),
+            bias.to(dev),
+            self.settings,
+            self.gen,
         )
-        ce, argmax = evaluate(probe.linear, self.head, x[te], y[te], self.settings.eval_batch_size)
+        ce, argmax = evaluate(
+            probe.linear, self.head, x[te].to(dev), y[te].to(dev), self.settings.eval_batch_size
+        )
+        ce, argmax = ce.cpu(), argmax.cpu()
         self.record.append(
             ProbeFit(
                 name=name,
@@ -133,7 +152,9 @@ class _Trainer:
             )
         )
         self.tick(name)
-        return _Fit(ce, argmax, probe.linear.weight.detach(), probe.linear.bias.detach())
+        return _Fit(
+            ce, argmax, probe.linear.weight.detach().cpu(), probe.linear.bias.detach().cpu()
+        )
 
 
 class _WindowBootstrap:
@@ -206,8 +227,11 @@ def surplus_suite(
     vocab = int(contexts.head.unembed.shape[0])
     max_k = min(config.max_k, int(contexts.future_tokens.shape[1]))
     data = _Data(contexts, config.model_copy(update={"max_k": max_k}), rng)
-    head = FrozenHead(contexts.head)
+    device = resolve_device(config.device)
+    head = FrozenHead(contexts.head, device)
     settings = ProbeSettings(
+        device=device,
+        bf16=use_bf16(config.train_precision, device),
         batch_size=config.batch_size,
         max_epochs=config.max_epochs,
         max_steps=config.max_steps,
@@ -284,7 +308,7 @@ def surplus_suite(
             if j == 0:
                 # The model's own head: identity map, no training.
                 with torch.no_grad():
-                    logits = head(contexts.hidden[last][rows].float())
+                    logits = head(contexts.hidden[last][rows].float().to(device)).cpu()
                 ce = nn.functional.cross_entropy(logits, data.future[rows, 0], reduction="none")
             else:
                 # Start at the model's own head (W h̃ + b = h), then learn to look ahead.
@@ -365,7 +389,7 @@ def _drafting(
     acc: dict[int, float] = {}
     rows0 = data.rows(0, "test") & (greedy[:, 0] >= 0)
     if rows0.any():
-        own = head(contexts.hidden[last][rows0].float()).argmax(1)
+        own = head(contexts.hidden[last][rows0].float().to(head.device)).argmax(1).cpu()
         acc[0] = _r(float((own == greedy[rows0, 0]).float().mean()))
     for j, fit in with_state.items():
         rows = data.rows(j, "test")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from markovlens.analysis.results import Interval
@@ -29,6 +31,12 @@ class SurplusConfig(BaseModel):
     per_layer: bool = Field(default=True, description="Train the per-layer term-1 probes.")
     lookahead: bool = Field(default=True, description="Train the h_t-only lookahead probes.")
     eval_batch_size: int = Field(default=256, ge=1)
+    device: str = Field(default="auto", description="auto: cuda when available, else cpu.")
+    train_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Training matmuls only (evaluation is fp32). auto: bf16 on CUDA and on "
+        "CPUs with AMX tiles, fp32 elsewhere.",
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> SurplusConfig:
