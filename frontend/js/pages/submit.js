@@ -133,7 +133,10 @@ export async function render(main) {
       form.querySelector(`#${name}`)?.setAttribute("aria-invalid", "true");
     }
     const first = Object.keys(errors)[0];
-    if (first) form.querySelector(`#${first}`)?.focus();
+    const input = first ? form.querySelector(`#${first}`) : null;
+    const closed = input?.closest("details:not([open])");
+    if (closed) closed.open = true; // an error inside "Advanced options" must be visible
+    input?.focus();
   };
 
   form.addEventListener("submit", async (event) => {

@@ -1,0 +1,212 @@
+"""Browser-test fixtures: the real service on a loopback port, real jobs, headless Chromium.
+
+One service per session (``markovlens serve`` as a subprocess with a tmp data dir and an
+embedded worker); the jobs every page test reads are submitted through the API and awaited
+here, so each page renders results computed in this test run on tiny models.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.tiny_models import build_tiny_model
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# The policy the API is to send; applied here to the page too, so the suite proves the
+# frontend needs no inline script/style and no third-party origin.
+CSP = "default-src 'self'; img-src 'self' data: blob:"
+TERMINAL = {"succeeded", "failed", "cancelled"}
+# A model whose name is HTML: it must show up as text everywhere.
+HTML_NAME = "<img src=x onerror=alert(1)>"
+# Small enough for ~20 s per job on 2 CPU cores, large enough for every suite to run.
+SMALL = {"window_len": 32, "max_tokens": 1024, "bootstrap_samples": 50, "n_contexts": 192}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """The running service and the jobs the page tests read."""
+
+    base: str
+    api: httpx.Client
+    models: dict[str, Path]
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def submit(self, **body: Any) -> dict[str, Any]:
+        response = self.api.post("/api/v1/jobs", json={"force": True, **body})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def wait(self, job_id: int, timeout: float = 240.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = dict(self.api.get(f"/api/v1/jobs/{job_id}").json())
+            if job["status"] in TERMINAL:
+                return job
+            time.sleep(0.5)
+        raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    root = tmp_path_factory.mktemp("browser")
+    model_root = root / "models"
+    models = {
+        "llama": build_tiny_model("llama", model_root / "llama"),
+        "gpt2": build_tiny_model("gpt2", model_root / "gpt2"),
+        "html": build_tiny_model("llama", model_root / HTML_NAME, seed=1),
+    }
+    port = free_port()
+    env = {
+        **os.environ,
+        "MARKOVLENS_DATA_DIR": str(root / "data"),
+        "MARKOVLENS_MODEL_ROOTS": f'["{model_root}"]',
+        "MARKOVLENS_EMBEDDED_WORKER": "true",
+    }
+    log = (root / "serve.log").open("w")
+    cli = Path(sys.executable).parent / "markovlens"
+    proc = subprocess.Popen(
+        [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    api = httpx.Client(base_url=base, timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if api.get("/api/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {(root / 'serve.log').read_text()}")
+            time.sleep(0.25)
+        svc = Service(base=base, api=api, models=models)
+        full = svc.submit(
+            model=f"local:{models['llama']}",
+            corpus="builtin:python-docs",
+            preset="quick",
+            config=SMALL,
+        )
+        # The HTML-named model skips the surplus suite: its dashboard shows "not computed".
+        partial = svc.submit(
+            model=f"local:{models['html']}",
+            corpus="builtin:python-docs",
+            preset="quick",
+            config={**SMALL, "run_surplus": False},
+        )
+        for name, job in (("full", full), ("partial", partial)):
+            done = svc.wait(job["id"])
+            assert done["status"] == "succeeded", f"{name} job failed: {done['error']}"
+            svc.jobs[name] = done
+        yield svc
+    finally:
+        api.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class UI:
+    """A page plus what it did: console errors, page errors and every request URL."""
+
+    def __init__(self, page: Any, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.expected: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def goto(self, fragment: str) -> Any:
+        """Open ``#/...`` and wait until the page module finished rendering."""
+        page = self.page
+        if page.url.startswith(self.base):
+            page.evaluate("f => { location.hash = f; }", fragment)
+        else:
+            page.goto(f"{self.base}/{fragment}")
+        page.wait_for_function(
+            "f => location.hash === f && document.querySelector('main').dataset.ready === 'true'",
+            arg=fragment,
+        )
+        return page
+
+    def expect_error(self, fragment: str) -> None:
+        """A console error containing ``fragment`` is part of the test (e.g. a refused POST)."""
+        self.expected.append(fragment)
+
+    def assert_clean(self) -> None:
+        errors = [e for e in self.errors if not any(f in e for f in self.expected)]
+        assert errors == [], errors
+        outside = [
+            u
+            for u in self.requests
+            if not (u.startswith(self.base + "/") or u.startswith(("blob:", "data:")))
+        ]
+        assert outside == [], f"requests left 127.0.0.1: {outside}"
+
+
+def _with_csp(route: Any) -> None:
+    response = route.fetch()
+    route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
+
+
+@pytest.fixture
+def ui(browser: Any, service: Service, request: pytest.FixtureRequest) -> Iterator[UI]:
+    width = getattr(request, "param", 1280)
+    context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    # Documents get the production CSP (a no-op if the server already sends one).
+    page.route(lambda url: url.rstrip("/") == service.base or url.endswith(".html"), _with_csp)
+    view = UI(page, service.base)
+    yield view
+    context.close()
+    view.assert_clean()

@@ -1,0 +1,281 @@
+"""Every page against real results computed in this session, in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import HTML_NAME, SMALL, UI, Service
+
+pytestmark = pytest.mark.browser
+
+
+def chart_points(page: Any, scope: str = "main") -> list[int]:
+    """Data points per rendered chart (set by the renderer once Plotly drew it)."""
+    return [
+        int(n)
+        for n in page.eval_on_selector_all(
+            f"{scope} figure.chart", "els => els.map(e => e.dataset.points || '0')"
+        )
+    ]
+
+
+def plotted_traces(page: Any, scope: str) -> list[str]:
+    """Names of the traces Plotly actually holds in the charts under ``scope``."""
+    return list(
+        page.eval_on_selector_all(
+            f"{scope} .js-plotly-plot",
+            "els => els.flatMap(e => (e.data || []).map(t => t.name || ''))",
+        )
+    )
+
+
+def nll_column(page: Any) -> list[float]:
+    texts = page.locator("#models-table tbody td:nth-child(8)").all_inner_texts()
+    return [float(t) for t in texts if t != "—"]
+
+
+def test_models_page_lists_results_sorts_filters_and_shows_html_as_text(
+    ui: UI, service: Service
+) -> None:
+    page = ui.goto("#/models")
+    rows = page.locator("#models-table tbody tr")
+    assert rows.count() >= 2
+    full = service.jobs["full"]
+    row = page.locator(f"#models-table tr[data-result-id='{full['result_id']}']")
+    nll = float(row.locator("td").nth(7).inner_text())
+    result = service.api.get(f"/api/v1/results/{full['result_id']}").json()["result"]
+    assert nll == pytest.approx(result["entropy"]["summary"]["mean_nll"]["estimate"], rel=1e-3)
+    # Surplus K=2 and the spectral headline numbers are filled for the full job.
+    assert re.fullmatch(r"-?[\d.e+-]+", row.locator("td").nth(9).inner_text())
+    assert re.fullmatch(r"-?[\d.e+-]+", row.locator("td").nth(11).inner_text())
+
+    # The model whose directory name is HTML: shown verbatim, never parsed.
+    names = page.locator("#models-table td.name").all_inner_texts()
+    assert any(HTML_NAME in n for n in names)
+    assert page.locator("#models-table img").count() == 0
+
+    # Sort by NLL: ascending then descending (by keyboard, like a user without a mouse).
+    header = page.locator("th[data-col='nll'] button")
+    header.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("th[data-col='nll']").get_attribute("aria-sort") == "ascending"
+    assert nll_column(page) == sorted(nll_column(page))
+    page.keyboard.press("Enter")
+    assert page.locator("th[data-col='nll']").get_attribute("aria-sort") == "descending"
+    assert nll_column(page) == sorted(nll_column(page), reverse=True)
+
+    # Filter by the llama directory: the HTML-named row disappears.
+    page.fill("#model-filter", str(service.models["llama"]))
+    assert page.locator("#models-table tbody tr").count() >= 1
+    assert all(HTML_NAME not in n for n in page.locator("#models-table td.name").all_inner_texts())
+
+
+def test_dashboard_tabs_render_real_charts_provenance_and_exports(
+    ui: UI, service: Service, tmp_path: Path
+) -> None:
+    job = service.jobs["full"]
+    page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}")
+    assert page.locator("#summary .stat").count() >= 5
+    assert "nats" in page.locator("#summary").inner_text()
+    entropy_points = chart_points(page, "#panel-entropy")
+    assert len(entropy_points) >= 5 and all(n > 0 for n in entropy_points)
+    titles = page.locator("#panel-entropy figure.chart h3").all_inner_texts()
+    assert "NLL and entropy by context position" in titles
+    assert any("Logit lens" in t for t in titles)
+    assert "Predictive information per layer" in titles
+    # Axis titles carry units.
+    y_title = page.locator("#panel-entropy .js-plotly-plot .ytitle").first.text_content()
+    assert "nats" in (y_title or "")
+
+    # Keyboard: arrow keys move between tabs and open their panel.
+    page.focus("#tab-entropy")
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#tab-surplus", "aria-selected") == "true"
+    assert page.is_visible("#panel-surplus")
+    page.wait_for_selector("#panel-surplus figure.chart")
+    surplus = page.locator("#panel-surplus figure.chart h3").all_inner_texts()
+    assert "Information surplus Surplus_K by K" in surplus
+    assert any("Term 1 per layer" in t for t in surplus)
+    assert all(n > 0 for n in chart_points(page, "#panel-surplus"))
+    traces = plotted_traces(page, "#panel-surplus")
+    assert any("upper bound" in t for t in traces) and any("95% interval" in t for t in traces)
+
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#tab-spectrum", "aria-selected") == "true"
+    page.wait_for_selector("#panel-spectrum figure.chart")
+    spectrum = page.locator("#panel-spectrum figure.chart h3").all_inner_texts()
+    for expected in (
+        "Eigenspectra of the kernels",
+        "Representation spectra per layer",
+        "Alignment A vs chance A_rand per layer (data side)",
+        "Capture curve",
+        "Canonical correlations",
+        "Pullback Fisher metric spectrum",
+    ):
+        assert any(expected in t for t in spectrum), (expected, spectrum)
+    assert all(n > 0 for n in chart_points(page, "#panel-spectrum"))
+    # Log–log axes on the spectra.
+    spectra_axes = page.eval_on_selector(
+        "#panel-spectrum figure[data-chart-id='spectral.kernel_spectra'] .js-plotly-plot",
+        "e => [e.layout.xaxis.type, e.layout.yaxis.type]",
+    )
+    assert spectra_axes == ["log", "log"]
+
+    # Provenance: model source, corpus hash, seed, versions, device, timings.
+    prov = page.locator("#provenance").inner_text()
+    result = service.api.get(f"/api/v1/results/{job['result_id']}").json()["result"]
+    assert result["provenance"]["corpus"]["hash"] in prov
+    assert "torch version" in prov and "device" in prov and "capture" in prov
+
+    # Exports: JSON (the result), CSV (its numbers), PNG and SVG of a chart.
+    with page.expect_download() as dl:
+        page.click("#export-json")
+    exported = json.loads(Path(dl.value.path()).read_text())
+    assert exported["result"]["entropy"]["summary"] == result["entropy"]["summary"]
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    csv_text = Path(dl.value.path()).read_text()
+    assert csv_text.startswith("path,value\n") and "entropy.summary.mean_nll.estimate" in csv_text
+    figure = page.locator("#panel-spectrum figure.chart").first
+    for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<svg")):
+        with page.expect_download() as dl:
+            figure.locator(f"button:text-is('{fmt.upper()}')").click()
+        assert Path(dl.value.path()).read_bytes()[:4] == magic[:4]
+
+
+def test_missing_sections_say_not_computed(ui: UI, service: Service) -> None:
+    job = service.jobs["partial"]
+    page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}&tab=surplus")
+    assert "not computed in this result" in page.locator("#panel-surplus").inner_text()
+    # The page title is the HTML-named source, as text.
+    assert HTML_NAME in page.locator("h1").inner_text()
+    assert page.locator("main img").count() == 0
+    page.click("#tab-spectrum")
+    assert all(n > 0 for n in chart_points(page, "#panel-spectrum"))
+
+
+def test_two_models_compared_from_the_models_page(ui: UI, service: Service) -> None:
+    page = ui.goto("#/models")
+    for name in ("full", "partial"):
+        rid = service.jobs[name]["result_id"]
+        page.check(f"#models-table tr[data-result-id='{rid}'] input[type=checkbox]")
+    page.click("#compare-selected")
+    page.wait_for_function(
+        "() => location.hash.startsWith('#/compare') && "
+        "document.querySelector('main').dataset.ready === 'true'"
+    )
+    assert page.locator("#compare-table tbody tr").count() == 2
+    assert HTML_NAME in page.locator("#compare-table").inner_text()
+    points = chart_points(page)
+    assert len(points) >= 10 and all(n > 0 for n in points)
+    # The position chart overlays both models.
+    names = plotted_traces(page, "figure[data-chart-id='entropy.by_position']")
+    llama = str(service.models["llama"])
+    assert any(llama in n for n in names)
+    assert any("&lt;img" in n for n in names)  # escaped for Plotly: literal, not markup
+
+
+def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service: Service) -> None:
+    page = ui.goto("#/submit")
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+
+    # Client-side validation: nothing is sent.
+    page.click("details.advanced summary")
+    page.fill("#model", "")
+    page.fill("#window_len", "3")
+    page.click("#submit-job")
+    assert page.locator("#model-error").inner_text().strip() != ""
+    assert "Between" in page.locator("#window_len-error").inner_text()
+    assert page.get_attribute("#model", "aria-invalid") == "true"
+    assert posted == []
+
+    # Well-formed but refused by the server (over its token limit): the message shows inline.
+    page.fill("#model", f"local:{service.models['gpt2']}")
+    page.fill("#window_len", "")
+    page.fill("#max_tokens", "50000000")
+    ui.expect_error("status of 422")  # Chromium logs the refused POST itself
+    page.click("#submit-job")
+    page.wait_for_selector("#submit-status .server-error")
+    status = page.locator("#submit-status").inner_text()
+    assert "Server refused the job" in status and "max_tokens" in status
+    assert len(posted) == 1
+
+    # A real job.
+    page.fill("#model", f"local:{service.models['gpt2']}")
+    page.select_option("#preset", "quick")
+    page.fill("#window_len", str(SMALL["window_len"]))
+    page.fill("#max_tokens", str(SMALL["max_tokens"]))
+    page.fill("#bootstrap_samples", str(SMALL["bootstrap_samples"]))
+    page.check("#force")
+    page.click("#submit-job")
+    page.wait_for_selector("#submit-status[data-job-id]")
+    job_id = int(page.get_attribute("#submit-status", "data-job-id"))
+    page.click("#submit-status a")  # "Follow its progress"
+    row = page.locator(f"#jobs-table tr[data-job-id='{job_id}']")
+    row.wait_for()
+    assert "highlight" in (row.get_attribute("class") or "")
+
+    seen: list[float] = []
+    stages: set[str] = set()
+    for _ in range(600):  # ≤ 150 s
+        status = row.get_attribute("data-status")
+        seen.append(float(row.locator("progress").get_attribute("value") or 0))
+        stages.add(row.locator(".stage").inner_text())
+        if status in {"succeeded", "failed", "cancelled"}:
+            break
+        page.wait_for_timeout(250)
+    assert row.get_attribute("data-status") == "succeeded", row.inner_text()
+    assert seen == sorted(seen), "progress went backwards"
+    intermediate = {v for v in seen if 0 < v < 100}
+    assert len(intermediate) >= 2, f"progress bar did not move: {seen}"
+    assert len(stages - {""}) >= 3, stages
+    row.locator("a", has_text="View result").click()
+    page.wait_for_function("() => document.querySelector('main').dataset.ready === 'true'")
+    assert all(n > 0 for n in chart_points(page, "#panel-entropy"))
+
+
+def test_upload_corpus_then_cancel_the_queued_job(ui: UI, service: Service, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("Markov kernels compose. " * 400)
+    page = ui.goto("#/submit")
+    page.fill("#model", f"local:{service.models['llama']}")
+    page.check("#mode-upload")
+    page.set_input_files("#file", str(text))
+    page.fill("#corpus_name", "my notes")
+    page.click("details.advanced summary")
+    page.fill("#queue", "nowhere")  # no worker serves it: the job stays queued
+    page.click("#submit-job")
+    page.wait_for_selector("#submit-status[data-job-id]")
+    job_id = int(page.get_attribute("#submit-status", "data-job-id"))
+    job = service.api.get(f"/api/v1/jobs/{job_id}").json()
+    assert job["corpus_source"].startswith("upload:") and job["queue"] == "nowhere"
+
+    page = ui.goto("#/jobs")
+    row = page.locator(f"#jobs-table tr[data-job-id='{job_id}']")
+    assert row.get_attribute("data-status") == "queued"
+    row.locator("button", has_text="Cancel").click()
+    page.wait_for_selector(f"#jobs-table tr[data-job-id='{job_id}'][data-status='cancelled']")
+    assert service.api.get(f"/api/v1/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("ui", [800], indirect=True)
+def test_pages_fit_800_px(ui: UI, service: Service) -> None:
+    job = service.jobs["full"]
+    for fragment in (
+        "#/models",
+        f"#/model/{job['model_id']}?result={job['result_id']}",
+        "#/submit",
+        "#/jobs",
+        f"#/compare?results={job['result_id']},{service.jobs['partial']['result_id']}",
+    ):
+        page = ui.goto(fragment)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth")
+        assert overflow <= 800, (fragment, overflow)
+        widths = page.eval_on_selector_all("figure.chart", "els => els.map(e => e.offsetWidth)")
+        assert all(w <= 800 for w in widths)
