@@ -11,10 +11,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from markovlens.analysis.config import AnalysisConfig
 from markovlens.analysis.exact import ExactReference
 from markovlens.lab.hmm import HiddenMarkovProcess
 
 MAX_K = 4  # surplus up to K = 4 (three chain-rule terms)
+# The surplus probes sample contexts from this position on (AnalysisConfig's default), so the
+# ideal surplus is averaged over the same positions.
+MIN_POSITION = int(AnalysisConfig.model_fields["min_position"].default)
 
 
 def entropy(probs: np.ndarray) -> np.ndarray:
@@ -82,7 +86,8 @@ def surplus_terms(
             ratio = np.divide(p_next, q_next, out=np.ones_like(p_next), where=p_next > 0)
             kl = (p_next * np.log(ratio)).sum(axis=2)  # [n, V^j]
             result[start : start + chunk, j - 1] = (prefix_prob * kl).sum(axis=1)
-    return result
+    # Each term is an average of KL divergences: negative values are rounding only.
+    return np.maximum(result, 0.0)
 
 
 def surplus_from_terms(terms: np.ndarray) -> dict[int, float]:
@@ -140,19 +145,21 @@ def build_reference(
     max_k: int = MAX_K,
     max_surplus_contexts: int = 4096,
     seed: int = 0,
+    min_position: int = MIN_POSITION,
 ) -> ExactReference:
     """The ExactReference of ``tokens`` [n, T] drawn from ``process``.
 
-    ``ideal_surplus[K]`` is the mean pointwise Surplus_K over contexts (w, t) that have all
-    K following tokens inside the window (t ≤ T − 1 − K), the contexts a K-step probe can be
-    trained on; at most ``max_surplus_contexts`` of them (a seeded subsample, K = 4 enumerates
+    ``ideal_surplus[K]`` is the mean pointwise Surplus_K over contexts (w, t) with
+    ``min_position ≤ t ≤ T − 1 − max_k`` (the positions the analysis samples its probe
+    contexts from); at most ``max_surplus_contexts`` of them (a seeded subsample, K = 4 enumerates
     V³ continuations per context). Its standard error is in ``extra``.
     """
     beliefs = process.filter(tokens)
-    n, length = tokens.shape
+    length = tokens.shape[1]
     true_probs = process.next_probs(beliefs[:, :-1])  # [n, T−1, V]
     h_star = entropy(true_probs)
-    usable = beliefs[:, : max(1, length - max_k)].reshape(-1, process.num_states)
+    first = min(min_position, max(0, length - max_k - 1))
+    usable = beliefs[:, first : max(first + 1, length - max_k)].reshape(-1, process.num_states)
     rng = np.random.default_rng(seed)
     if usable.shape[0] > max_surplus_contexts:
         usable = usable[rng.choice(usable.shape[0], max_surplus_contexts, replace=False)]

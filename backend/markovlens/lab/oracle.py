@@ -95,6 +95,7 @@ class OracleLM(nn.Module):
             num_hidden_layers=1,
             num_attention_heads=1,
             num_key_value_heads=1,
+            head_dim=2,  # unused (no attention); RoPE validation wants an even head dimension
             tie_word_embeddings=False,
         )
         self.model = _Backbone(process, self.layout)

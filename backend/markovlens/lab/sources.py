@@ -141,12 +141,16 @@ def source_names() -> list[str]:
     return sorted(_BUILDERS)
 
 
-@cache
 def get_source(name: str) -> SyntheticSource:
     """The source called ``name`` (a ``synthetic:`` prefix is accepted). KeyError if unknown."""
     key = name.removeprefix("synthetic:")
     if key not in _BUILDERS:
         raise KeyError(f"unknown synthetic source {name!r}; choose one of {source_names()}")
+    return _build(key)
+
+
+@cache
+def _build(key: str) -> SyntheticSource:
     return _BUILDERS[key]()
 
 

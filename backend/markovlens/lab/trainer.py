@@ -142,9 +142,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRu
     def checkpoint(step: int) -> None:
         path = run_dir / f"step-{step:06d}"
         model.eval()
-        save_checkpoint(
-            model, tokenizer, path, run_name=run_name, step=step, source=cfg.source
-        )
+        save_checkpoint(model, tokenizer, path, run_name=run_name, step=step, source=cfg.source)
         mean_loss = float(np.mean(losses)) if losses else None
         checkpoints.append(Checkpoint(step=step, path=path, train_loss=mean_loss))
         losses.clear()
