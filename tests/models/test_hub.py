@@ -55,7 +55,7 @@ def test_a_hung_hub_times_out(hub_endpoint, settings):
 
 def test_deadline_backstop_for_calls_that_ignore_timeouts():
     start = time.monotonic()
-    with pytest.raises(HubUnreachableError, match=r"no answer within 0 s\) while probing"):
+    with pytest.raises(HubUnreachableError, match=r"no answer within 0.3 s\) while probing"):
         with_deadline(lambda: time.sleep(3), "probing", timeout=0.3)
     assert time.monotonic() - start < 1.0
 

@@ -43,6 +43,15 @@ class TestPaths:
         assert f"resolves to {outside}" in message
         assert "outside the allowed model roots" in message
 
+    def test_symlinked_weight_file_escaping(self, settings, tiny_model_dirs, tmp_path):
+        directory = tmp_path / "root" / "linked-weights"
+        shutil.copytree(tiny_model_dirs["llama"], directory)
+        outside = tmp_path / "elsewhere.safetensors"
+        (directory / "model.safetensors").rename(outside)
+        (directory / "model.safetensors").symlink_to(outside)
+        message = refused(f"local:{directory}", settings)
+        assert f"contains model.safetensors, a link to {outside} outside the allowed" in message
+
     def test_symlink_inside_the_roots_is_followed(self, settings, tiny_model_dirs, tmp_path):
         (tmp_path / "root").mkdir()
         link = tmp_path / "root" / "alias"

@@ -63,7 +63,7 @@ def with_deadline(
         return future.result(timeout=limit)
     except concurrent.futures.TimeoutError as exc:
         raise HubUnreachableError(
-            f"Hugging Face Hub unreachable (no answer within {limit:.0f} s) while {what}; " + hint
+            f"Hugging Face Hub unreachable (no answer within {limit:g} s) while {what}; " + hint
         ) from exc
     except ModelLoadError:
         raise

@@ -33,14 +33,27 @@ def resolve_inside_roots(raw: str, roots: Sequence[Path], *, what: str) -> Path:
         )
     path = Path(raw).expanduser().resolve()
     resolved_roots = [Path(root).expanduser().resolve() for root in roots]
-    if not any(path == root or path.is_relative_to(root) for root in resolved_roots):
+    if not _inside(path, resolved_roots):
         allowed = ", ".join(str(root) for root in resolved_roots)
         raise ModelLoadError(
             f"{raw!r} resolves to {path}, which is outside the allowed model roots ({allowed})"
         )
     if not path.exists():
         raise ModelLoadError(f"{raw!r} does not exist ({path})")
+    if path.is_dir():
+        # Files inside an allowed directory may be symlinks too: each must stay inside.
+        for entry in path.iterdir():
+            target = entry.resolve()
+            if entry.is_symlink() and not _inside(target, resolved_roots):
+                raise ModelLoadError(
+                    f"{raw!r} contains {entry.name}, a link to {target} outside the allowed "
+                    "model roots"
+                )
     return path
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
 
 
 def safetensors_files(directory: Path) -> list[Path]:
