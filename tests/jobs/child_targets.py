@@ -42,3 +42,9 @@ def floods_progress(spec: ChildSpec, conn: Connection) -> None:
     while True:
         step += 1
         conn.send(("progress", (step % 1000) / 1000, "flood"))
+
+
+def sleeps_quietly(spec: ChildSpec, conn: Connection) -> None:
+    """Reports once, then computes silently (no messages) until stopped."""
+    conn.send(("progress", 0.2, "quiet"))
+    time.sleep(3600)

@@ -52,3 +52,28 @@ def test_named_queues_are_separate_and_fifo(queue_url: str, names: tuple[str, st
 def test_unsupported_queue_url_is_rejected() -> None:
     with pytest.raises(ValueError, match="unsupported queue URL"):
         queue.get_huey("amqp://broker", "cpu")
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_worker_runs_jobs_from_redis(tmp_path: Path, db_url: str) -> None:
+    """The whole path over Redis: submit → RedisHuey → worker claims → child → result row."""
+    from markovlens.jobs.worker import Worker
+    from markovlens.store import open_database
+
+    from tests.jobs.child_targets import succeeds_after_2s
+    from tests.jobs.conftest import make_settings
+    from tests.jobs.helpers import submit, wait_status
+
+    name = f"gpu-{uuid.uuid4().hex[:8]}"
+    settings = make_settings(tmp_path, db_url, queue_url=REDIS_URL, worker_queues=[name])
+    db = open_database(db_url)
+    worker = Worker(settings, [name], db=db, child_target=succeeds_after_2s).start()
+    try:
+        job_id = submit(db, settings, "local:/fake", queue=name)
+        job = wait_status(db, job_id, {"succeeded", "failed"}, timeout=60)
+        assert job.status == "succeeded" and job.queue == name and job.result_id is not None
+    finally:
+        worker.stop(drain_seconds=0)
+        queue.flush_queue(REDIS_URL, name)
+        db.dispose()

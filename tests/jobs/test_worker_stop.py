@@ -16,7 +16,7 @@ from markovlens.jobs.worker import Worker, start_embedded
 from markovlens.settings import Settings
 from markovlens.store import open_database
 
-from tests.jobs.child_targets import floods_progress, succeeds_after_2s
+from tests.jobs.child_targets import floods_progress, sleeps_quietly, succeeds_after_2s
 from tests.jobs.helpers import job_state, submit, wait_for, wait_status
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -50,6 +50,21 @@ def test_cancel_is_seen_while_the_child_floods_the_pipe(settings: Settings) -> N
         with db.session() as s:
             service.cancel_job(s, job_id)
         assert wait_status(db, job_id, {"cancelled"}, timeout=10).result_id is None
+    finally:
+        worker.stop(drain_seconds=0)
+        db.dispose()
+
+
+def test_cancel_is_prompt_with_a_long_heartbeat_period(settings: Settings) -> None:
+    slow_beats = settings.model_copy(update={"heartbeat_seconds": 60.0, "lease_seconds": 120.0})
+    db = open_database(settings.resolved_database_url)
+    worker = Worker(slow_beats, ["cpu"], db=db, child_target=sleeps_quietly).start()
+    try:
+        job_id = submit(db, slow_beats, "local:/quiet")
+        wait_for(lambda: job_state(db, job_id).stage == "quiet", 60, "the child to report")
+        with db.session() as s:
+            service.cancel_job(s, job_id)
+        assert wait_status(db, job_id, {"cancelled"}, timeout=5).result_id is None
     finally:
         worker.stop(drain_seconds=0)
         db.dispose()
@@ -94,7 +109,7 @@ def test_sigterm_lets_the_running_job_finish(settings: Settings, tmp_path: Path)
         import logging, sys
         from markovlens.jobs.worker import run_worker
         from markovlens.settings import Settings
-        from tests.jobs.child_targets import floods_progress, succeeds_after_2s
+        from tests.jobs.child_targets import floods_progress, sleeps_quietly, succeeds_after_2s
         logging.basicConfig(level=logging.INFO)
         settings = Settings.model_validate_json(sys.argv[1])
         run_worker(settings, ["cpu"], child_target=succeeds_after_2s, drain_seconds=60)

@@ -91,6 +91,13 @@ def heartbeat(
     return Beat.CANCEL if cancel else Beat.OK
 
 
+def cancel_requested(session: Session, job_id: int) -> bool:
+    """Whether the user asked to cancel ``job_id`` (read-only; between heartbeats)."""
+    flag = session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
+    session.rollback()  # end the read transaction at once
+    return bool(flag)
+
+
 def record_model_meta(session: Session, job_id: int, meta: dict[str, Any]) -> None:
     """Fill the job's model row with what loading revealed (layers, width, training step...)."""
     begin_write(session)

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CANCEL_GRACE_SECONDS = 5.0  # SIGTERM → SIGKILL
 PROGRESS_WRITE_SECONDS = 1.0  # at most one progress write per second
+CANCEL_POLL_SECONDS = 1.0  # cancel flag read between heartbeats
 POLL_SECONDS = 0.2
 
 ChildTarget = Callable[[ChildSpec, Connection], None]
@@ -62,7 +63,8 @@ class _Outcome:
     progress: float = 0.0
     stage: str = "starting"
     progress_dirty: bool = False
-    events: list[str] = field(default_factory=list)
+    last_beat: float = 0.0  # monotonic time of the last heartbeat (and progress write)
+    last_cancel_check: float = 0.0
 
 
 class JobRunner:
@@ -130,22 +132,26 @@ class JobRunner:
         process = self._context.Process(
             target=self.child_target, args=(spec, sender), name=f"markovlens-job-{job_id}"
         )
-        process.start()
+        try:
+            process.start()
+        except Exception as exc:
+            log.exception("job %s: could not start the analysis process", job_id)
+            receiver.close()
+            sender.close()
+            self._finish(
+                job_id, claim.finish_failed, f"could not start the analysis process: {exc}"
+            )
+            return "failed"
         sender.close()  # only the child writes; EOF arrives when it exits
         log.info("job %s: child pid %s started", job_id, process.pid)
-        outcome = _Outcome()
-        last_beat = last_write = time.monotonic()
+        outcome = _Outcome(last_beat=time.monotonic(), last_cancel_check=time.monotonic())
         eof = False
         try:
             while True:
                 if not eof:
                     eof = self._drain(receiver, outcome, job_id)
-                now = time.monotonic()
-                due = now - last_beat >= self.settings.heartbeat_seconds
-                write = outcome.progress_dirty and now - last_write >= PROGRESS_WRITE_SECONDS
-                if due or write:
-                    beat = self._beat(job_id, outcome)
-                    last_beat = last_write = now
+                beat = self._control(job_id, outcome)
+                if beat is not None:
                     if beat is claim.Beat.CANCEL:
                         log.info("job %s: cancel requested; stopping child", job_id)
                         self._stop_child(process, job_id)
@@ -206,6 +212,21 @@ class JobRunner:
             log.info("job %s: child reported: %s", job_id, outcome.error)
         else:
             log.warning("job %s: unknown child message %r ignored", job_id, kind)
+
+    def _control(self, job_id: int, outcome: _Outcome) -> claim.Beat | None:
+        """Heartbeat when due (or to write fresh progress); else a cheap cancel-flag read."""
+        now = time.monotonic()
+        due = now - outcome.last_beat >= self.settings.heartbeat_seconds
+        fresh = outcome.progress_dirty and now - outcome.last_beat >= PROGRESS_WRITE_SECONDS
+        if due or fresh:
+            outcome.last_beat = outcome.last_cancel_check = now
+            return self._beat(job_id, outcome)
+        if now - outcome.last_cancel_check >= CANCEL_POLL_SECONDS:
+            # Keeps cancel prompt (≤ ~1 s + grace) whatever the heartbeat period.
+            outcome.last_cancel_check = now
+            with self.db.session() as session:
+                return claim.Beat.CANCEL if claim.cancel_requested(session, job_id) else None
+        return None
 
     def _beat(self, job_id: int, outcome: _Outcome) -> claim.Beat:
         with self.db.session() as session:
