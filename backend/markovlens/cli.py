@@ -122,18 +122,27 @@ def serve(
 
 def submit_demo_jobs(settings: Settings) -> list[str]:
     """Queue the two demo jobs unless equivalent ones are queued, running or done already."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from markovlens.jobs import service
+    from markovlens.jobs.errors import QueueUnavailableError, SubmitError
     from markovlens.jobs.schemas import SubmitRequest
     from markovlens.store import open_database
 
-    db = open_database(settings.resolved_database_url)
     lines = []
+    try:
+        db = open_database(settings.resolved_database_url)
+    except SQLAlchemyError as exc:
+        fail(f"cannot open the database {settings.resolved_database_url}: {exc}", EXIT_FAILED)
     try:
         with db.session() as session:
             for model in DEMO_MODELS:
                 request = SubmitRequest(model=model, corpus=DEMO_CORPUS, preset=DEMO_PRESET)
                 job = service.submit_job(session, request, settings=settings)
+                # An equal queued/running/succeeded job is reused: restarts add nothing.
                 lines.append(f"demo job {job.id}: {model} on {DEMO_CORPUS} ({job.status})")
+    except (SubmitError, QueueUnavailableError) as exc:
+        fail(f"cannot submit the demo jobs: {exc}", EXIT_FAILED)
     finally:
         db.dispose()
     return lines

@@ -76,7 +76,8 @@ def test_serve_demo_runs_both_jobs_to_success(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, f"demo jobs unfinished: {jobs}"
             time.sleep(2)
-        assert [job["status"] for job in jobs] == ["succeeded", "succeeded"], jobs
+        failures = {job["model_source"]: job["error"] for job in jobs if job["error"]}
+        assert [job["status"] for job in jobs] == ["succeeded", "succeeded"], failures
         total = time.monotonic() - begun
         for job in jobs:
             result = httpx.get(f"{base}/api/v1/results/{job['result_id']}", timeout=10).json()
