@@ -134,3 +134,42 @@ class TestHFDataset:
                 resolve_corpus(
                     "hf-dataset:gated/repo:train", tokenizer, window_len=8, max_tokens=64, seed=0
                 )
+
+    @pytest.mark.parametrize(
+        ("source", "path", "config"),
+        [
+            ("hf-dataset:some/dataset:train", "some/dataset", None),
+            ("hf-dataset:legacy/cfg-1:train", "legacy", "cfg-1"),  # org/name missing → name/config
+            ("hf-dataset:legacy:train", "legacy", None),
+        ],
+    )
+    def test_online_path_with_a_stand_in_datasets(
+        self, monkeypatch, tokenizer, source, path, config
+    ):
+        calls: list[tuple[str, str | None, str, bool]] = []
+        rows = [
+            {"id": i, "text": f"Row {i}: the quick brown fox jumps over the lazy dog."}
+            for i in range(10_000)
+        ]
+        consumed: list[int] = []
+
+        def load_dataset(name, cfg, *, split, streaming):
+            calls.append((name, cfg, split, streaming))
+            for row in rows:
+                consumed.append(row["id"])
+                yield row
+
+        module = types.ModuleType("datasets")
+        module.load_dataset = load_dataset  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "datasets", module)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        with fake_hub() as url:
+            monkeypatch.setattr(constants, "ENDPOINT", url)
+            corpus = resolve_corpus(source, tokenizer, window_len=32, max_tokens=320, seed=0)
+        assert calls == [(path, config, "train", True)]
+        assert corpus.windows.shape == (10, 32)
+        assert corpus.meta.source == source
+        assert "the quick brown fox" in tokenizer.decode(corpus.windows[0])
+        # Streaming stops after ~8 characters per wanted token instead of reading the split.
+        assert len(consumed) < 100

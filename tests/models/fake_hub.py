@@ -20,6 +20,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 REPOS: dict[str, list[str]] = {
     "pickle/only": ["config.json", "pytorch_model.bin", "tokenizer.json"],
     "some/dataset": ["data/train.parquet"],
+    "legacy": ["data/train.parquet"],
 }
 GATED = {"gated/repo"}
 # Repos served file by file from a local directory: repo id -> directory (tests fill it).
