@@ -64,8 +64,10 @@ def test_truncated_fisher_is_a_psd_lower_bound() -> None:
     full = mean_fisher(head, hidden, top_tokens=V).mean_metric
     part = mean_fisher(head, hidden, top_tokens=5)
     assert part.retained_mass < 1.0
-    assert float(torch.linalg.eigvalsh(part.mean_metric).min()) > -1e-10
-    assert float(torch.linalg.eigvalsh(full - part.mean_metric).min()) > -1e-10
+    # fp32 products: PSD up to ~1e-6 of the scale (LayerNorm leaves one exact null direction).
+    scale = float(torch.linalg.eigvalsh(full).max())
+    assert float(torch.linalg.eigvalsh(part.mean_metric).min()) > -1e-5 * scale
+    assert float(torch.linalg.eigvalsh(full - part.mean_metric).min()) > -1e-5 * scale
 
 
 def circulant(n: int) -> torch.Tensor:

@@ -34,16 +34,27 @@ def center_kernel(k: torch.Tensor) -> torch.Tensor:
     return k - row - col + k.mean()
 
 
-def whitened_basis(h: torch.Tensor, ridge_eps: float) -> torch.Tensor:
+def covariance_eigh(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(eigenvalues ascending, eigenvectors, centred h) of the biased covariance, fp64."""
+    hc = center_rows(h.to(torch.float64))
+    cov = hc.T @ hc / hc.shape[0]
+    evals, evecs = torch.linalg.eigh(cov)
+    return evals, evecs, hc
+
+
+def whitened_basis(
+    h: torch.Tensor,
+    ridge_eps: float,
+    eig: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Orthonormal basis Q [N, d_eff] of the columns of the centred, whitened ``h`` [N, d].
 
     Whitening with ridge ε·tr(Σ)/d is an invertible map on the right, so it leaves the column
     span unchanged; the ridge is used as the floor below which a direction counts as noise.
+    ``eig`` is ``covariance_eigh(h)`` when the caller already has it.
     """
-    hc = center_rows(h.to(torch.float64))
+    evals, evecs, hc = covariance_eigh(h) if eig is None else eig
     n, d = hc.shape
-    cov = hc.T @ hc / n
-    evals, evecs = torch.linalg.eigh(cov)
     floor = ridge_eps * float(evals.clamp_min(0).sum()) / d
     keep = evals > max(floor, 0.0)
     if not bool(keep.any()):
@@ -121,10 +132,20 @@ def top_eigh(
 
 
 def factor_top_eigh(factor: torch.Tensor, top: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top eigenpairs of F Fᵀ via the thin SVD of F [N, m] (exact, O(N m²))."""
-    u, s, _ = torch.linalg.svd(factor.to(torch.float64), full_matrices=False)
-    top = min(top, s.shape[0])
-    return (s[:top] ** 2), u[:, :top]
+    """Top eigenpairs of F Fᵀ for F [N, m], exactly, through the smaller Gram matrix.
+
+    m ≤ N: eigh of Fᵀ F (m×m), eigenvectors u = F v / √λ. Otherwise eigh of F Fᵀ itself.
+    """
+    f = factor.to(torch.float64)
+    n, m = f.shape
+    if m > n:
+        evals, evecs = torch.linalg.eigh(f @ f.T)
+        top = min(top, n)
+        return evals.flip(0)[:top].clamp_min(0.0), evecs.flip(1)[:, :top]
+    evals, v = torch.linalg.eigh(f.T @ f)
+    evals, v = evals.flip(0)[: min(top, m)].clamp_min(0.0), v.flip(1)[:, : min(top, m)]
+    scale = torch.where(evals > evals.max() * 1e-12, evals.rsqrt(), 0.0)
+    return evals, (f @ v) * scale
 
 
 @dataclass
@@ -142,14 +163,23 @@ class RidgeFit:
 
 def ridge_fit(x: torch.Tensor, y: torch.Tensor, ridge_rel: float) -> RidgeFit:
     """Ridge regression with penalty ``ridge_rel``·tr(XᵀX)/d (scale-free)."""
+    return ridge_path(x, y, (ridge_rel,))[0]
+
+
+def ridge_path(x: torch.Tensor, y: torch.Tensor, ridges: tuple[float, ...]) -> list[RidgeFit]:
+    """Ridge fits for several relative penalties from one eigendecomposition of XᵀX."""
     x64, y64 = x.to(torch.float64), y.to(torch.float64)
     x_mean, y_mean = x64.mean(0), y64.mean(0)
     xc, yc = x64 - x_mean, y64 - y_mean
-    gram = xc.T @ xc
-    lam = ridge_rel * float(gram.trace()) / gram.shape[0]
-    eye = torch.eye(gram.shape[0], dtype=torch.float64)
-    weight = torch.linalg.solve(gram + lam * eye, xc.T @ yc)
-    return RidgeFit(weight=weight, x_mean=x_mean, y_mean=y_mean, ridge=ridge_rel)
+    evals, evecs = torch.linalg.eigh(xc.T @ xc)
+    evals = evals.clamp_min(0.0)
+    rotated = evecs.T @ (xc.T @ yc)
+    fits = []
+    for rel in ridges:
+        lam = rel * float(evals.sum()) / evals.shape[0]
+        weight = evecs @ (rotated / (evals + lam).clamp_min(1e-300)[:, None])
+        fits.append(RidgeFit(weight=weight, x_mean=x_mean, y_mean=y_mean, ridge=rel))
+    return fits
 
 
 def r2_score(y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
@@ -166,6 +196,12 @@ def _inv_sqrt(cov: torch.Tensor, ridge_rel: float) -> torch.Tensor:
     return evecs @ torch.diag((evals.clamp_min(0) + lam).rsqrt()) @ evecs.T
 
 
+def cca_inv_sqrt(y: torch.Tensor, ridge_rel: float) -> torch.Tensor:
+    """(Cov(y) + ridge)^{-1/2}, the per-side whitening of ridge CCA."""
+    yc = center_rows(y.to(torch.float64))
+    return _inv_sqrt(yc.T @ yc / yc.shape[0], ridge_rel)
+
+
 @dataclass
 class CCAFit:
     """Ridge CCA: canonical directions for x and y and their in-sample correlations."""
@@ -177,14 +213,23 @@ class CCAFit:
     correlations: torch.Tensor  # [k]
 
 
-def ridge_cca(x: torch.Tensor, y: torch.Tensor, top: int, ridge_rel: float) -> CCAFit:
-    """Top canonical correlations: singular values of Cxx^{-1/2} Cxy Cyy^{-1/2} (ridged)."""
+def ridge_cca(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    top: int,
+    ridge_rel: float,
+    y_inv_sqrt: torch.Tensor | None = None,
+) -> CCAFit:
+    """Top canonical correlations: singular values of Cxx^{-1/2} Cxy Cyy^{-1/2} (ridged).
+
+    ``y_inv_sqrt`` is ``cca_inv_sqrt(y, ridge_rel)`` when y is shared by several calls.
+    """
     x64, y64 = x.to(torch.float64), y.to(torch.float64)
     x_mean, y_mean = x64.mean(0), y64.mean(0)
     xc, yc = x64 - x_mean, y64 - y_mean
     n = xc.shape[0]
     wx = _inv_sqrt(xc.T @ xc / n, ridge_rel)
-    wy = _inv_sqrt(yc.T @ yc / n, ridge_rel)
+    wy = cca_inv_sqrt(y, ridge_rel) if y_inv_sqrt is None else y_inv_sqrt
     u, s, vh = torch.linalg.svd(wx @ (xc.T @ yc / n) @ wy, full_matrices=False)
     top = min(top, s.shape[0])
     return CCAFit(

@@ -13,7 +13,6 @@ from markovlens.analysis.alignment import (
     alignment,
     anisotropy,
     centered_eigen,
-    covariance_eigenvalues,
     kernel_spectrum,
     spectrum_stats,
 )
@@ -28,9 +27,12 @@ from markovlens.analysis.kernels import (
 )
 from markovlens.analysis.linalg import (
     cca_correlations,
+    cca_inv_sqrt,
+    covariance_eigh,
     r2_score,
     ridge_cca,
     ridge_fit,
+    ridge_path,
     torch_generator,
     whitened_basis,
 )
@@ -132,12 +134,15 @@ def spectral_suite(
     clock = time.perf_counter()
     splits = split_by_window(window_index, config.train_fraction, config.val_fraction, rng)
     target = protos[next_tokens].to(torch.float64)
+    trva = splits["train"] | splits["val"]
+    y_white = cca_inv_sqrt(target[trva], config.cca_ridge)  # shared by every layer's CCA
     align_rows: list[Alignment] = []
     heldout: list[HeldOut] = []
     representation: list[RepresentationSpectrum] = []
     for li, layer in enumerate(layers):
         h = hidden[layer]
-        q = whitened_basis(h, config.ridge_eps)
+        cov_eig = covariance_eigh(h)
+        q = whitened_basis(h, config.ridge_eps, cov_eig)
         for kernel in kernels:
             vals = alignment(q, eigens[(kernel.name, kernel.side)], config.capture_top)
             align_rows.append(
@@ -154,8 +159,8 @@ def spectral_suite(
                     capture=_rounded(vals.capture),
                 )
             )
-        heldout.append(_heldout(layer, h, target, splits, config))
-        st = spectrum_stats(covariance_eigenvalues(h))
+        heldout.append(_heldout(layer, h, target, splits, config, y_white))
+        st = spectrum_stats(cov_eig[0].flip(0).clamp_min(0.0).numpy())
         representation.append(
             RepresentationSpectrum(
                 layer=layer,
@@ -235,22 +240,24 @@ def _heldout(
     target: torch.Tensor,
     splits: dict[str, torch.Tensor],
     config: SpectralConfig,
+    y_white: torch.Tensor,
 ) -> HeldOut:
-    """Ridge H^ℓ → Ḡ^data (penalty picked on val) with R² on test; ridge CCA on train."""
+    """Ridge H^ℓ → Ḡ^data (penalty picked on val) with R² on test; ridge CCA on train+val."""
     tr, va, te = splits["train"], splits["val"], splits["test"]
-    best: tuple[float, float] = (-math.inf, RIDGE_GRID[0])
+    lam = 1e-2
     if int(va.sum()) > 1:
-        for lam in RIDGE_GRID:
-            fit = ridge_fit(h[tr], target[tr], lam)
-            score = r2_score(target[va], fit.predict(h[va]))
-            if score > best[0]:
-                best = (score, lam)
-    lam = best[1] if math.isfinite(best[0]) else 1e-2
+        fits = ridge_path(h[tr], target[tr], RIDGE_GRID)
+        scores = [r2_score(target[va], fit.predict(h[va])) for fit in fits]
+        finite = [
+            (sc, fit.ridge) for sc, fit in zip(scores, fits, strict=True) if math.isfinite(sc)
+        ]
+        if finite:
+            lam = max(finite)[1]
     # Refit on train + val with the chosen penalty; test is touched once.
     trva = tr | va
     fit = ridge_fit(h[trva], target[trva], lam)
     r2 = r2_score(target[te], fit.predict(h[te])) if int(te.sum()) > 1 else float("nan")
-    cca = ridge_cca(h[trva], target[trva], config.cca_top, config.cca_ridge)
+    cca = ridge_cca(h[trva], target[trva], config.cca_top, config.cca_ridge, y_white)
     test_corr = cca_correlations(cca, h[te], target[te]).tolist() if int(te.sum()) > 2 else []
     return HeldOut(
         layer=layer,
