@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from markovlens.lab.cli import lab_app
 from markovlens.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -471,16 +472,7 @@ def results(
         say(f"wrote {out}")
 
 
-def _mount_lab() -> None:
-    """``markovlens lab ...``: the lab engineer's sub-app, once it exists."""
-    try:
-        from markovlens.lab.cli import lab_app
-    except ImportError:
-        return
-    app.add_typer(lab_app, name="lab", help="Synthetic sources with exact answers; tiny trainer.")
-
-
-_mount_lab()
+app.add_typer(lab_app, name="lab", help="Synthetic sources with exact answers; tiny trainer.")
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

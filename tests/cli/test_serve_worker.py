@@ -72,3 +72,10 @@ def test_worker_process_runs_a_job_submitted_to_a_workerless_server(
             output = worker.communicate()[0].decode()
     assert "markovlens worker on queues: cpu" in output
     assert worker.returncode == 0, output
+
+
+def test_lab_sub_app_is_mounted() -> None:
+    result = runner.invoke(app, ["lab", "--help"])
+    assert result.exit_code == 0
+    for command in ("sources", "train", "validate"):
+        assert command in result.stdout
