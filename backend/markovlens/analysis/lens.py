@@ -101,8 +101,8 @@ def lens_suite(
             }
             for name, value in values.items():
                 per[name][i, c0:c1] = value.cpu().numpy()
-        if progress is not None:
-            progress(c1 / n, "lens")
+            if progress is not None:  # per layer: one chunk × all layers can take many seconds
+                progress((c0 + (c1 - c0) * (i + 1) / len(layers)) / n, "lens")
     summary = [
         LensLayer(
             layer=layer,
