@@ -162,6 +162,9 @@ def test_estimate_memory_bytes_known_values():
     assert estimate_memory_bytes(10**9, "float32") == int(4e9 * 1.25) + gib
     assert estimate_memory_bytes(10**9, torch.float16) == estimate_memory_bytes(10**9, "bf16")
     assert estimate_memory_bytes(0, "fp32") == gib
+    assert estimate_memory_bytes(10**9, "auto") == estimate_memory_bytes(10**9, "float32")
+    with pytest.raises(ModelLoadError, match="unknown dtype"):
+        estimate_memory_bytes(10**9, "int4")
 
 
 def test_content_hash_cache_hits_and_invalidates(tiny_model_dirs, settings, tmp_path, monkeypatch):

@@ -53,5 +53,8 @@ def resolve_dtype(requested: str | None, device: str) -> torch.dtype:
 
 
 def bytes_per_parameter(dtype: str | torch.dtype) -> int:
-    resolved = DTYPES[dtype.lower()] if isinstance(dtype, str) else dtype
-    return torch.empty((), dtype=resolved).element_size()
+    """Bytes of one parameter; ``auto`` counts as fp32 (the larger: routing never under-counts)."""
+    if isinstance(dtype, torch.dtype):
+        return torch.empty((), dtype=dtype).element_size()
+    name = dtype.strip().lower()
+    return 4 if name == "auto" else torch.empty((), dtype=resolve_dtype(name, "cpu")).element_size()
