@@ -136,6 +136,11 @@ def test_stale_queued_jobs_are_resent_once_per_period(db: Database, settings: Se
             reaper.Requeued(job_id, "cpu")
         ]
         assert reaper.stale_queued(s, timedelta(minutes=5), now=later) == []
+        much_later = later + timedelta(minutes=6)
+        busy = reaper.stale_queued(
+            s, timedelta(minutes=5), now=much_later, queue_is_empty=lambda q: False
+        )
+        assert busy == []  # messages are still pending on that queue: no duplicate
 
 
 def test_model_meta_is_recorded_on_the_models_row(db: Database, settings: Settings) -> None:

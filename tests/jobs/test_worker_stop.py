@@ -134,3 +134,25 @@ def test_sigterm_lets_the_running_job_finish(settings: Settings, tmp_path: Path)
         if proc.poll() is None:
             proc.kill()
         db.dispose()
+
+
+def test_a_lost_message_is_resent_and_the_job_runs(settings: Settings) -> None:
+    """A queued job whose message vanished (broker restart) is found by the reaper."""
+    from datetime import timedelta
+
+    from markovlens.jobs.schemas import SubmitRequest
+
+    db = open_database(settings.resolved_database_url)
+    with db.session() as s:
+        request = SubmitRequest(model="local:/lost", corpus="builtin:python-docs")
+        job_id = service.submit_job(s, request, settings=settings, enqueue=False).id
+    worker = Worker(settings, ["cpu"], db=db, child_target=succeeds_after_2s)
+    assert pending_count(settings.resolved_queue_url, "cpu") == 0
+    worker.reap_once(stale_after=timedelta(seconds=0))
+    assert pending_count(settings.resolved_queue_url, "cpu") == 1
+    worker.start()
+    try:
+        assert wait_status(db, job_id, {"succeeded"}, timeout=60).attempts == 1
+    finally:
+        worker.stop(drain_seconds=0)
+        db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -68,12 +69,18 @@ def reap_expired(session: Session, now: datetime | None = None) -> list[Requeued
 
 
 def stale_queued(
-    session: Session, older_than: timedelta, now: datetime | None = None
+    session: Session,
+    older_than: timedelta,
+    now: datetime | None = None,
+    *,
+    queue_is_empty: Callable[[str], bool] = lambda _queue: True,
 ) -> list[Requeued]:
-    """Queued jobs not (re)sent for ``older_than``: their message may be lost, send it again.
+    """Queued jobs not (re)sent for ``older_than`` on a queue with no pending message: their
+    message was lost (broker restart, worker killed between dequeue and claim); send again.
 
-    A duplicate message is harmless (it loses the claim), so this only bounds how long a job
-    can sit forgotten after a broker restart or a worker killed between dequeue and claim.
+    ``jobs.heartbeat_at`` of a queued job is when its message was last sent. Resending only
+    to empty queues keeps a long backlog from filling with duplicates (a duplicate would be
+    harmless anyway: it loses the claim).
     """
     now = now or utcnow()
     begin_write(session)
@@ -87,7 +94,12 @@ def stale_queued(
         )
     )
     resent: list[Requeued] = []
+    empty: dict[str, bool] = {}
     for job_id, queue in rows:
+        if queue not in empty:
+            empty[queue] = queue_is_empty(queue)
+        if not empty[queue]:
+            continue
         result = session.execute(
             update(Job)
             .where(

@@ -19,7 +19,7 @@ from huey import Huey
 
 from markovlens.jobs import reaper
 from markovlens.jobs.child import child_main
-from markovlens.jobs.queue import enqueue_job, get_huey, huey_name, set_executor
+from markovlens.jobs.queue import enqueue_job, get_huey, huey_name, pending_count, set_executor
 from markovlens.jobs.runner import ChildTarget, JobRunner, new_worker_id
 from markovlens.settings import Settings
 from markovlens.store import Database, open_database
@@ -130,11 +130,16 @@ class Worker:
             with self.db.session() as session:
                 todo = reaper.reap_expired(session)
                 if stale_after is not None:
-                    todo += reaper.stale_queued(session, stale_after)
+                    todo += reaper.stale_queued(
+                        session, stale_after, queue_is_empty=self._queue_is_empty
+                    )
             for item in todo:
                 enqueue_job(self.settings.resolved_queue_url, item.queue, item.job_id)
         except Exception:
             log.exception("worker %s: reaper pass failed", self.worker_id)
+
+    def _queue_is_empty(self, queue: str) -> bool:
+        return pending_count(self.settings.resolved_queue_url, queue) == 0
 
 
 class EmbeddedWorker:
