@@ -80,6 +80,7 @@ def test_bos_when_the_tokenizer_adds_one(bos_tokenizer, tokenizer):
     corpus = docs(bos_tokenizer)
     bos = bos_tokenizer.bos_token_id
     assert corpus.bos_token_id == bos == 1
+    assert corpus.notes == ["every window starts with the tokenizer's BOS token (id 1)"]
     assert corpus.windows.shape == (32, 64)
     assert bool((corpus.windows[:, 0] == bos).all())
     assert not bool((corpus.windows[:, 1:] == bos).any())  # no special tokens in the text
@@ -98,6 +99,11 @@ def test_all_windows_when_the_corpus_is_short(tokenizer):
     )
     assert corpus.windows.shape == (len(ids) // 16, 16)
     assert corpus.windows.flatten().tolist() == ids[: len(ids) // 16 * 16]
+    assert corpus.notes == [
+        f"upload:9 has {len(ids)} tokens: {len(ids) // 16} windows of 16 instead of the "
+        f"{10**6 // 16} asked for"
+    ]
+    assert docs(tokenizer).notes == []
 
 
 def test_too_small_corpus_names_the_counts(tokenizer):

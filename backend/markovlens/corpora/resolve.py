@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -29,12 +29,14 @@ DEFAULT_MAX_SOURCE_TOKENS = 2_000_000
 @dataclass
 class CorpusWindows:
     """Token windows ``[n, window_len]`` (int64), their metadata and, for synthetic sources,
-    the exact reference. ``bos_token_id`` is set when every window starts with BOS."""
+    the exact reference. ``bos_token_id`` is set when every window starts with BOS; ``notes``
+    say what a result's provenance should mention (e.g. fewer windows than asked for)."""
 
     windows: torch.Tensor
     meta: CorpusMeta
     reference: ExactReference | None = None
     bos_token_id: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _synthetic(
@@ -123,4 +125,14 @@ def resolve_corpus(
         window_len=window_len,
         num_tokens=int(windows.numel()),
     )
-    return CorpusWindows(windows=windows, meta=meta, bos_token_id=prefix[0] if prefix else None)
+    notes = []
+    if windows.shape[0] < max_tokens // window_len:
+        notes.append(
+            f"{parsed.canonical} has {len(ids)} tokens: {windows.shape[0]} windows of "
+            f"{window_len} instead of the {max_tokens // window_len} asked for"
+        )
+    if prefix:
+        notes.append(f"every window starts with the tokenizer's BOS token (id {prefix[0]})")
+    return CorpusWindows(
+        windows=windows, meta=meta, bos_token_id=prefix[0] if prefix else None, notes=notes
+    )
