@@ -131,3 +131,19 @@ def test_lens_statistics_on_a_constructed_head() -> None:
     assert final.top1_agreement == 1.0 and final.top1_accuracy == 0.5
     assert arrays["lens_nll"].shape == (2, 2)
     assert list(arrays["lens_layers"]) == [0, 3]
+
+
+def test_reduced_precision_model_passes_with_the_dtype_tolerance(
+    tiny_model_dirs: dict[str, Path],
+) -> None:
+    model = _sharpened(tiny_model_dirs["llama"]).to(torch.bfloat16)
+    cfg = preset_config(
+        "quick", window_len=48, max_tokens=48 * 6, n_contexts=60, min_position=1,
+        run_surplus=False, run_spectral=False,
+    )  # fmt: skip
+    meta = CorpusMeta(source="t", hash="h", num_windows=6, window_len=48, num_tokens=288)
+    out = run_analysis(model, _windows(), cfg, ModelMeta(source="m"), meta)
+    lens = out.result.lens
+    assert lens is not None and lens.fidelity.passed and lens.fidelity.tolerance == 3e-2
+    assert out.result.provenance.dtype == "bfloat16"
+    assert np.isfinite(out.arrays["lens_nll"]).all() and np.isfinite(out.arrays["nll"]).all()

@@ -192,9 +192,15 @@ def run_analysis(
     last = arch.num_layers
     n_fid = capture.fidelity_logits.shape[0]
     tolerance = config.lens.fidelity_tolerance or default_tolerance(dtype)
+    # In reduced precision the check reruns the head in the model's own dtype (the hidden
+    # states were captured losslessly from it), so bf16 rounding is not mistaken for miswiring;
+    # the lens statistics themselves are computed in fp32.
+    full_precision = dtype in (torch.float32, torch.float64)
+    fid_head = lens_head if full_precision else arch.head.to(device, dtype)
     fidelity = check_fidelity(
-        lens_head, capture.hidden[last][:n_fid], capture.fidelity_logits, tolerance
+        fid_head, capture.hidden[last][:n_fid], capture.fidelity_logits, tolerance
     )
+    del fid_head
     if not fidelity.passed:
         raise LensFidelityError(
             f"lens fidelity check failed for {arch.family}: the lens at the last layer differs "
