@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from markovlens.analysis import preset_config
@@ -29,7 +29,15 @@ from markovlens.jobs.sources import resolve_corpus_row
 from markovlens.settings import Settings, get_settings
 from markovlens.store import repo_corpora, repo_jobs, repo_models, repo_results
 from markovlens.store.db import begin_write
-from markovlens.store.tables import Corpus, Job, JobStatus, Model, Result, utcnow
+from markovlens.store.tables import (
+    TERMINAL_STATUSES,
+    Corpus,
+    Job,
+    JobStatus,
+    Model,
+    Result,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -188,35 +196,32 @@ def list_jobs(
 def cancel_job(session: Session, job_id: int) -> Job:
     """Cancel: a queued job at once; a running one is flagged and its worker stops it.
 
-    Raises NotFoundError, or JobStateError if the job already finished.
+    Raises NotFoundError, or JobStateError if the job already finished. The row is locked
+    (FOR UPDATE on Postgres, the write lock on SQLite) so a concurrent claim cannot slip in.
     """
-    now = utcnow()
-    queued = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(
-            status=JobStatus.CANCELLED,
-            cancel_requested=True,
-            stage="cancelled",
-            finished_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+    begin_write(session)
+    stmt = (
+        select(Job)
+        .where(Job.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    if queued.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
-            .values(cancel_requested=True, stage="cancelling")
-        )
-    session.commit()
-    job = get_job(session, job_id)
-    session.refresh(job)
-    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) or (
-        job.status == JobStatus.CANCELLED and queued.rowcount == 0  # type: ignore[attr-defined]
-    ):
+    job = session.scalars(stmt).first()
+    if job is None:
+        session.rollback()
+        raise NotFoundError(f"no job with id {job_id}")
+    if job.status in TERMINAL_STATUSES:
+        session.rollback()
         raise JobStateError(f"job {job_id} already finished ({job.status}); nothing to cancel")
-    log.info("job %s: cancel requested (status %s)", job_id, job.status)
+    job.cancel_requested = True
+    if job.status == JobStatus.QUEUED:
+        job.status = JobStatus.CANCELLED
+        job.stage = "cancelled"
+        job.finished_at = utcnow()
+    else:
+        job.stage = "cancelling"
+    session.commit()
+    log.info("job %s: cancel requested (now %s)", job_id, job.status)
     return job
 
 
