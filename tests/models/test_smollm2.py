@@ -76,3 +76,17 @@ def test_python_docs_windows_with_the_real_tokenizer(smollm2: LoadedModel):
     assert int(first.windows.max()) < 49152
     text = smollm2.tokenizer.decode(first.windows[0])
     assert sum(ch.isalpha() for ch in text) > 0.5 * len(text)  # English prose, not bytes
+
+
+def test_random_init_baseline(smollm2: LoadedModel, data_dir):
+    fresh = load_model("random-init:builtin:smollm2-135m", Settings(data_dir=data_dir))
+    assert fresh.meta.revision == f"random-init(seed=0)/{smollm2.meta.revision}"
+    assert fresh.meta.num_parameters == smollm2.meta.num_parameters
+    assert fresh.meta.content_hash != smollm2.meta.content_hash
+    text = "The quick brown fox jumps over the lazy dog. The capital of France is Paris."
+    ids = torch.tensor([fresh.tokenizer(text, add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        logits = fresh.model(ids).logits
+    nll = torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 1:]).item()
+    # Untrained: close to uniform guessing, log|V| ≈ 10.8 nats.
+    assert abs(nll - math.log(49152)) < 1.0
