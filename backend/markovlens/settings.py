@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -22,11 +24,13 @@ class Settings(BaseSettings):
         default=None, description="redis://… for RedisHuey; default SQLite file in data_dir."
     )
     embedded_worker: bool = True
-    worker_queues: list[str] = Field(default_factory=lambda: ["cpu"])
+    worker_queues: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["cpu"])
     device: str = "auto"  # auto: cuda > mps > cpu
     dtype: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
-    model_roots: list[Path] = Field(default_factory=list, description="Allow-list for local:.")
-    api_tokens: list[str] = Field(default_factory=list)
+    model_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Allow-list for local:."
+    )
+    api_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
     lease_seconds: float = 60.0
     heartbeat_seconds: float = 5.0
     reaper_interval_seconds: float = 10.0
@@ -38,9 +42,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Accept ``a,b,c`` in the environment as well as JSON lists."""
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [item.strip() for item in value.split(",") if item.strip()]
 
     @property
     def resolved_database_url(self) -> str:

@@ -70,11 +70,6 @@ class TestPaths:
         from_env = Settings()
         assert load_model(f"local:{tiny_model_dirs['llama']}", from_env).meta.num_layers == 2
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="settings.py: pydantic-settings JSON-decodes list env values before the comma "
-        "validator runs; needs NoDecode on model_roots (reported to the settings owner)",
-    )
     def test_roots_from_the_environment_commas(self, monkeypatch, tiny_model_dirs, tiny_root):
         monkeypatch.setenv("MARKOVLENS_MODEL_ROOTS", f"/nonexistent,{tiny_root}")
         from_env = Settings()
