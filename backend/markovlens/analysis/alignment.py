@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from markovlens.analysis.kernels import Kernel
-from markovlens.analysis.linalg import factor_top_eigh, top_eigh
+from markovlens.analysis.linalg import eigvalsh, factor_top_eigh, top_eigh
 
 
 @dataclass
@@ -129,4 +129,4 @@ def covariance_eigenvalues(h: torch.Tensor) -> np.ndarray:
     h64 = h.to(torch.float64)
     hc = h64 - h64.mean(0)
     cov = hc.T @ hc / h64.shape[0]
-    return torch.linalg.eigvalsh(cov).flip(0).clamp_min(0.0).numpy()
+    return eigvalsh(cov).flip(0).clamp_min(0.0).numpy()

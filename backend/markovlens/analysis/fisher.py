@@ -15,6 +15,7 @@ from torch import nn
 
 from markovlens.analysis.contexts import HeadSpec
 from markovlens.analysis.kernels import Kernel, head_logits_chunk, normed_hidden
+from markovlens.analysis.linalg import eigh
 
 
 def norm_jacobians(norm: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
@@ -89,7 +90,7 @@ def mean_fisher(
         total += second.double() - (mean_row.T @ mean_row).double()
     metric = total / hidden.shape[0]
     metric = (metric + metric.T) / 2
-    evals, evecs = torch.linalg.eigh(metric)
+    evals, evecs = eigh(metric)
     return FisherResult(
         mean_metric=metric,
         eigenvalues=evals.flip(0).clamp_min(0.0),

@@ -6,13 +6,47 @@ an N×N eigendecomposition when only the top part is needed and N is large.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 MatVec = Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run dense factorisations on one thread, restoring the count after.
+
+    LAPACK's threaded eigh/svd/qr collapse when the cores are oversubscribed (measured on a
+    loaded 2-core box: a 576×576 eigh went from 0.03 s to 3.5 s), and at these sizes a
+    single thread is near-optimal anyway. GEMMs keep every thread.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def eigh(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    with single_thread():
+        evals, evecs = torch.linalg.eigh(a)
+    return evals, evecs
+
+
+def eigvalsh(a: torch.Tensor) -> torch.Tensor:
+    with single_thread():
+        return torch.linalg.eigvalsh(a)
+
+
+def qr(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    with single_thread():
+        q, r = torch.linalg.qr(a)
+    return q, r
 
 
 def torch_generator(rng: np.random.Generator) -> torch.Generator:
@@ -38,7 +72,7 @@ def covariance_eigh(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     """(eigenvalues ascending, eigenvectors, centred h) of the biased covariance, fp64."""
     hc = center_rows(h.to(torch.float64))
     cov = hc.T @ hc / hc.shape[0]
-    evals, evecs = torch.linalg.eigh(cov)
+    evals, evecs = eigh(cov)
     return evals, evecs, hc
 
 
@@ -61,7 +95,7 @@ def whitened_basis(
         return hc.new_zeros((n, 0))
     # Whitened columns: project onto kept eigenvectors and scale to unit variance, then QR.
     whitened = hc @ evecs[:, keep] / torch.sqrt(evals[keep] + floor)
-    q, r = torch.linalg.qr(whitened)
+    q, r = qr(whitened)
     # Drop columns that QR found numerically dependent (rank deficiency beyond the floor).
     diag = r.diagonal().abs()
     good = diag > diag.max() * 1e-10
@@ -87,12 +121,12 @@ def randomized_eigh(
     extra = max(16, k // 4) if oversample is None else oversample
     m = min(n, k + extra)
     basis = torch.randn(n, m, generator=gen, dtype=dtype)
-    basis, _ = torch.linalg.qr(matvec(basis))
+    basis, _ = qr(matvec(basis))
     for _ in range(iterations):
-        basis, _ = torch.linalg.qr(matvec(basis))
+        basis, _ = qr(matvec(basis))
     small = (basis.T @ matvec(basis)).to(torch.float64)
     small = (small + small.T) / 2
-    evals, evecs = torch.linalg.eigh(small)
+    evals, evecs = eigh(small)
     order = torch.argsort(evals, descending=True)[:k]
     return evals[order], basis.to(torch.float64) @ evecs[:, order]
 
@@ -118,7 +152,7 @@ def top_eigh(
     vectors = top if vectors is None else min(vectors, n)
     mat = k_mat.to(torch.float32)
     if n <= dense_max_n:
-        evals = torch.linalg.eigvalsh(mat).flip(0)[:top].to(torch.float64)
+        evals = eigvalsh(mat).flip(0)[:top].to(torch.float64)
         if vectors == 0:
             return evals, torch.zeros(n, 0, dtype=torch.float64)
         _, evecs = randomized_eigh(
@@ -139,10 +173,10 @@ def factor_top_eigh(factor: torch.Tensor, top: int) -> tuple[torch.Tensor, torch
     f = factor.to(torch.float64)
     n, m = f.shape
     if m > n:
-        evals, evecs = torch.linalg.eigh(f @ f.T)
+        evals, evecs = eigh(f @ f.T)
         top = min(top, n)
         return evals.flip(0)[:top].clamp_min(0.0), evecs.flip(1)[:, :top]
-    evals, v = torch.linalg.eigh(f.T @ f)
+    evals, v = eigh(f.T @ f)
     evals, v = evals.flip(0)[: min(top, m)].clamp_min(0.0), v.flip(1)[:, : min(top, m)]
     scale = torch.where(evals > evals.max() * 1e-12, evals.rsqrt(), 0.0)
     return evals, (f @ v) * scale
@@ -171,7 +205,7 @@ def ridge_path(x: torch.Tensor, y: torch.Tensor, ridges: tuple[float, ...]) -> l
     x64, y64 = x.to(torch.float64), y.to(torch.float64)
     x_mean, y_mean = x64.mean(0), y64.mean(0)
     xc, yc = x64 - x_mean, y64 - y_mean
-    evals, evecs = torch.linalg.eigh(xc.T @ xc)
+    evals, evecs = eigh(xc.T @ xc)
     evals = evals.clamp_min(0.0)
     rotated = evecs.T @ (xc.T @ yc)
     fits = []
@@ -191,7 +225,7 @@ def r2_score(y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
 
 
 def _inv_sqrt(cov: torch.Tensor, ridge_rel: float) -> torch.Tensor:
-    evals, evecs = torch.linalg.eigh(cov)
+    evals, evecs = eigh(cov)
     lam = ridge_rel * float(evals.clamp_min(0).sum()) / cov.shape[0]
     return evecs @ torch.diag((evals.clamp_min(0) + lam).rsqrt()) @ evecs.T
 
@@ -230,7 +264,8 @@ def ridge_cca(
     n = xc.shape[0]
     wx = _inv_sqrt(xc.T @ xc / n, ridge_rel)
     wy = cca_inv_sqrt(y, ridge_rel) if y_inv_sqrt is None else y_inv_sqrt
-    u, s, vh = torch.linalg.svd(wx @ (xc.T @ yc / n) @ wy, full_matrices=False)
+    with single_thread():
+        u, s, vh = torch.linalg.svd(wx @ (xc.T @ yc / n) @ wy, full_matrices=False)
     top = min(top, s.shape[0])
     return CCAFit(
         x_dirs=wx @ u[:, :top],
