@@ -1,0 +1,125 @@
+"""The frontend's pure functions, run as the ES modules the browser loads (known answers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import UI
+
+pytestmark = pytest.mark.browser
+
+
+MODULES = """
+    const m = {
+      specs: await import('/js/specs.js'), suites: await import('/js/suites.js'),
+      charts: await import('/js/charts.js'), submit: await import('/js/pages/submit.js'),
+      compare: await import('/js/pages/compare.js'),
+      models: await import('/js/pages/models.js'), app: await import('/js/app.js'),
+    };
+"""
+
+
+def run(ui: UI, body: str) -> Any:
+    """Evaluate ``body`` (an async function body; ``m`` holds the imported modules) in the page.
+
+    Playwright evaluates through DevTools, so the page's CSP (no eval) does not apply to it.
+    """
+    page = ui.goto("#/jobs")
+    return page.evaluate(f"async () => {{ {MODULES} {body} }}")
+
+
+def test_form_validation_known_cases(ui: UI) -> None:
+    out = run(
+        ui,
+        """
+        const ok = {model: 'builtin:smollm2-135m', corpus: 'builtin:python-docs',
+                    corpusMode: 'choose', advanced: {window_len: '64', seed: ''}};
+        return [
+          m.submit.validate(ok),
+          Object.keys(m.submit.validate({...ok, model: ''})),
+          Object.keys(m.submit.validate({...ok, model: 'ftp:x'})),
+          Object.keys(m.submit.validate({...ok, model: 'local:'})),
+          Object.keys(m.submit.validate({...ok, corpus: 'nope:x'})),
+          Object.keys(m.submit.validate({...ok, advanced: {window_len: '7'}})),
+          Object.keys(m.submit.validate({...ok, advanced: {seed: '1.5'}})),
+          Object.keys(m.submit.validate({...ok, corpusMode: 'upload', file: undefined})),
+        ];
+        """,
+    )
+    assert out == [
+        {},
+        ["model"],
+        ["model"],
+        ["model"],
+        ["corpus"],
+        ["window_len"],
+        ["seed"],
+        ["file"],
+    ]
+
+
+def test_generic_walk_charts_unknown_per_layer_sections(ui: UI) -> None:
+    specs, scalars = run(
+        ui,
+        """
+        const specs = [], scalars = [];
+        m.specs.autoSpecs({layers: [0, 1, 2], mean_entropy: [3, 2, 1],
+                           mutual_information: [0.1, 0.2, 0.3], agreement: [0.5, 0.6, 0.7],
+                           ratio: {estimate: 1, low: 0.5, high: 2}, name: 'x'},
+                          'future', specs, scalars);
+        return [specs.map(s => [s.x.title, s.y.title, s.traces.map(t => t.name)]), scalars];
+        """,
+    )
+    assert ["layer ℓ (0 = embeddings)", "nats", ["Mean entropy", "Mutual information"]] in specs
+    assert ["layer ℓ (0 = embeddings)", "fraction (0–1)", ["Agreement"]] in specs
+    assert ["future.ratio", {"estimate": 1, "low": 0.5, "high": 2}] in scalars
+
+
+def test_surplus_specs_draw_bounds_and_exact_values(ui: UI) -> None:
+    spec = run(
+        ui,
+        """
+        const iv = (e) => ({estimate: e, low: e - 0.1, high: e + 0.1});
+        const s = {surplus: {'3': iv(0.5), '2': iv(0.3)},
+                   bounds: {'2': {low: 0, high: 1.2, trivial_high: 5}, '3': {low: 0, high: 2,
+                   trivial_high: 10}}};
+        const [first] = m.suites.surplusSpecs(s, {'2': 0.35, '3': 0.6});
+        return first;
+        """,
+    )
+    assert spec["id"] == "surplus.by_k"
+    by_name = {t["name"]: t for t in spec["traces"]}
+    est = by_name["Surplus_K estimate (95% interval)"]
+    assert (est["x"], est["y"]) == ([2, 3], [0.3, 0.5])
+    assert est["low"] == pytest.approx([0.2, 0.4])
+    assert by_name["upper bound H(Y_{t+1:t+K−1} | Y_t)"]["y"] == [1.2, 2]
+    assert by_name["exact (ideal sufficient statistic)"]["y"] == [0.35, 0.6]
+
+
+def test_plotly_text_escaping_overlay_and_checkpoints(ui: UI) -> None:
+    out = run(
+        ui,
+        """
+        const r = (v) => ({result: {entropy: {nll_by_position: {positions: [1, 2],
+                           mean: [v, v], low: [v, v], high: [v, v]}}}});
+        const items = [
+          {label: 'a', model: {run_name: 'run', training_step: 10}, result: r(1)},
+          {label: 'b', model: {run_name: 'run', training_step: 20}, result: r(2)},
+        ];
+        const merged = m.compare.overlaySpecs(items);
+        return {
+          text: m.charts.plotlyText('<b>x</b> & y'),
+          ids: merged.map(s => s.id), names: merged[0].traces.map(t => t.name),
+          ck: m.compare.isCheckpointSeries(items),
+          notCk: m.compare.isCheckpointSeries([items[0], {...items[1], model: {run_name: 'o',
+                                                                     training_step: 1}}]),
+          hash: m.app.parseHash('#/model/3?result=7&tab=surplus'),
+        };
+        """,
+    )
+    assert out["text"] == "&lt;b&gt;x&lt;/b&gt; &amp; y"
+    assert out["ids"] == ["entropy.by_position"] and out["names"] == ["a", "b"]
+    assert out["ck"] is True and out["notCk"] is False
+    assert out["hash"]["name"] == "model" and out["hash"]["args"] == ["3"]
