@@ -37,8 +37,21 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     max_upload_bytes: int = 20 * 1024 * 1024
     max_corpus_tokens: int = 2_000_000
+    # Scale-out (docs/scale-out.md): device classes for routing, what a worker advertises,
+    # how long a silent worker still counts as live, and the log format.
+    device_classes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="queue=device:memory items, e.g. gpu=cuda:24GiB,cpu=cpu:64GiB; "
+        "empty: the classes live workers advertise.",
+    )
+    worker_memory_gb: float | None = Field(
+        default=None, description="Memory a worker advertises (default: measured)."
+    )
+    worker_seen_seconds: float = 60.0
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    log_level: str = "INFO"
 
-    @field_validator("worker_queues", "api_tokens", "model_roots", mode="before")
+    @field_validator("worker_queues", "api_tokens", "model_roots", "device_classes", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Accept ``a,b,c`` in the environment as well as JSON lists."""
