@@ -180,3 +180,27 @@ def test_structured_logs_carry_job_and_worker_ids() -> None:
     assert by_message["job_id"] == 12 and by_message["level"] == "warning"
     assert "RuntimeError: boom" in failed["exc"]
     assert {"ts", "logger", "process"} <= set(plain)
+
+
+def test_migrate_module_brings_the_database_to_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from markovlens.ops import migrate
+    from markovlens.settings import get_settings
+    from markovlens.store.migrate import current_revision, head_revision
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    monkeypatch.setenv("MARKOVLENS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert migrate.main() == 0
+    finally:
+        get_settings.cache_clear()
+        logging.getLogger().handlers[:] = [
+            h for h in logging.getLogger().handlers if h.get_name() != "markovlens-structured"
+        ]
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert current_revision(connection) == head_revision() == "0002"
+    engine.dispose()
