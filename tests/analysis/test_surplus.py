@@ -48,8 +48,11 @@ FAST = SurplusConfig(
 
 def test_surplus_equals_conditional_entropy_when_state_encodes_next_token() -> None:
     ctx = iid_contexts(encode_next=True)
-    suite = surplus_suite(ctx, FAST, np.random.default_rng(0), lambda f, s: None)
     log_v = math.log(VOCAB)
+    exact = {2: log_v, 3: log_v}
+    suite = surplus_suite(ctx, FAST, np.random.default_rng(0), lambda f, s: None, exact)
+    assert suite.exact_surplus == exact
+    assert not any("exceeds the exact" in note for note in suite.notes)
     s2 = suite.surplus[2]
     # The variational estimate is a lower bound that approaches log V as the probe sharpens.
     assert log_v - 0.25 < s2.estimate < log_v + 0.1
@@ -71,7 +74,9 @@ def test_surplus_equals_conditional_entropy_when_state_encodes_next_token() -> N
 
 def test_surplus_is_zero_when_state_is_independent() -> None:
     ctx = iid_contexts(encode_next=False, seed=1)
-    suite = surplus_suite(ctx, FAST, np.random.default_rng(1), lambda f, s: None)
+    # Told (wrongly) that the exact surplus is −1, the suite flags its estimate as too high.
+    suite = surplus_suite(ctx, FAST, np.random.default_rng(1), lambda f, s: None, {2: -1.0})
+    assert any("Surplus_2 exceeds the exact" in note for note in suite.notes)
     for k in (2, 3):
         s = suite.surplus[k]
         assert abs(s.estimate) < 0.05

@@ -70,7 +70,7 @@ class LookaheadInfo(BaseModel):
     """I(H_t; Y_{t+j}) ≥ H(Y) − CE(q(y_{t+j} | h_t)); j = 0 is the model's own head."""
 
     j: int
-    entropy_y: float = Field(description="H(Y_{t+j}): held-out CE of a smoothed unigram.")
+    entropy_y: float = Field(description="H(Y_{t+j}): held-out CE of the best marginal.")
     ce_state: float
     info: Interval
 
