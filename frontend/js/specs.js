@@ -368,7 +368,8 @@ export function entropySpecs(result) {
     specs.push({
       id: "lens.predictive_info", title: "Predictive information per layer",
       note: "Lower bound on I(H^ℓ; Y) from the lens cross-entropy; upper bound H(Y), the "
-        + "unigram entropy of next tokens.",
+        + "unigram entropy of next tokens. Below 0 the bound is vacuous (I ≥ 0 always): the "
+        + "lens cannot decode that layer.",
       x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats" },
       traces: [info, isNum(hy)
         ? { name: "upper bound H(Y)", x: [x[0], x[x.length - 1]], y: [hy, hy], role: "bound" }

@@ -212,6 +212,7 @@ def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service
     page.fill("#window_len", str(SMALL["window_len"]))
     page.fill("#max_tokens", str(SMALL["max_tokens"]))
     page.fill("#bootstrap_samples", str(SMALL["bootstrap_samples"]))
+    page.fill("#n_contexts", str(SMALL["n_contexts"]))
     page.check("#force")
     page.click("#submit-job")
     page.wait_for_selector("#submit-status[data-job-id]")

@@ -13,6 +13,8 @@ const ADVANCED = [
   { name: "window_len", label: "Window length (tokens)", min: 8, max: 8192 },
   { name: "max_tokens", label: "Tokens analysed", min: 64, max: 100_000_000 },
   { name: "bootstrap_samples", label: "Bootstrap samples", min: 50, max: 100_000 },
+  { name: "n_contexts", label: "Sampled contexts N", min: 16, max: 1_000_000,
+    hint: "for the lens, surplus and spectral suites" },
   { name: "batch_size", label: "Batch size (empty: adapt)", min: 1, max: 4096 },
 ];
 
