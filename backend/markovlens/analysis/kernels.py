@@ -7,7 +7,7 @@ A kernel is kept either as a factor F (K = F Fᵀ, cheap when F is thin) or as a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -23,6 +23,7 @@ class Kernel:
     side: str
     factor: torch.Tensor | None = None
     dense: torch.Tensor | None = None
+    _dense32: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -46,10 +47,15 @@ class Kernel:
         return float(self.dense.to(torch.float64).diagonal().sum())
 
     def quad_trace(self, q: torch.Tensor) -> float:
-        """tr(Qᵀ K Q)."""
+        """tr(Qᵀ K Q). Dense: an fp32 GEMM (O(N² d) per layer, the suite's biggest product;
+        a sum of non-negative terms λ_i‖Qᵀu_i‖², so fp32 rounding stays relative ~1e-6)."""
         if self.factor is not None:
             return float(((q.to(torch.float64).T @ self.factor.to(torch.float64)) ** 2).sum())
-        return float((q.to(torch.float64) * self.matmul(q)).sum())
+        assert self.dense is not None
+        if self._dense32 is None:
+            self._dense32 = self.dense.to(torch.float32)
+        q32 = q.to(torch.float32)
+        return float((q32 * (self._dense32 @ q32)).sum(dtype=torch.float64))
 
     def centered(self) -> Kernel:
         """J K J (for a factor, J F: centring the rows keeps it a factor)."""
@@ -82,11 +88,14 @@ def normed_hidden(head: HeadSpec, hidden: torch.Tensor) -> torch.Tensor:
 
 
 def head_logits_chunk(head: HeadSpec, normed: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
-    """Columns lo:hi of the head's logits from already-normed states (same ops as HeadSpec)."""
-    u = head.unembed[lo:hi].detach().to("cpu", torch.float32)
+    """Columns lo:hi of the head's logits from already-normed states (same ops as HeadSpec).
+
+    Computed in fp32 on ``normed``'s device.
+    """
+    u = head.unembed[lo:hi].detach().to(normed.device, torch.float32)
     logits = normed @ u.T
     if head.bias is not None:
-        logits = logits + head.bias[lo:hi].detach().to("cpu", torch.float32)
+        logits = logits + head.bias[lo:hi].detach().to(normed.device, torch.float32)
     logits = logits * head.logit_scale
     if head.final_softcap is not None:
         logits = torch.tanh(logits / head.final_softcap) * head.final_softcap
@@ -105,18 +114,26 @@ class ModelSideStats:
 
 @torch.no_grad()
 def model_side_stats(
-    head: HeadSpec, hidden_last: torch.Tensor, protos: torch.Tensor, chunk: int = 8192
+    head: HeadSpec,
+    hidden_last: torch.Tensor,
+    protos: torch.Tensor,
+    chunk: int = 8192,
+    device: torch.device | str = "cpu",
 ) -> ModelSideStats:
-    """Accumulate Ḡ, P Pᵀ, √P √Pᵀ chunk by chunk with a running max (stable, exact)."""
-    normed = normed_hidden(head, hidden_last)
+    """Accumulate Ḡ, P Pᵀ, √P √Pᵀ chunk by chunk with a running max (stable, exact).
+
+    The N×chunk×N products run on ``device``; results come back to the CPU.
+    """
+    normed = normed_hidden(head, hidden_last).to(device)
     n = normed.shape[0]
     vocab = head.unembed.shape[0]
     f64 = torch.float64
-    run_max = torch.full((n,), -torch.inf, dtype=f64)
-    total = torch.zeros(n, dtype=f64)
-    g_acc = torch.zeros(n, protos.shape[1], dtype=f64)
-    lin_acc = torch.zeros(n, n, dtype=f64)
-    bc_acc = torch.zeros(n, n, dtype=f64)
+    dev = normed.device
+    run_max = torch.full((n,), -torch.inf, dtype=f64, device=dev)
+    total = torch.zeros(n, dtype=f64, device=dev)
+    g_acc = torch.zeros(n, protos.shape[1], dtype=f64, device=dev)
+    lin_acc = torch.zeros(n, n, dtype=f64, device=dev)
+    bc_acc = torch.zeros(n, n, dtype=f64, device=dev)
     for lo in range(0, vocab, chunk):
         hi = min(vocab, lo + chunk)
         z = head_logits_chunk(head, normed, lo, hi).to(f64)
@@ -126,7 +143,7 @@ def model_side_stats(
         run_max = new_max
         e = torch.exp(z - new_max[:, None])
         total = total * scale + e.sum(1)
-        g_acc = g_acc * scale[:, None] + e @ protos[lo:hi].to(f64)
+        g_acc = g_acc * scale[:, None] + e @ protos[lo:hi].to(normed.device, f64)
         # The N×chunk×N products dominate: fp32 GEMMs, fp64 accumulators.
         e32 = e.to(torch.float32)
         r32 = e32.sqrt()

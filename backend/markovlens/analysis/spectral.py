@@ -36,6 +36,7 @@ from markovlens.analysis.linalg import (
     torch_generator,
     whitened_basis,
 )
+from markovlens.analysis.probes import resolve_device
 from markovlens.analysis.spectral_schema import (
     Alignment,
     DirichletEnergy,
@@ -94,7 +95,9 @@ def spectral_suite(
     data = data_side_kernels(next_tokens, protos)
     kernels += [data[name] for name in config.data_kernels]
     if config.model_kernels:
-        stats = model_side_stats(contexts.head, hidden[last], protos, config.vocab_chunk)
+        stats = model_side_stats(
+            contexts.head, hidden[last], protos, config.vocab_chunk, resolve_device(config.device)
+        )
         model = model_side_kernels(stats, config.beta)
         kernels += [model[name] for name in config.model_kernels]
         notes.append(

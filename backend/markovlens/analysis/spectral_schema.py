@@ -43,6 +43,9 @@ class SpectralConfig(BaseModel):
     train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0)
     val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     layers: list[int] | None = Field(default=None, description="None = every captured layer.")
+    device: str = Field(
+        default="auto", description="Where the model-side vocabulary pass runs (auto: cuda)."
+    )
 
 
 class Spectrum(BaseModel):
