@@ -142,23 +142,6 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-BEGIN, END = "<!-- lab-validate:begin -->", "<!-- lab-validate:end -->"
-
-
-def write_between_markers(path: Path, text: str) -> None:
-    """Replace the generated block of ``path`` (between the markers), keeping the prose."""
-    block = f"{BEGIN}\n{text}{END}\n"
-    old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        new = head + block + tail
-    else:
-        new = old + ("\n" if old else "") + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new)
-
-
 @lab_app.command("validate")
 def validate_cmd(
     source: list[str] = typer.Option(None, "--source", help="Only these sources (repeat)."),
@@ -170,7 +153,7 @@ def validate_cmd(
     contexts: int = typer.Option(3072, "--contexts", min=64),
 ) -> None:
     """Estimate versus exact for every quantity and source (oracle and trained models)."""
-    from markovlens.lab.validate import LabScale, render_markdown, run_lab
+    from markovlens.lab.validate import LabScale, render_markdown, run_lab, write_markdown_block
 
     names = [s.removeprefix("synthetic:") for s in source] if source else None
     for name in names or []:
@@ -187,7 +170,7 @@ def validate_cmd(
     text = render_markdown(report)
     typer.echo(text)
     if write:
-        write_between_markers(write, text)
+        write_markdown_block(write, text)
     if json_out:
         json_out.write_text(json.dumps(report.model_dump(mode="json"), indent=1))
     failed = [r for s in report.sources for r in s.rows if r.passed is False]

@@ -29,7 +29,7 @@ from markovlens.analysis.results import CorpusMeta, ModelMeta
 from markovlens.analysis.stats import bootstrap_mean
 from markovlens.lab.oracle import OracleLM
 from markovlens.lab.sources import SyntheticSource, get_source, source_names
-from markovlens.lab.trainer import TrainConfig, TrainRun, train
+from markovlens.lab.trainer import TrainConfig, TrainRun, torch_threads, train
 
 Log = Callable[[str], None]
 NLL_TOLERANCE = 0.05  # nats: a trained model must get this close to the entropy rate
@@ -47,6 +47,7 @@ class LabScale(BaseModel):
     surplus_max_k: int = Field(default=4, ge=2, le=4)
     surplus_max_steps: int = Field(default=1000, ge=10)
     seed: int = 0
+    threads: int = Field(default=1, ge=1, description="Torch CPU threads (see TrainConfig).")
 
 
 class EstimateRow(BaseModel):
@@ -441,7 +442,8 @@ def run_lab(
     """The whole lab: every source (or ``sources``), oracle and trained model."""
     say = log or (lambda _m: None)
     started = time.perf_counter()
-    reports = [validate_source(n, scale, out_dir, say) for n in (sources or source_names())]
+    with torch_threads(scale.threads):
+        reports = [validate_source(n, scale, out_dir, say) for n in (sources or source_names())]
     return LabReport(
         scale=scale, sources=reports, seconds=time.perf_counter() - started, command=command
     )
@@ -496,3 +498,20 @@ def render_markdown(report: LabReport) -> str:
                 f"{p.exact_lift:.1f} | {_fmt(p.surplus_2)} |"
             )
     return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- lab-validate:begin -->", "<!-- lab-validate:end -->"
+
+
+def write_markdown_block(path: Path, text: str) -> None:
+    """Replace the generated block of ``path`` (between the markers), keeping the prose."""
+    block = f"{BEGIN}\n{text}{END}\n"
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        new = head + block + tail
+    else:
+        new = old + ("\n" if old else "") + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new)
