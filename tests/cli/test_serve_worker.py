@@ -79,3 +79,16 @@ def test_lab_sub_app_is_mounted() -> None:
     assert result.exit_code == 0
     for command in ("sources", "train", "validate"):
         assert command in result.stdout
+
+
+def test_demo_submission_is_idempotent(tmp_path: Path) -> None:
+    from markovlens.cli import DEMO_MODELS, submit_demo_jobs
+    from markovlens.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", embedded_worker=False)
+    first = submit_demo_jobs(settings)
+    assert len(first) == 2 and all("(queued)" in line for line in first)
+    for model in DEMO_MODELS:
+        assert any(model in line for line in first)
+    # A restart finds the queued jobs (same ids) instead of queueing them again.
+    assert submit_demo_jobs(settings) == first
