@@ -12,6 +12,7 @@ import * as submit from "./pages/submit.js";
 const ROUTES = { models, model: dashboard, compare, submit, jobs };
 
 let cleanup = null;
+let firstRoute = true;
 
 export function parseHash(hash) {
   const raw = (hash || "").replace(/^#\/?/, "");
@@ -44,6 +45,9 @@ async function route() {
     replace(main, h("h1", { text: "Something went wrong" }), message(err.message, "error"));
   }
   main.dataset.ready = "true";
+  // After in-app navigation, put keyboard and screen-reader focus at the new page's start.
+  if (!firstRoute && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
+  firstRoute = false;
 }
 
 async function showHealth() {

@@ -38,6 +38,7 @@ export function humanize(key) {
 export function unitOf(name) {
   const n = String(name).toLowerCase();
   if (/second/.test(n)) return "seconds";
+  if (/\bece\b/.test(n)) return "fraction (0–1)";
   if (/context|count|windows|tokens\b|layer$|passed|source/.test(n)) return "";
   if (/relative.error|tolerance/.test(n)) return "relative error";
   if (/lift/.test(n)) return "lift = A / A_rand (1 = chance)";

@@ -178,6 +178,9 @@ def test_two_models_compared_from_the_models_page(ui: UI, service: Service) -> N
     llama = str(service.models["llama"])
     assert any(llama in n for n in names)
     assert any("&lt;img" in n for n in names)  # escaped for Plotly: literal, not markup
+    with page.expect_download() as dl:
+        page.click("#export-json")
+    assert len(json.loads(Path(dl.value.path()).read_text())["items"]) == 2
 
 
 def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service: Service) -> None:
@@ -280,3 +283,10 @@ def test_pages_fit_800_px(ui: UI, service: Service) -> None:
         assert overflow <= 800, (fragment, overflow)
         widths = page.eval_on_selector_all("figure.chart", "els => els.map(e => e.offsetWidth)")
         assert all(w <= 800 for w in widths)
+
+
+def test_unknown_model_shows_the_servers_message(ui: UI) -> None:
+    ui.expect_error("status of 404")
+    page = ui.goto("#/model/987654")
+    assert page.locator("main h1").inner_text() == "Something went wrong"
+    assert "987654" in page.locator("main [role=alert]").inner_text()

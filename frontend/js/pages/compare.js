@@ -2,8 +2,8 @@
 
 import { api } from "../api.js";
 import { PALETTE, renderCharts } from "../charts.js";
-import { fmt, h, message, modelName, replace } from "../dom.js";
-import { entropySpecs, headline } from "../specs.js";
+import { download, fmt, h, message, modelName, replace } from "../dom.js";
+import { entropySpecs, flatten, headline, toCsv } from "../specs.js";
 import { sectionSpecs } from "../suites.js";
 
 /** Checkpoints of one run: every model has a training step and they share one run name. */
@@ -106,7 +106,16 @@ export async function render(main, { params }) {
         METRICS.map(([key]) => h("td", { class: "num", text: fmt(head[key]) })));
     })));
   const checkpoints = isCheckpointSeries(items);
-  replace(main, h("h1", { text: "Compare" }),
+  const stem = `markovlens-compare-${ids.join("-")}`;
+  const exports = h("div", { class: "exports" },
+    h("button", { type: "button", id: "export-json", text: "Export JSON",
+      onclick: () => download(`${stem}.json`, JSON.stringify(data, null, 2),
+        "application/json") }),
+    h("button", { type: "button", id: "export-csv", text: "Export CSV",
+      onclick: () => download(`${stem}.csv`, toCsv(items.flatMap((it) =>
+        flatten(it.result?.result || {}).map(([p, v]) => [`result${it.resultId}.${p}`, v]))),
+      "text/csv") }));
+  replace(main, h("div", { class: "toolbar" }, h("h1", { text: "Compare" }), exports),
     h("p", { class: "lede", text: `${items.length} results overlaid. `
       + (checkpoints ? "These are checkpoints of one run: headline numbers are also drawn "
         + "against the training step." : "") }),
