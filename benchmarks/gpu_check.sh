@@ -25,3 +25,6 @@ print("gpu_check:", torch.cuda.get_device_name(0), "torch", torch.__version__)
 PY
 PYTHONPATH="$PWD/backend:$PWD${PYTHONPATH:+:$PYTHONPATH}" \
   "$PYTHON" benchmarks/gpu_check.py --out "$OUT_FILE" --dtype bfloat16
+
+# Scale-out: two workers on this GPU machine against a private Redis/PostgreSQL (or embedded).
+bash benchmarks/gpu_workers_check.sh "$(dirname "$OUT_FILE")/gpu_workers_check.json"
