@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from markovlens.analysis.linalg import (
     ridge_cca,
     ridge_fit,
     ridge_path,
+    single_thread,
     torch_generator,
     whitened_basis,
 )
@@ -71,6 +73,18 @@ def spectral_suite(
     progress: ProgressFn,
 ) -> SpectralSuite:
     """Every §3 number on the sampled contexts. ``progress(fraction, stage)`` is called often."""
+    # Small problems (synthetic vocabularies) are dominated by thread hand-off: one thread.
+    small = contexts.head.unembed.numel() < 2**20 and contexts.num_contexts <= 1024
+    with single_thread() if small else nullcontext():
+        return _spectral_suite(contexts, config, rng, progress)
+
+
+def _spectral_suite(
+    contexts: SampledContexts,
+    config: SpectralConfig,
+    rng: np.random.Generator,
+    progress: ProgressFn,
+) -> SpectralSuite:
     timings: dict[str, float] = {}
     notes: list[str] = []
     clock = time.perf_counter()
