@@ -110,13 +110,21 @@ def choose_route(
     *,
     dtype_setting: str = "auto",
     explicit: str | None = None,
+    strict: bool = True,
 ) -> Route:
-    """The queue for a job; raises ``NoCapacityError`` (or SubmitError for an unknown queue)."""
+    """The queue for a job; raises ``NoCapacityError`` (or SubmitError for an unknown queue).
+
+    ``strict``: ``classes`` is the whole list (configured), so an explicit queue outside it is
+    an error. With classes seen from live workers (not strict), an unknown explicit queue is
+    accepted unchecked: its workers may simply not be up yet.
+    """
     if not classes:
         # Nothing is known about the workers (none advertised yet, no classes configured).
         return Route(queue=explicit or DEFAULT_QUEUE, reason="no device classes known")
     by_queue = {c.queue: c for c in classes}
     if explicit is not None and explicit not in by_queue:
+        if not strict:
+            return Route(queue=explicit, reason="explicit queue with no live worker yet")
         raise SubmitError(
             f"unknown queue {explicit!r}; the device classes are {', '.join(sorted(by_queue))}"
         )
@@ -207,4 +215,10 @@ def route_job(
         from markovlens.jobs.param_count import parameter_count_hint
 
         num_parameters = parameter_count_hint(model_source, settings)
-    return choose_route(num_parameters, classes, dtype_setting=settings.dtype, explicit=explicit)
+    return choose_route(
+        num_parameters,
+        classes,
+        dtype_setting=settings.dtype,
+        explicit=explicit,
+        strict=bool(settings.device_classes),
+    )
