@@ -22,8 +22,17 @@ LEASE_SECONDS = 3.0
 
 
 def _job_children(pid: int) -> list[psutil.Process]:
-    kids = psutil.Process(pid).children(recursive=True)
-    return [k for k in kids if "resource_tracker" not in " ".join(k.cmdline())]
+    """Live job children of ``pid`` (not the shared spawn resource tracker, not zombies)."""
+    found = []
+    for kid in psutil.Process(pid).children(recursive=True):
+        try:
+            if kid.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if "resource_tracker" not in " ".join(kid.cmdline()):
+                found.append(kid)
+        except psutil.Error:  # exited while we looked
+            continue
+    return found
 
 
 def _gone(pid: int) -> bool:

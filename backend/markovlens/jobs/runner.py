@@ -165,13 +165,18 @@ class JobRunner:
                     log.warning("job %s: worker shutting down; requeueing", job_id)
                     self._stop_child(process, job_id)
                     return self._release(job_id)
-                if eof and not process.is_alive():
+                if outcome.result is not None or (eof and not process.is_alive()):
                     break
                 if eof:
                     process.join(POLL_SECONDS)
+            if outcome.result is not None:
+                # Record at once: a big model's interpreter teardown can take many seconds.
+                status = self._record(job_id, outcome, None)
+                process.join(self.cancel_grace)
+                return status
         finally:
             receiver.close()
-            if process.is_alive():  # any early exit above already stopped it; be certain
+            if process.is_alive():  # every exit above has stopped or awaited it; be certain
                 self._stop_child(process, job_id)
             process.join()
         return self._record(job_id, outcome, process.exitcode)
