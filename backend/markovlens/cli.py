@@ -118,7 +118,10 @@ def serve(
             say(line)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     say(f"markovlens serving at {url} (API docs at {url}docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # Open progress streams (SSE) must not hold a shutdown hostage for a whole job.
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5
+    )
 
 
 def submit_demo_jobs(settings: Settings) -> list[str]:

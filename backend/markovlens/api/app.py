@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,8 +15,6 @@ from markovlens.api.routers import compare, corpora, health, jobs, models, resul
 from markovlens.api.static import mount_static
 from markovlens.settings import Settings, get_settings
 from markovlens.store import open_database
-
-log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 
