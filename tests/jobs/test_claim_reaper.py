@@ -62,7 +62,9 @@ def test_heartbeat_reports_cancel_and_lost_lease(db: Database, settings: Setting
         assert claim.heartbeat(s, job_id, "intruder", 30) == "lost"
         assert service.job_out(s, service.get_job(s, job_id)).progress == 0.4
         service.cancel_job(s, job_id)
-        assert claim.heartbeat(s, job_id, "w1", 30) == "cancel"
+        assert claim.heartbeat(s, job_id, "w1", 30, progress=0.5, stage="forward") == "cancel"
+        s.expire_all()  # read the row, not the session's copy
+        assert service.get_job(s, job_id).stage == "cancelling"
         assert claim.finish_cancelled(s, job_id, "w1")
         assert service.get_job(s, job_id).status == "cancelled"
         assert claim.heartbeat(s, job_id, "w1", 30) == "lost"

@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from markovlens.store import repo_models, repo_results
@@ -82,7 +82,8 @@ def heartbeat(
     if progress is not None:
         values["progress"] = max(0.0, min(1.0, float(progress)))
     if stage is not None:
-        values["stage"] = stage[:255]
+        # Keep the "cancelling" a user sees after asking to cancel.
+        values["stage"] = case((Job.cancel_requested, Job.stage), else_=stage[:255])
     result = session.execute(update(Job).where(*_mine(job_id, worker_id)).values(**values))
     cancel = session.scalar(select(Job.cancel_requested).where(Job.id == job_id))
     session.commit()
