@@ -64,6 +64,9 @@ def test_presence_registers_heartbeats_and_stops(tmp_path: Path, db: Database) -
         row = repo_workers.list_workers(session)[0]
         assert (row.status, row.current_job_id, row.jobs_done) == ("stopped", None, 1)
         assert repo_workers.live_workers(session, timedelta(minutes=1)) == []
+        # A day-old silent row is pruned when a worker registers; a fresh one stays.
+        assert repo_workers.prune(session, timedelta(days=1)) == 0
+        assert repo_workers.prune(session, timedelta(days=1), now=utcnow() + timedelta(days=2)) == 1
 
 
 def _add_job(db: Database, status: str, queue: str, seconds: float | None) -> None:

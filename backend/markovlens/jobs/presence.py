@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from markovlens import __version__
@@ -19,6 +20,8 @@ from markovlens.settings import Settings
 from markovlens.store import Database, repo_workers
 
 log = logging.getLogger(__name__)
+
+PRUNE_AFTER = timedelta(days=1)  # rows of workers silent this long are deleted at registration
 
 _CGROUP_LIMITS = (
     Path("/sys/fs/cgroup/memory.max"),
@@ -108,9 +111,10 @@ class Presence:
         self.current_job = job_id
         self._beat()
 
-    def job_finished(self) -> None:
+    def job_finished(self, *, counted: bool = True) -> None:
+        """The job ended; ``counted`` is False when it was not ours (lost the claim)."""
         self.current_job = None
-        self.jobs_done += 1
+        self.jobs_done += int(counted)
         self._beat()
 
     def stop(self) -> None:
@@ -126,6 +130,7 @@ class Presence:
     def _register(self) -> None:
         assert self.hardware is not None
         with self.db.session() as session:
+            repo_workers.prune(session, PRUNE_AFTER)
             repo_workers.register(
                 session,
                 self.worker_id,

@@ -35,6 +35,11 @@ def job_context(job_id: int | None, worker_id: str | None = None) -> Iterator[No
             _worker_id.reset(worker_token)
 
 
+def bind_job(job_id: int | None) -> None:
+    """Bind ``job_id`` for the rest of this thread's life (the analysis child process)."""
+    _job_id.set(job_id)
+
+
 def bind_worker(worker_id: str | None) -> None:
     """Bind ``worker_id`` for the rest of this thread's life (a worker's consumer thread)."""
     _worker_id.set(worker_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, select, update
+from sqlalchemy import JSON, BigInteger, Integer, String, delete, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -103,3 +103,12 @@ def live_workers(
     cutoff = (now or utcnow()) - seen_within
     stmt = select(WorkerRow).where(WorkerRow.status != "stopped", WorkerRow.heartbeat_at >= cutoff)
     return list(session.scalars(stmt.order_by(WorkerRow.created_at)))
+
+
+def prune(session: Session, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete rows silent for ``older_than`` (each restart adds a row; keep the table and the
+    /metrics label sets small). Commits; returns how many went."""
+    cutoff = (now or utcnow()) - older_than
+    result = session.execute(delete(WorkerRow).where(WorkerRow.heartbeat_at < cutoff))
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
