@@ -56,6 +56,11 @@ def test_oracle_surplus_estimate_matches_exact_on_lookahead() -> None:
     assert rows["mean NLL − mean CE(p*, p) (sampling noise)"].passed
     ev = got["ev"]
     assert ev.result.exact.mean_kl.estimate < 1e-9  # type: ignore[attr-defined]
+    # The oracle's state spans the exact kernel's eigenvectors (A* = 1), and the data-side
+    # estimate equals A* times the share of g(Y)'s variance the context explains.
+    assert rows["K_proto alignment A* with the exact kernel, last layer"].estimate > 0.999
+    row = rows["data-side K_proto alignment A, last layer (exact: A*·tr K*_c / tr K^data_c)"]
+    assert row.passed and 0.3 < row.exact < 0.5, row
 
 
 def test_oracle_zero_surplus_source_interval_covers_zero() -> None:

@@ -69,6 +69,8 @@ def test_trained_model_reaches_entropy_rate_and_alignment_rises(run: TrainRun) -
         row = rows[f"Surplus_{k}"]
         assert row.low <= row.exact, row  # never above the ideal beyond its interval
         assert row.estimate > 0.05  # and the trained state does carry the future key
+    row = rows["data-side K_proto alignment A, last layer (exact: A*·tr K*_c / tr K^data_c)"]
+    assert row.passed, row
     start, end = trajectory_point(0, evals[0][0]), trajectory_point(300, ev)
     # The paper's claims on data: alignment with K_proto rises from the random-init level,
     # and the categorical entropy approaches the data's H*.
