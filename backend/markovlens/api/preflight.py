@@ -1,0 +1,53 @@
+"""Submission-time model checks: refuse at once what the worker would refuse later.
+
+Runs the models package's safety checks (allow-listed roots with symlinks followed, weight
+formats, remote code, causal LM) on the source string of ``POST /jobs``. Nothing here reads
+weights: only file names, ``config.json`` and (for ``hf:``) the Hub's file list. A Hub that
+cannot be reached is not a reason to refuse: the worker may be online when the API is not.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from markovlens.jobs.errors import SubmitError
+from markovlens.models import ModelSourceError, parse_model_source
+from markovlens.models.errors import ModelLoadError
+from markovlens.models.hub import HubUnreachableError
+from markovlens.models.resolve import resolve_checkpoint
+from markovlens.models.safety import check_causal_lm
+from markovlens.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def preflight_model(source: str, settings: Settings) -> None:
+    """Raise ``SubmitError`` (HTTP 422) with the loader's own message if ``source`` cannot load.
+
+    ``random-init:`` sources need no weights, only the architecture's config.
+    """
+    try:
+        parsed = parse_model_source(source)
+    except ModelSourceError as exc:
+        raise SubmitError(str(exc)) from exc
+    base = parsed.base
+    need_weights = parsed.kind != "random-init"
+    try:
+        checkpoint = resolve_checkpoint(base, settings, need_weights=need_weights)
+        if base.kind == "local":
+            _check_local_is_causal(checkpoint.location)
+    except HubUnreachableError as exc:
+        log.info("preflight of %s skipped: %s", source, exc)
+    except ModelLoadError as exc:
+        raise SubmitError(f"model {source!r} cannot be analysed: {exc}") from exc
+
+
+def _check_local_is_causal(directory: str) -> None:
+    """AutoConfig reads ``config.json`` only (remote code was refused before this)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(directory, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"its config.json cannot be read by transformers ({exc})") from exc
+    check_causal_lm(config)

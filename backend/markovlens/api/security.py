@@ -1,0 +1,354 @@
+"""Hardening of the HTTP surface: bearer tokens, security headers, body limits, rate limits.
+
+``install_security(app, settings)`` adds the ASGI middleware (headers on every response,
+request bodies bounded before anything parses them) and maps a lost database to a readable
+503. The route dependencies ``require_write_token``, ``require_read_token`` and
+``limit_writes`` are attached to routers in ``app.py`` and the write routes.
+
+Tokens are compared in constant time and never logged: only a short SHA-256 prefix of a
+token is ever used as a key (rate-limit buckets), and the raw value is never formatted into
+a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from markovlens.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Only our own origin: scripts, styles, fonts, fetches. Plotly's "download PNG" builds data:/blob:
+# images; nothing else needs more. frame-ancestors 'none' forbids embedding (clickjacking).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc pages are built from an inline script plus Swagger/ReDoc assets on
+# a CDN. They render the OpenAPI schema only (no stored user strings), so they alone get the
+# CDN and inline script; every other path, the frontend included, gets the policy above.
+DOCS_CDN = "https://cdn.jsdelivr.net"
+DOCS_CONTENT_SECURITY_POLICY = (
+    f"default-src 'self'; script-src 'self' 'unsafe-inline' {DOCS_CDN}; "
+    f"style-src 'self' 'unsafe-inline' {DOCS_CDN}; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP level 2
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+# JSON bodies (job submissions) are small; uploads get the upload limit plus multipart framing.
+MAX_JSON_BODY_BYTES = 1 << 20
+MULTIPART_OVERHEAD_BYTES = 64 << 10
+UPLOAD_PATHS = ("/api/v1/corpora",)
+
+# Writes (submit, cancel, upload) per client: a bucket of ``burst`` refilled at ``per_minute``.
+DEFAULT_WRITES_PER_MINUTE = 60.0
+DEFAULT_WRITE_BURST = 30
+MAX_TRACKED_CLIENTS = 10_000  # oldest buckets are dropped beyond this (bounded memory)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bearer tokens
+# ---------------------------------------------------------------------------------------------
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+def token_matches(presented: str, tokens: Sequence[str]) -> bool:
+    """Constant-time membership test.
+
+    Both sides are hashed first so ``compare_digest`` always sees equal lengths (no length
+    leak), and every configured token is compared (no early exit revealing which one matched).
+    """
+    presented_digest = _digest(presented)
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(presented_digest, _digest(token))
+    return matched
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else None."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _check_token(request: Request, what: str) -> None:
+    tokens = _settings(request).api_tokens
+    presented = bearer_token(request)
+    if presented is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"{what} needs a bearer token (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not token_matches(presented, tokens):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "the bearer token is not valid",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+
+
+def require_write_token(request: Request) -> None:
+    """Writes (submit, cancel, upload) need a valid token once tokens are configured."""
+    if _settings(request).api_tokens:
+        _check_token(request, "this endpoint")
+
+
+def require_read_token(request: Request) -> None:
+    """Reads need a token too when ``MARKOVLENS_PROTECT_READS`` is on (and tokens exist)."""
+    settings = _settings(request)
+    if settings.api_tokens and getattr(settings, "protect_reads", False):
+        _check_token(request, "reading this server")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the service reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+def bind_refusal(host: str, settings: Settings, *, insecure: bool) -> str | None:
+    """Why ``serve`` must not bind ``host``; None when it may."""
+    if is_loopback(host) or settings.api_tokens or insecure:
+        return None
+    return (
+        f"refusing to bind {host} without MARKOVLENS_API_TOKENS: anyone on the network could "
+        "submit and cancel jobs. Set tokens, bind 127.0.0.1, or pass --insecure to accept that"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Rate limiting
+# ---------------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """In-process token buckets keyed by client (one process serves the API: no shared store).
+
+    Each key holds up to ``burst`` requests, refilled continuously at ``per_minute``.
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_TRACKED_CLIENTS,
+    ) -> None:
+        if per_minute <= 0 or burst < 1:
+            raise ValueError("rate limit needs per_minute > 0 and burst >= 1")
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> float:
+        """Take one request for ``key``: 0.0 if allowed, else seconds until one is available."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate
+            self._buckets[key] = (tokens, now)  # most recent last: eviction drops the oldest
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+            return wait
+
+
+def client_key(request: Request) -> str:
+    """Rate-limit key: the token (as a short hash, never the token) or the client address."""
+    token = bearer_token(request)
+    if token is not None:
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+    host = request.client.host if request.client is not None else "unknown"
+    return f"addr:{host}"
+
+
+def limit_writes(request: Request) -> None:
+    """429 with ``Retry-After`` once a client exceeds its write budget."""
+    limiter: RateLimiter | None = getattr(request.app.state, "write_limiter", None)
+    if limiter is None:
+        return
+    wait = limiter.acquire(client_key(request))
+    if wait > 0:
+        retry = max(1, math.ceil(wait))
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many submissions from this client; retry in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+def make_write_limiter(settings: Settings) -> RateLimiter | None:
+    """From the settings (``writes_per_minute`` <= 0 disables limiting)."""
+    per_minute = float(getattr(settings, "writes_per_minute", DEFAULT_WRITES_PER_MINUTE))
+    burst = int(getattr(settings, "write_burst", DEFAULT_WRITE_BURST))
+    if per_minute <= 0:
+        return None
+    return RateLimiter(per_minute, max(1, burst))
+
+
+# ---------------------------------------------------------------------------------------------
+# Middleware: headers and body limits
+# ---------------------------------------------------------------------------------------------
+
+
+class SecurityMiddleware:
+    """Pure ASGI (streams such as SSE pass through untouched): adds the security headers to
+    every response and refuses request bodies above the limit before any parser reads them."""
+
+    def __init__(self, app: ASGIApp, *, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_upload_body = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+
+    def body_limit(self, path: str) -> int:
+        return self.max_upload_body if path.startswith(UPLOAD_PATHS) else MAX_JSON_BODY_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        policy = CONTENT_SECURITY_POLICY
+        if path.startswith(DOCS_PATHS):
+            policy = DOCS_CONTENT_SECURITY_POLICY
+        extra = [(b"content-security-policy", policy.encode())] + [
+            (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                headers = list(message.get("headers", []))
+                headers += [(name, value) for name, value in extra if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        limit = self.body_limit(path)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(limit)(scope, receive, send_with_headers)
+            return
+
+        received = 0
+
+        async def bounded_receive() -> Message:
+            # A chunked body has no Content-Length: count what actually arrives.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, _too_large_text(limit))
+            return message
+
+        await self.app(scope, bounded_receive, send_with_headers)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large_text(limit: int) -> str:
+    return f"the request body is larger than this server accepts ({limit:,} bytes)"
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": _too_large_text(limit)},
+        status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+        headers={"Connection": "close"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Failure safety: a lost database is a 503 with a reason, never a crash
+# ---------------------------------------------------------------------------------------------
+
+
+def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # The driver message can hold the connection URL (and a password in it): log, don't echo.
+    log.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+    reason = "database or disk is full" if "full" in str(exc).lower() else "database unavailable"
+    return JSONResponse(
+        {"detail": f"{reason}; the request was not applied, try again later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Middleware, the write rate limiter and the database-outage handler."""
+    app.add_middleware(SecurityMiddleware, max_upload_bytes=settings.max_upload_bytes)
+    app.state.write_limiter = make_write_limiter(settings)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return _database_unavailable(request, exc)
+
+    app.add_exception_handler(OperationalError, unavailable)
+
+    # A dropped connection surfaces as DBAPIError with connection_invalidated set.
+    async def dbapi(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return _database_unavailable(request, exc)
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": f"internal error ({type(exc).__name__}); see the server log"},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    app.add_exception_handler(DBAPIError, dbapi)
