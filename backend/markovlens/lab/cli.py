@@ -88,7 +88,8 @@ def train_cmd(
     if server:
         _submit_http(server, token, models, corpus, preset, overrides)
     else:
-        _submit_db(models, corpus, preset, overrides, out_dir)
+        labels = {f"local:{ck.path}": (run.run_name, ck.step) for ck in run.checkpoints}
+        _submit_db(models, corpus, preset, overrides, out_dir, labels)
 
 
 def _submit_http(
@@ -106,12 +107,19 @@ def _submit_http(
             typer.echo(f"job {job['id']}: {model} on {corpus} ({job['status']})")
 
 
-def _submit_db(models: list[str], corpus: str, preset: str, overrides: dict, out_dir: Path) -> None:
+def _submit_db(
+    models: list[str],
+    corpus: str,
+    preset: str,
+    overrides: dict,
+    out_dir: Path,
+    labels: dict[str, tuple[str, int]],
+) -> None:
     from markovlens.jobs import service
     from markovlens.jobs.errors import QueueUnavailableError, SubmitError
     from markovlens.jobs.schemas import SubmitRequest
     from markovlens.settings import get_settings
-    from markovlens.store import open_database
+    from markovlens.store import open_database, repo_models
 
     settings = get_settings()
     if not any(_inside(out_dir, Path(root)) for root in settings.model_roots):
@@ -126,6 +134,12 @@ def _submit_db(models: list[str], corpus: str, preset: str, overrides: dict, out
             for model in models:
                 request = SubmitRequest(model=model, corpus=corpus, preset=preset, config=overrides)  # type: ignore[arg-type]
                 job = service.submit_job(session, request, settings=settings)
+                # Register the checkpoint's place in its run now (the worker fills the rest).
+                run_name, step = labels[model]
+                meta = {"run_name": run_name, "training_step": step}
+                repo_models.fill_model_meta(session, job.model_id, meta)
+                repo_models.set_label(session, job.model_id, f"{run_name}@{step}")
+                session.commit()
                 typer.echo(f"job {job.id}: {model} on {corpus} ({job.status})")
     except (SubmitError, QueueUnavailableError) as exc:
         typer.echo(f"error: {exc}", err=True)

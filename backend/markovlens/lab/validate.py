@@ -78,6 +78,7 @@ class TrajectoryPoint(BaseModel):
     lift: float
     exact_alignment: float = Field(description="A with the exact kernel ⟨ḡ*_i, ḡ*_j⟩.")
     exact_lift: float
+    explained_fraction: float = Field(description="tr K*_c / tr K^data_c.")
     surplus_2: float | None = None
 
 
@@ -394,6 +395,7 @@ def trajectory_point(step: int, ev: Evaluation) -> TrajectoryPoint:
         lift=a / a_rand,
         exact_alignment=ex_a,
         exact_lift=ex_a / ex_rand,
+        explained_fraction=ev.explained_fraction,
         surplus_2=surplus.estimate if surplus is not None else None,
     )
 
@@ -495,18 +497,20 @@ def render_markdown(report: LabReport) -> str:
             f"### Training trajectory: `{src.run_name}` (synthetic:{src.source})",
             "",
             f"Entropy rate {src.entropy_rate:.4f} nats. A, A_rand: data-side K_proto alignment "
-            "at the last layer; exact: the same with the exact kernel ⟨ḡ*_i, ḡ*_j⟩.",
+            "at the last layer; exact: the same with the exact kernel ⟨ḡ*_i, ḡ*_j⟩; "
+            "tr K*_c / tr K^data_c: the share of the data-side kernel's variance the context "
+            "explains (it depends on the model's own prototypes g(w)).",
             "",
             "| step | mean NLL | mean H(p) | mean H* | KL | A | A_rand | A/A_rand | exact A | "
-            "exact A/A_rand | Surplus_2 |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "exact A/A_rand | tr K*_c / tr K^data_c | Surplus_2 |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for p in src.trajectory:
             lines.append(
                 f"| {p.step} | {p.mean_nll:.4f} | {p.mean_entropy:.4f} | "
                 f"{p.mean_true_entropy:.4f} | {p.mean_kl:.4f} | {p.alignment:.3f} | "
                 f"{p.alignment_random:.3f} | {p.lift:.1f} | {p.exact_alignment:.3f} | "
-                f"{p.exact_lift:.1f} | {_fmt(p.surplus_2)} |"
+                f"{p.exact_lift:.1f} | {p.explained_fraction:.3f} | {_fmt(p.surplus_2)} |"
             )
     return "\n".join(lines) + "\n"
 
