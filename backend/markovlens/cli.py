@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -30,7 +30,7 @@ err_console = Console(stderr=True)
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEMO_MODELS = ("builtin:smollm2-135m", "random-init:builtin:smollm2-135m")
 DEMO_CORPUS = "builtin:python-docs"
-DEMO_PRESET = "quick"
+DEMO_PRESET: Literal["quick"] = "quick"
 LOCAL_UPLOAD_SOURCE = "upload:0"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

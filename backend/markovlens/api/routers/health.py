@@ -32,7 +32,7 @@ def health(
         session.execute(text("SELECT 1"))
     dialect = database.engine.dialect.name
     is_redis = settings.resolved_queue_url.startswith(("redis://", "rediss://"))
-    queue = "redis" if is_redis else "sqlite"
+    queue: Literal["sqlite", "redis"] = "redis" if is_redis else "sqlite"
     return HealthOut(
         status="ok",
         version=__version__,
