@@ -116,3 +116,14 @@ def test_config_validation() -> None:
         SurplusConfig(train_fraction=0.8, val_fraction=0.2)
     with pytest.raises(ValueError):
         SurplusConfig(unknown=1)  # type: ignore[call-arg]
+
+
+def test_the_capture_split_is_used_when_given() -> None:
+    ctx = iid_contexts(encode_next=True, windows=12, per_window=10)
+    # Windows 0-5 train, 6-8 val, 9-11 test, as a capture would hand them over.
+    window = ctx.window_index
+    ctx.split = torch.where(window < 6, 0, torch.where(window < 9, 1, 2)).to(torch.int8)
+    config = FAST.model_copy(update={"max_k": 2, "max_epochs": 1, "lookahead": False})
+    suite = surplus_suite(ctx, config, np.random.default_rng(0), lambda f, s: None)
+    assert suite.num_windows == {"train": 6, "val": 3, "test": 3}
+    assert suite.num_contexts == {"train": 60, "val": 30, "test": 30}

@@ -49,7 +49,7 @@ from markovlens.analysis.spectral_schema import (
     SpectralSuite,
     Spectrum,
 )
-from markovlens.analysis.splits import split_by_window
+from markovlens.analysis.splits import context_splits
 
 ProgressFn = Callable[[float, str], None]
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -93,7 +93,6 @@ def _spectral_suite(
     valid = contexts.future_tokens[:, 0] >= 0
     next_tokens = contexts.future_tokens[valid, 0]
     hidden = {layer: h[valid] for layer, h in contexts.hidden.items()}
-    window_index = contexts.window_index[valid]
     n = int(next_tokens.shape[0])
     last = max(hidden)
     layers = sorted(hidden) if config.layers is None else [x for x in config.layers if x in hidden]
@@ -149,7 +148,12 @@ def _spectral_suite(
     timings["eigen"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    splits = split_by_window(window_index, config.train_fraction, config.val_fraction, rng)
+    splits = {
+        name: mask[valid]
+        for name, mask in context_splits(
+            contexts, config.train_fraction, config.val_fraction, rng
+        ).items()
+    }
     target = protos[next_tokens].to(torch.float64)
     trva = splits["train"] | splits["val"]
     y_white = cca_inv_sqrt(target[trva], config.cca_ridge)  # shared by every layer's CCA

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from markovlens.analysis.contexts import SampledContexts
+
 
 def split_by_window(
     window_index: torch.Tensor, train: float, val: float, rng: np.random.Generator
@@ -28,3 +30,18 @@ def split_by_window(
     }
     wi = window_index.numpy()
     return {name: torch.from_numpy(np.isin(wi, ids)) for name, ids in groups.items()}
+
+
+def context_splits(
+    contexts: SampledContexts, train: float, val: float, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
+    """The capture's own by-window split when it came with one, else a fresh seeded one.
+
+    Sharing the capture's split keeps lens, surplus and spectral on the same test windows.
+    """
+    split = contexts.split
+    if split.numel() == contexts.num_contexts and contexts.num_contexts > 0:
+        masks = {name: contexts.split_mask(name) for name in ("train", "val", "test")}
+        if all(bool(m.any()) for m in masks.values()):
+            return masks
+    return split_by_window(contexts.window_index, train, val, rng)
