@@ -56,8 +56,8 @@ class BeliefBlock(nn.Module):
     def forward(self, hidden_states: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         tokens = hidden_states[..., self.layout.token].argmax(dim=-1)  # [B, T]
         batch, length = tokens.shape
-        trans: torch.Tensor = self.transitions  # type: ignore[assignment]
-        belief = self.stationary.to(torch.float64).expand(batch, -1)
+        trans, stationary, ahead = self._buffers_typed()
+        belief = stationary.expand(batch, -1)
         beliefs = []
         for t in range(length):
             unnorm = torch.einsum("bs,bst->bt", belief, trans[tokens[:, t]])
@@ -66,8 +66,17 @@ class BeliefBlock(nn.Module):
         eta = torch.stack(beliefs, dim=1)  # [B, T, S]
         parts = [hidden_states[..., self.layout.token].to(torch.float64), eta]
         for j in range(LOOKAHEAD):
-            parts.append(torch.log((eta @ self.ahead[j]).clamp_min(_LOG_FLOOR)))
+            parts.append(torch.log((eta @ ahead[j]).clamp_min(_LOG_FLOOR)))
         return torch.cat(parts, dim=-1).to(hidden_states.dtype)
+
+    def _buffers_typed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(transitions, stationary, k-step emissions) as float64 tensors."""
+        bufs = dict(self.named_buffers())
+        return (
+            bufs["transitions"].double(),
+            bufs["stationary"].double(),
+            bufs["ahead"].double(),
+        )
 
 
 class _Backbone(nn.Module):
