@@ -1,9 +1,9 @@
 """Scale-out on this machine's Redis and PostgreSQL servers: separate API and worker
 processes (as in docker-compose), private Redis and database (see cluster.py).
 
-Each test proves one claim of docs/scale-out.md; they share one deployment (module fixture)
-because starting it costs more than the jobs. Order matters only for the last test, which
-kills a worker.
+The two tests share one deployment (module fixture) because starting it costs more than the
+jobs; the second kills a worker, so it runs last. Budget: ~3 min on an idle 2-core machine,
+more when the machine is shared (each job starts a fresh Python process with torch).
 """
 
 from __future__ import annotations
@@ -83,22 +83,45 @@ def _worker_pid(lease_owner: str) -> int:
     return int(lease_owner.split(":")[1])  # host:pid:random (runner.new_worker_id)
 
 
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _metrics(cluster: Cluster) -> dict[str, list]:
     text = cluster.get("/metrics")
     return {f.name: f.samples for f in text_string_to_metric_families(text)}
 
 
-def test_two_workers_six_jobs_each_exactly_once(cluster: Cluster, db) -> None:  # type: ignore[no-untyped-def]
+def test_six_jobs_two_workers_each_once_through_redis_and_api_restarts(
+    cluster: Cluster,
+    db,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two workers, six jobs; Redis and the API are restarted while the jobs run (one
+    scenario instead of three: each job costs a process start-up on this shared machine)."""
     model = f"local:{cluster.model_root / 'llama'}"
     ids = [cluster.submit(model, {**FAST_CONFIG, "seed": i}) for i in range(6)]
+    wait_for(lambda: any(j.status == "running" for j in _jobs(db, ids)), 90, "a job to start", 0.2)
+    pending = [j.id for j in _jobs(db, ids) if j.status == "queued"]
+    cluster.stop_redis()  # queued messages are on disk (append-only file)
+    cluster.stop_api()
+    time.sleep(2.0)  # the workers meet the outage: their dequeues fail and are retried
+    cluster.start_redis()
+    cluster.start_api()
+
     jobs = wait_for(lambda: _all_finished(db, ids), JOB_TIMEOUT, "six jobs to succeed", 0.5)
+    assert pending, "no job was still queued across the Redis restart"
     assert _result_counts(db, ids) == {job_id: 1 for job_id in ids}  # no duplicate result rows
     assert all(job.attempts == 1 for job in jobs), [(j.id, j.attempts) for j in jobs]
     pids = {_worker_pid(job.lease_owner) for job in jobs}  # type: ignore[arg-type]
     assert pids == {cluster.workers["worker-a"].pid, cluster.workers["worker-b"].pid}
-    # Results are served by the API process, which ran no job.
+    assert all(p.poll() is None for p in cluster.workers.values())  # no worker died
+    # Results are served by the restarted API process, which ran no job.
     for job_id in ids:
         job = cluster.get(f"/api/v1/jobs/{job_id}")
+        assert job["status"] == "succeeded"
         assert cluster.get(f"/api/v1/results/{job['result_id']}")["job_id"] == job_id
 
     # Both workers advertised themselves and heartbeat; /metrics sees them and the jobs.
@@ -107,16 +130,15 @@ def test_two_workers_six_jobs_each_exactly_once(cluster: Cluster, db) -> None:  
     assert {w.pid for w in workers} == pids
     assert all(w.queues == ["cpu"] and w.device == "cpu" and w.memory_bytes > 0 for w in workers)
     families = _metrics(cluster)
-    up = [s for s in families["markovlens_worker_up"] if s.value == 1.0]
-    assert len(up) == 2
+    assert sum(s.value for s in families["markovlens_worker_up"]) == 2.0
     succeeded = [
         s.value
         for s in families["markovlens_jobs"]
         if s.labels == {"status": "succeeded", "queue": "cpu"}
     ]
     assert succeeded == [6.0]
-    assert families["markovlens_queue_depth"][0].value == 0.0
-    # Structured logs: each job's lines in the worker logs carry its id.
+    assert [s.value for s in families["markovlens_queue_depth"]] == [0.0]
+    # Structured logs: each job's lines in the workers' logs carry its id.
     lines = [
         json.loads(line)
         for name in ("worker-a", "worker-b")
@@ -124,24 +146,6 @@ def test_two_workers_six_jobs_each_exactly_once(cluster: Cluster, db) -> None:  
         if line.startswith("{")
     ]
     assert {entry.get("job_id") for entry in lines} >= set(ids)
-
-
-def test_redis_and_api_restarted_during_a_run(cluster: Cluster, db) -> None:  # type: ignore[no-untyped-def]
-    model = f"local:{cluster.model_root / 'gpt2'}"
-    ids = [cluster.submit(model, {**FAST_CONFIG, "seed": 10 + i}) for i in range(4)]
-    wait_for(lambda: any(j.status == "running" for j in _jobs(db, ids)), 60, "a job to start", 0.2)
-    cluster.stop_redis()  # queued messages are on disk (append-only file)
-    cluster.stop_api()
-    time.sleep(2.0)  # workers meet the outage: their dequeues fail and are retried
-    cluster.start_redis()
-    cluster.start_api()
-    jobs = wait_for(lambda: _all_finished(db, ids), JOB_TIMEOUT, "the jobs to succeed", 0.5)
-    assert _result_counts(db, ids) == {job_id: 1 for job_id in ids}
-    assert len(jobs) == 4
-    for job_id in ids:  # results appear through the restarted API
-        job = cluster.get(f"/api/v1/jobs/{job_id}")
-        assert job["status"] == "succeeded" and job["result_id"] is not None
-    assert all(p.poll() is None for p in cluster.workers.values())  # no worker died
 
 
 def test_sigkilled_worker_job_is_requeued_and_finishes_on_the_other(cluster: Cluster, db) -> None:  # type: ignore[no-untyped-def]
@@ -172,11 +176,7 @@ def test_sigkilled_worker_job_is_requeued_and_finishes_on_the_other(cluster: Clu
     assert _worker_pid(done.lease_owner) == cluster.workers[survivor].pid  # type: ignore[arg-type]
     assert _result_counts(db, [job_id]) == {job_id: 1}
     # The killed worker's analysis child noticed its parent died and exited.
-    wait_for(
-        lambda: not any(c.is_running() and c.status() != "zombie" for c in children),
-        15,
-        "orphan exit",
-    )
+    wait_for(lambda: not any(_alive(c) for c in children), 15, "the orphaned child to exit")
 
     # Its heartbeat stopped: once older than MARKOVLENS_WORKER_SEEN_SECONDS, /metrics counts
     # only the survivor as up.

@@ -146,6 +146,8 @@ class Presence:
             )
 
     def _beat(self) -> None:
+        if self.hardware is None:  # never advertised (start failed): nothing to refresh
+            return
         try:
             with self.db.session() as session:
                 alive = repo_workers.heartbeat(
