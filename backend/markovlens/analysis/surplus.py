@@ -46,6 +46,7 @@ from markovlens.analysis.surplus_schema import (
 
 ProgressFn = Callable[[float, str], None]
 UNIGRAM_ALPHAS = (1e-3, 1e-2, 0.1, 0.5, 1.0)
+MARGINAL_STEPS = 60  # full-batch steps fitting the shared initial bias to the marginal
 MIX_WEIGHTS = (0.0, 0.5, 0.9, 1.0)  # weight of the model's average predictive p̄
 
 
@@ -202,8 +203,8 @@ def _model_marginal(head: FrozenHead, states: torch.Tensor, batch: int) -> torch
     return total / max(1, states.shape[0])
 
 
-def _marginal_ce(data: _Data, j: int, vocab: int, model_marginal: torch.Tensor) -> torch.Tensor:
-    """Held-out CE of the best marginal of Y_{t+j} on val: the H(Y) estimate (an upper one).
+def _best_marginal(data: _Data, j: int, vocab: int, model_marginal: torch.Tensor) -> torch.Tensor:
+    """The marginal q of Y_{t+j} with the lowest val CE (its test CE is the H(Y) estimate).
 
     Candidates: add-α unigrams of the train tokens, the model's own average predictive p̄ and
     their mixtures. With |V| ≫ train tokens a bare unigram is dominated by its smoothing;
@@ -218,10 +219,31 @@ def _marginal_ce(data: _Data, j: int, vocab: int, model_marginal: torch.Tensor) 
         candidates += [(1 - lam) * unigram + lam * model_marginal for lam in MIX_WEIGHTS]
     val = data.rows(j, "val")
     if val.any():
-        best = min(candidates, key=lambda q: float(-torch.log(q[y[val]]).mean()))
-    else:
-        best = candidates[len(MIX_WEIGHTS) // 2]
-    return -torch.log(best[y[data.rows(j, "test")]].clamp_min(1e-300))
+        return min(candidates, key=lambda q: float(-torch.log(q[y[val]]).mean()))
+    return candidates[len(MIX_WEIGHTS) // 2]
+
+
+def _test_ce_of(data: _Data, j: int, q: torch.Tensor) -> torch.Tensor:
+    return -torch.log(q[data.future[data.rows(j, "test"), j]].clamp_min(1e-300))
+
+
+def _fit_bias(head: FrozenHead, q: torch.Tensor, init: torch.Tensor, steps: int) -> torch.Tensor:
+    """b with head(b) ≈ q (min cross-entropy): the probes' shared starting point.
+
+    With W = 0 every context gets head(b), so this starts each probe at the marginal instead
+    of at head(mean h) (far worse on real models), and costs one V×d product per step.
+    """
+    target = q.to(head.device, torch.float32)
+    b = init.to(head.device).clone().requires_grad_(True)
+    scale = float(init.abs().mean().clamp_min(1e-3))
+    with torch.enable_grad():
+        opt = torch.optim.Adam([b], lr=0.1 * scale)
+        for _ in range(steps):
+            loss = -(target * torch.log_softmax(head(b[None]), dim=1)[0]).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return b.detach().cpu()
 
 
 def _with_zero_state(fit: _Fit, d: int) -> torch.Tensor:
@@ -298,14 +320,18 @@ def _surplus_suite(
     boot = _WindowBootstrap(contexts.window_index, test, config.bootstrap_samples, rng)
     progress(0.0, "surplus: probes")
 
-    mean_last = contexts.hidden[last][data.splits["train"]].float().mean(0)
+    train_states = contexts.hidden[last][data.splits["train"]]
+    mean_last = train_states.float().mean(0)
+    model_marginal = _model_marginal(head, train_states, config.eval_batch_size)
+    marginals = {j: _best_marginal(data, j, vocab, model_marginal) for j in range(max_k)}
+    bias0 = {j: _fit_bias(head, marginals[j], mean_last, MARGINAL_STEPS) for j in range(max_k)}
     no_state: dict[int, _Fit] = {}
     with_state: dict[int, _Fit] = {}
     base: dict[int, _Fit] = {}
     for j in offsets:
         x_no = data.features(j, None, j)
         zero = torch.zeros(d, x_no.shape[1])
-        base[j] = trainer.fit(f"no-state base j={j}", j, x_no, zero, mean_last)
+        base[j] = trainer.fit(f"no-state base j={j}", j, x_no, zero, bias0[j])
         no_state[j] = trainer.fit(f"no-state j={j}", j, x_no, base[j].weight, base[j].bias)
         # Nested warm start: the with-state probe begins as the base no-state probe.
         x_with = data.features(j, last, j)
@@ -346,20 +372,18 @@ def _surplus_suite(
     lookahead: list[LookaheadInfo] = []
     if config.lookahead:
         state_last = data.state(last)
-        train_states = contexts.hidden[last][data.splits["train"]]
-        marginal = _model_marginal(head, train_states, config.eval_batch_size)
-        std = data.state_std[last]
         for j in range(0, max_k):
             rows = data.rows(j, "test")
-            h_ce = _marginal_ce(data, j, vocab, marginal)
+            h_ce = _test_ce_of(data, j, marginals[j])
             if j == 0:
                 # The model's own head: identity map, no training.
                 with torch.no_grad():
                     logits = head(contexts.hidden[last][rows].float().to(device)).cpu()
                 ce = nn.functional.cross_entropy(logits, data.future[rows, 0], reduction="none")
             else:
-                # Start at the model's own head (W h̃ + b = h), then learn to look ahead.
-                fit = trainer.fit(f"lookahead j={j}", j, state_last, torch.diag(std.std), std.mean)
+                # Start at the marginal (info 0) and learn to look ahead: a lower bound.
+                w0 = torch.zeros(d, state_last.shape[1])
+                fit = trainer.fit(f"lookahead j={j}", j, state_last, w0, bias0[j])
                 ce = fit.ce
             s, c = boot.sums(rows, h_ce - ce)
             e, r = boot.ratio(s, c)
