@@ -32,7 +32,6 @@ DEMO_MODELS = ("builtin:smollm2-135m", "random-init:builtin:smollm2-135m")
 DEMO_CORPUS = "builtin:python-docs"
 DEMO_PRESET: Literal["quick"] = "quick"
 LOCAL_UPLOAD_SOURCE = "upload:0"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 ServerOption = typer.Option(
     "http://127.0.0.1:8000",
@@ -100,18 +99,25 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     no_worker: bool = typer.Option(False, "--no-worker", help="Do not run the embedded worker."),
     demo: bool = typer.Option(False, "--demo", help="Submit the SmolLM2 demo jobs at start-up."),
+    insecure: bool = typer.Option(
+        False, "--insecure", help="Allow a non-loopback bind without API tokens (open writes)."
+    ),
 ) -> None:
     """Run the API and web UI (with an embedded worker unless --no-worker)."""
     import uvicorn
 
     from markovlens.api import create_app
+    from markovlens.api.security import bind_refusal, is_loopback
 
     settings = load_settings()
     if no_worker:
         settings = settings.model_copy(update={"embedded_worker": False})
-    if host not in LOOPBACK_HOSTS and not settings.api_tokens:
-        # Write endpoints are open without tokens: only acceptable when nobody else can reach us.
-        fail(f"refusing to bind {host} without MARKOVLENS_API_TOKENS; set tokens or bind 127.0.0.1")
+    # Write endpoints are open without tokens: only acceptable when nobody else can reach us.
+    refusal = bind_refusal(host, settings, insecure=insecure)
+    if refusal:
+        fail(refusal)
+    if insecure and not is_loopback(host) and not settings.api_tokens:
+        say(f"warning: --insecure: anyone who reaches {host}:{port} can submit and cancel jobs")
     if demo:
         submitted = submit_demo_jobs(settings)
         for line in submitted:

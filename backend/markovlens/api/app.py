@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from markovlens import __version__
+from markovlens.api.error_schema import install_error_schema
 from markovlens.api.errors import install_error_handlers
 from markovlens.api.routers import compare, corpora, health, jobs, models, results
+from markovlens.api.security import install_security, require_read_token
 from markovlens.api.static import mount_static
 from markovlens.settings import Settings, get_settings
 from markovlens.store import open_database
@@ -47,7 +49,11 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (health, models, corpora, jobs, results, compare):
-        app.include_router(router.router, prefix=API_PREFIX)
+    install_security(app, settings)  # headers, body limits, write rate limit, DB-outage 503
+    app.include_router(health.router, prefix=API_PREFIX)  # liveness stays open
+    reads = [Depends(require_read_token)]  # no-op unless tokens and protect_reads are set
+    for router in (models, corpora, jobs, results, compare):
+        app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API
+    install_error_schema(app)  # OpenAPI documents the {"detail": str} error bodies we send
     return app

@@ -5,10 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
 from sqlalchemy.orm import Session
 
-from markovlens.api.deps import get_session, get_settings_dep, require_write_token
+from markovlens.api.deps import get_session, get_settings_dep
+from markovlens.api.security import limit_writes, require_write_token
 from markovlens.jobs import service
 from markovlens.jobs.schemas import CorpusOut
 from markovlens.settings import Settings
+
+# Writes: a valid token once tokens are configured, then the per-client rate limit.
+WRITES = [Depends(require_write_token), Depends(limit_writes)]
 
 router = APIRouter(tags=["corpora"])
 
@@ -24,7 +28,7 @@ def list_corpora(session: Session = Depends(get_session)) -> list[CorpusOut]:
     "/corpora",
     response_model=CorpusOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require_write_token)],
+    dependencies=WRITES,
 )
 def upload_corpus(
     file: UploadFile = File(..., description="Plain UTF-8 text."),

@@ -7,13 +7,18 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from markovlens.api.deps import get_database, get_session, get_settings_dep, require_write_token
+from markovlens.api.deps import get_database, get_session, get_settings_dep
+from markovlens.api.preflight import preflight_model
+from markovlens.api.security import limit_writes, require_write_token
 from markovlens.api.sse import job_event_stream
 from markovlens.jobs import service
 from markovlens.jobs.errors import NotFoundError
 from markovlens.jobs.schemas import JobFilters, JobList, JobOut, StatusName, SubmitRequest
 from markovlens.settings import Settings
 from markovlens.store import Database
+
+# Writes: a valid token once tokens are configured, then the per-client rate limit.
+WRITES = [Depends(require_write_token), Depends(limit_writes)]
 
 router = APIRouter(tags=["jobs"])
 
@@ -22,7 +27,7 @@ router = APIRouter(tags=["jobs"])
     "/jobs",
     response_model=JobOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require_write_token)],
+    dependencies=WRITES,
 )
 def submit_job(
     request: SubmitRequest,
@@ -30,6 +35,8 @@ def submit_job(
     settings: Settings = Depends(get_settings_dep),
 ) -> JobOut:
     """Queue an analysis (or return the equal job already queued/done unless ``force``)."""
+    # Refuse now what the worker would refuse later (bad path, no weights, not a causal LM).
+    preflight_model(request.model, settings, revision=request.revision)
     job = service.submit_job(session, request, settings=settings)
     return service.job_out(session, job)
 
@@ -54,9 +61,7 @@ def get_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
     return service.job_out(session, service.get_job(session, job_id))
 
 
-@router.post(
-    "/jobs/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_write_token)]
-)
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=WRITES)
 def cancel_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
     """Cancel a queued job at once, or ask the worker to stop a running one; 409 if finished."""
     return service.job_out(session, service.cancel_job(session, job_id))
