@@ -31,6 +31,13 @@ class Settings(BaseSettings):
         default_factory=list, description="Allow-list for local:."
     )
     api_tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    protect_reads: bool = Field(
+        default=False, description="Reads need a bearer token too (when api_tokens is set)."
+    )
+    writes_per_minute: float = Field(
+        default=60.0, ge=0, description="Writes per token or address; 0 disables the limit."
+    )
+    write_burst: int = Field(default=30, ge=1, description="Writes allowed back to back.")
     lease_seconds: float = 60.0
     heartbeat_seconds: float = 5.0
     reaper_interval_seconds: float = 10.0

@@ -21,6 +21,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 COMMON = {
+    "400": "Malformed request body (not parseable as JSON or multipart)",
     "413": "Request body too large",
     "422": "Invalid input (the detail says which field and why)",
     "503": "Database unavailable or full; nothing was applied",

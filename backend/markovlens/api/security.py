@@ -25,7 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from markovlens.settings import Settings
 
@@ -67,9 +67,6 @@ MAX_JSON_BODY_BYTES = 1 << 20
 MULTIPART_OVERHEAD_BYTES = 64 << 10
 UPLOAD_PATHS = ("/api/v1/corpora",)
 
-# Writes (submit, cancel, upload) per client: a bucket of ``burst`` refilled at ``per_minute``.
-DEFAULT_WRITES_PER_MINUTE = 60.0
-DEFAULT_WRITE_BURST = 30
 MAX_TRACKED_CLIENTS = 10_000  # oldest buckets are dropped beyond this (bounded memory)
 
 
@@ -134,7 +131,7 @@ def require_write_token(request: Request) -> None:
 def require_read_token(request: Request) -> None:
     """Reads need a token too when ``MARKOVLENS_PROTECT_READS`` is on (and tokens exist)."""
     settings = _settings(request)
-    if settings.api_tokens and getattr(settings, "protect_reads", False):
+    if settings.api_tokens and settings.protect_reads:
         _check_token(request, "reading this server")
 
 
@@ -229,11 +226,9 @@ def limit_writes(request: Request) -> None:
 
 def make_write_limiter(settings: Settings) -> RateLimiter | None:
     """From the settings (``writes_per_minute`` <= 0 disables limiting)."""
-    per_minute = float(getattr(settings, "writes_per_minute", DEFAULT_WRITES_PER_MINUTE))
-    burst = int(getattr(settings, "write_burst", DEFAULT_WRITE_BURST))
-    if per_minute <= 0:
+    if settings.writes_per_minute <= 0:
         return None
-    return RateLimiter(per_minute, max(1, burst))
+    return RateLimiter(settings.writes_per_minute, max(1, settings.write_burst))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,10 +242,18 @@ class SecurityMiddleware:
 
     def __init__(self, app: ASGIApp, *, max_upload_bytes: int) -> None:
         self.app = app
+        self.max_upload_bytes = max_upload_bytes
         self.max_upload_body = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
 
-    def body_limit(self, path: str) -> int:
-        return self.max_upload_body if path.startswith(UPLOAD_PATHS) else MAX_JSON_BODY_BYTES
+    def body_limit(self, path: str) -> tuple[int, str]:
+        """The byte limit of a request body on ``path`` and the message when it is exceeded."""
+        if path.startswith(UPLOAD_PATHS):
+            message = f"the upload is larger than the limit of {self.max_upload_bytes:,} bytes"
+            return self.max_upload_body, message
+        message = (
+            f"the request body is larger than this server accepts ({MAX_JSON_BODY_BYTES:,} bytes)"
+        )
+        return MAX_JSON_BODY_BYTES, message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -272,10 +275,10 @@ class SecurityMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        limit = self.body_limit(path)
+        limit, too_large = self.body_limit(path)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(limit)(scope, receive, send_with_headers)
+            await _too_large(too_large)(scope, receive, send_with_headers)
             return
 
         received = 0
@@ -287,7 +290,7 @@ class SecurityMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, _too_large_text(limit))
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large)
             return message
 
         await self.app(scope, bounded_receive, send_with_headers)
@@ -303,13 +306,9 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _too_large_text(limit: int) -> str:
-    return f"the request body is larger than this server accepts ({limit:,} bytes)"
-
-
-def _too_large(limit: int) -> JSONResponse:
+def _too_large(message: str) -> JSONResponse:
     return JSONResponse(
-        {"detail": _too_large_text(limit)},
+        {"detail": message},
         status_code=status.HTTP_413_CONTENT_TOO_LARGE,
         headers={"Connection": "close"},
     )
@@ -331,8 +330,18 @@ def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # An id or number larger than the database's integers (SQLite raises OverflowError while
+    # binding it, PostgreSQL a DataError): bad input, not a server fault.
+    log.info("out-of-range value on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "a number in the request is out of range (ids are 64-bit integers)"},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """Middleware, the write rate limiter and the database-outage handler."""
+    """Middleware, the write rate limiter, and handlers for a lost database or huge numbers."""
     app.add_middleware(SecurityMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.state.write_limiter = make_write_limiter(settings)
 
@@ -352,3 +361,9 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         )
 
     app.add_exception_handler(DBAPIError, dbapi)
+
+    async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        return _out_of_range(request, exc)
+
+    app.add_exception_handler(OverflowError, out_of_range)
+    app.add_exception_handler(DataError, out_of_range)
