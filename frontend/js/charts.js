@@ -68,7 +68,7 @@ function plotlyTraces(rawTrace, color, index) {
     type: "scatter",
     mode: trace.kind === "markers" ? "markers" : sparse ? "lines+markers" : "lines",
     name: trace.name, x: trace.x, y: trace.y, legendgroup: group,
-    line: { color, dash: style.dash, width: style.width },
+    line: { color, dash: trace.dash || style.dash, width: style.width },
     marker: { color, symbol: style.symbol, size: trace.role === "exact" ? 9 : 6 },
   };
   if (hasBand && sparse) {

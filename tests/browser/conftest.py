@@ -7,6 +7,7 @@ here, so each page renders results computed in this test run on tiny models.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from markovlens.lab.sources import get_source
 
 from tests.tiny_models import build_tiny_model
 
@@ -37,8 +39,29 @@ CSP = "default-src 'self'; img-src 'self' data: blob:"
 TERMINAL = {"succeeded", "failed", "cancelled"}
 # A model whose name is HTML: it must show up as text everywhere.
 HTML_NAME = "<img src=x onerror=alert(1)>"
+RUN_NAME = "tiny-run"
+SYNTHETIC = "synthetic:lookahead"
 # Small enough for ~20 s per job on 2 CPU cores, large enough for every suite to run.
 SMALL = {"window_len": 32, "max_tokens": 1024, "bootstrap_samples": 50, "n_contexts": 192}
+# The fixture jobs also trim the probes and spectra (every chart still gets data).
+FIXTURE = {
+    **SMALL,
+    "surplus": {
+        "max_k": 3,
+        "max_steps": 20,
+        "max_epochs": 2,
+        "max_layers": 2,
+        "bootstrap_samples": 50,
+    },
+    "spectral": {
+        "rank": 32,
+        "fisher_contexts": 8,
+        "dirichlet_random": 4,
+        "dirichlet_directions": 4,
+        "capture_top": 8,
+        "cca_top": 8,
+    },
+}
 
 
 def free_port() -> int:
@@ -80,6 +103,17 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "gpt2": build_tiny_model("gpt2", model_root / "gpt2"),
         "html": build_tiny_model("llama", model_root / HTML_NAME, seed=1),
     }
+    # Two checkpoints of one lab run (on the synthetic source's own vocabulary): the compare
+    # page gets a training-step axis.
+    synthetic_vocab = get_source(SYNTHETIC).vocab_size
+    for step in (100, 200):
+        directory = build_tiny_model(
+            "llama", model_root / "run" / f"step-{step}", seed=step, vocab_size=synthetic_vocab
+        )
+        (directory / "markovlens.json").write_text(
+            json.dumps({"run_name": RUN_NAME, "training_step": step})
+        )
+        models[f"step{step}"] = directory
     port = free_port()
     env = {
         **os.environ,
@@ -113,16 +147,27 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             model=f"local:{models['llama']}",
             corpus="builtin:python-docs",
             preset="quick",
-            config=SMALL,
+            config=FIXTURE,
         )
-        # The HTML-named model skips the surplus suite: its dashboard shows "not computed".
+        # The HTML-named model skips two suites: its dashboard says "not computed".
         partial = svc.submit(
             model=f"local:{models['html']}",
             corpus="builtin:python-docs",
             preset="quick",
-            config={**SMALL, "run_surplus": False},
+            config={**FIXTURE, "run_surplus": False, "run_spectral": False},
         )
-        for name, job in (("full", full), ("partial", partial)):
+        # Checkpoints on a synthetic source: exact values drawn beside the estimates.
+        step100 = svc.submit(
+            model=f"local:{models['step100']}", corpus=SYNTHETIC, preset="quick", config=FIXTURE
+        )
+        step200 = svc.submit(
+            model=f"local:{models['step200']}",
+            corpus=SYNTHETIC,
+            preset="quick",
+            config={**FIXTURE, "run_surplus": False, "run_spectral": False},
+        )
+        submitted = {"full": full, "partial": partial, "step100": step100, "step200": step200}
+        for name, job in submitted.items():
             done = svc.wait(job["id"])
             assert done["status"] == "succeeded", f"{name} job failed: {done['error']}"
             svc.jobs[name] = done

@@ -156,7 +156,40 @@ def test_missing_sections_say_not_computed(ui: UI, service: Service) -> None:
     assert HTML_NAME in page.locator("h1").inner_text()
     assert page.locator("main img").count() == 0
     page.click("#tab-spectrum")
-    assert all(n > 0 for n in chart_points(page, "#panel-spectrum"))
+    assert "not computed in this result" in page.locator("#panel-spectrum").inner_text()
+    page.click("#tab-entropy")
+    assert all(n > 0 for n in chart_points(page, "#panel-entropy"))
+
+
+def test_synthetic_result_draws_exact_values_beside_estimates(ui: UI, service: Service) -> None:
+    job = service.jobs["step100"]
+    result = service.api.get(f"/api/v1/results/{job['result_id']}").json()["result"]
+    exact = result["exact"]
+    page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}")
+    table = page.locator("#panel-entropy table.scalars").first.inner_text()
+    assert "Exact comparison" in table and "Mean KL" in table
+    names = plotted_traces(page, "figure[data-chart-id='entropy.by_position']")
+    assert "exact: KL(p* ‖ p)" in names and "exact: mean H(p*) (data entropy)" in names
+    page.click("#tab-surplus")
+    by_k = page.eval_on_selector(
+        "figure[data-chart-id='surplus.by_k'] .js-plotly-plot",
+        "e => e.data.filter(t => t.name.startsWith('exact')).map(t => [t.x, t.y])",
+    )
+    ideal = {int(k): v for k, v in exact["ideal_surplus"].items()}
+    [(xs, ys)] = by_k
+    assert xs and all(ys[i] == pytest.approx(ideal[x]) for i, x in enumerate(xs))
+
+
+def test_checkpoints_of_one_run_get_a_training_step_axis(ui: UI, service: Service) -> None:
+    ids = [service.jobs[n]["result_id"] for n in ("step200", "step100")]
+    page = ui.goto(f"#/compare?results={ids[0]},{ids[1]}")
+    assert "checkpoints of one run" in page.locator("main .lede").inner_text()
+    chart = page.locator("figure[data-chart-id='training.mean_nll'] .js-plotly-plot")
+    x = chart.evaluate("e => e.data[0].x")
+    assert x == [100, 200]  # sorted by step, whatever order they were chosen in
+    assert chart.evaluate("e => e.layout.xaxis.title.text") == "training step"
+    labels = page.locator("#compare-table tbody th").all_inner_texts()
+    assert labels == ["tiny-run @ step 200", "tiny-run @ step 100"]
 
 
 def test_two_models_compared_from_the_models_page(ui: UI, service: Service) -> None:

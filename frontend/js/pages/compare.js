@@ -21,6 +21,8 @@ function specsOf(result) {
   return [...e, ...s, ...p];
 }
 
+const DASHES = ["solid", "dash", "dot", "longdash", "dashdot"];
+
 /**
  * Overlay: the same chart id from each result, traces named by model, one colour per model.
  * Reference lines (bounds, chance, calibrated diagonal) are drawn once, from the first result
@@ -33,11 +35,13 @@ export function overlaySpecs(items) {
       const first = !merged.has(spec.id);
       if (first) merged.set(spec.id, { ...spec, traces: [], note: spec.note });
       const name = item.label;
-      for (const t of spec.traces) {
+      for (const [i, t] of spec.traces.entries()) {
         if (!first && t.role === "bound") continue;
         merged.get(spec.id).traces.push({
           ...t, name: spec.traces.length > 1 ? `${name} — ${t.name}` : name,
           color: PALETTE[m % PALETTE.length],
+          // Colour says which model; the dash says which quantity within it.
+          dash: t.role && t.role !== "estimate" ? undefined : DASHES[i % DASHES.length],
         });
       }
     }

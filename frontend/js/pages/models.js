@@ -5,7 +5,8 @@ import { fmt, fmtCount, fmtDate, h, message, modelName, replace } from "../dom.j
 
 const COLUMNS = [
   { key: "name", label: "Model", get: (r) => modelName(r.model) },
-  { key: "revision", label: "Revision", get: (r) => r.model.revision || r.model.content_hash },
+  { key: "revision", label: "Revision", get: (r) => r.model.revision || r.model.content_hash,
+    f: shortRevision },
   { key: "arch", label: "Architecture", get: (r) => r.model.architecture },
   { key: "params", label: "Params", get: (r) => r.model.num_parameters, num: true, f: fmtCount },
   { key: "corpus", label: "Corpus", get: (r) => r.entry?.corpus_source },
@@ -21,6 +22,13 @@ const COLUMNS = [
     num: true },
   { key: "date", label: "Analysed", get: (r) => r.entry?.created_at, f: fmtDate },
 ];
+
+/** Hashes are long: show the scheme and 12 hex digits (the full value is in the tooltip). */
+function shortRevision(value) {
+  if (!value) return "—";
+  const match = /^(\w+:)?([0-9a-f]{16,})$/i.exec(value);
+  return match ? `${match[1] || ""}${match[2].slice(0, 12)}…` : value;
+}
 
 /** One row per (model, latest result per corpus and preset); models without results get one. */
 export function rowsOf(models) {
@@ -105,7 +113,8 @@ export async function render(main) {
             return h("td", { class: "name" }, h("a", { href: link, text }),
               h("div", { class: "muted small", text: r.model.source }));
           }
-          return h("td", { class: c.num ? "num" : "", text });
+          return h("td", { class: c.num ? "num" : "", text,
+            title: c.key === "revision" && v ? v : null });
         }));
     }));
     count.textContent = `${visible.length} of ${rows.length} rows`;
