@@ -78,16 +78,19 @@ for name in worker-a worker-b; do
 done
 
 "$PYTHON" - <<'PY'
-import json, os, time, urllib.request
+import json, os, time, urllib.error, urllib.request
 
 api = f"http://127.0.0.1:{os.environ['API_PORT']}"
 
 def call(path, body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(api + path, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        raw = resp.read().decode()
-        return json.loads(raw) if resp.headers.get_content_type() == "application/json" else raw
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw = resp.read().decode()
+            return json.loads(raw) if resp.headers.get_content_type() == "application/json" else raw
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"gpu_workers_check: {path}: HTTP {exc.code}: {exc.read().decode()}")
 
 deadline = time.time() + 120
 while True:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from markovlens.lab.cli import lab_app
+from markovlens.ops.logging import configure_logging
 from markovlens.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -110,6 +111,7 @@ def serve(
     from markovlens.api.security import bind_refusal, is_loopback
 
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     if no_worker:
         settings = settings.model_copy(update={"embedded_worker": False})
     # Write endpoints are open without tokens: only acceptable when nobody else can reach us.
@@ -168,6 +170,7 @@ def worker(
     from markovlens.jobs.worker import run_worker
 
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     queues = list(queue) if queue else list(settings.worker_queues)
     say(f"markovlens worker on queues: {', '.join(queues)}")
     run_worker(settings, queues)

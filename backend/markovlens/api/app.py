@@ -15,6 +15,7 @@ from markovlens.api.errors import install_error_handlers
 from markovlens.api.routers import compare, corpora, health, jobs, models, results
 from markovlens.api.security import install_security, require_read_token
 from markovlens.api.static import mount_static
+from markovlens.ops import metrics as ops_metrics
 from markovlens.settings import Settings, get_settings
 from markovlens.store import open_database
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     reads = [Depends(require_read_token)]  # no-op unless tokens and protect_reads are set
     for router in (models, corpora, jobs, results, compare):
         app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
+    app.include_router(ops_metrics.router)  # /metrics (Prometheus), outside /api/v1
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API
     install_error_schema(app)  # OpenAPI documents the {"detail": str} error bodies we send
     return app

@@ -53,9 +53,16 @@ def _watch_parent(parent_pid: int) -> None:
 
 def child_main(spec: ChildSpec, conn: Connection) -> None:
     """Entry point of the spawned process."""
-    logging.basicConfig(
-        level=logging.WARNING, format=f"%(asctime)s job {spec.job_id} child %(name)s: %(message)s"
-    )
+    if spec.settings.log_format == "json":
+        from markovlens.ops.logging import bind_job, configure_logging
+
+        configure_logging("json", "WARNING")
+        bind_job(spec.job_id)
+    else:
+        logging.basicConfig(
+            level=logging.WARNING,
+            format=f"%(asctime)s job {spec.job_id} child %(name)s: %(message)s",
+        )
     logging.getLogger("markovlens").setLevel(logging.INFO)
     if spec.parent_pid:
         threading.Thread(target=_watch_parent, args=(spec.parent_pid,), daemon=True).start()

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from markovlens.analysis import preset_config
 from markovlens.jobs.errors import JobStateError, NotFoundError, QueueUnavailableError, SubmitError
 from markovlens.jobs.headline import headline
-from markovlens.jobs.queue import DEFAULT_QUEUE, enqueue_job
+from markovlens.jobs.queue import enqueue_job
+from markovlens.jobs.routing import Route, route_job
 from markovlens.jobs.schemas import (
     CorpusOut,
     JobFilters,
@@ -106,6 +107,26 @@ def _dedupe_key(model: str, revision: str | None, corpus: str, config: dict[str,
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _route(
+    session: Session, settings: Settings, source: str, revision: str | None, queue: str | None
+) -> Route:
+    """The queue by device class and memory estimate (routing.py); raises NoCapacityError.
+
+    Runs before the write transaction: reading weight headers must not hold SQLite's lock.
+    """
+    route = route_job(
+        session, settings, source, repo_models.find_model(session, source, revision), queue
+    )
+    log.info(
+        "route %s -> %s (%s, estimate %s bytes)",
+        source,
+        route.queue,
+        route.reason,
+        route.estimate_bytes,
+    )
+    return route
+
+
 def submit_job(
     session: Session,
     request: SubmitRequest,
@@ -122,6 +143,7 @@ def submit_job(
     settings = settings or get_settings()
     model_source, revision = _canonical_model_source(request.model, request.revision)
     config = _validated_config(request, settings)
+    route = _route(session, settings, model_source, revision, request.queue)
     begin_write(session)  # reads (dedupe) then writes: take SQLite's write lock up front
     corpus = resolve_corpus_row(session, request.corpus)
     key = _dedupe_key(model_source, revision, corpus.source, config)
@@ -141,7 +163,7 @@ def submit_job(
         preset=request.preset,
         config=config,
         dedupe_key=key,
-        queue=request.queue or DEFAULT_QUEUE,
+        queue=route.queue,
         status=JobStatus.QUEUED,
         progress=0.0,
         stage="queued",

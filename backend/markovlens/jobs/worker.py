@@ -19,8 +19,10 @@ from huey import Huey
 
 from markovlens.jobs import reaper
 from markovlens.jobs.child import child_main
+from markovlens.jobs.presence import Presence
 from markovlens.jobs.queue import enqueue_job, get_huey, huey_name, pending_count, set_executor
 from markovlens.jobs.runner import ChildTarget, JobRunner, new_worker_id
+from markovlens.ops.logging import bind_worker, configure_logging, job_context
 from markovlens.settings import Settings
 from markovlens.store import Database, open_database
 
@@ -53,6 +55,8 @@ class Worker:
         self.runner = JobRunner(
             self.db, settings, self.worker_id, abandon=self.abandon, child_target=child_target
         )
+        # Advertises device, memory and queues in the workers table; heartbeats it.
+        self.presence = Presence(self.db, settings, self.worker_id, self.queues)
         self._threads: list[threading.Thread] = []
         self._reaper_thread: threading.Thread | None = None
         self._concurrency = max(1, concurrency)
@@ -60,6 +64,10 @@ class Worker:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Worker:
+        try:
+            self.presence.start()
+        except Exception:  # routing and /metrics lose this worker; jobs still run
+            log.exception("worker %s: could not advertise itself", self.worker_id)
         for i in range(self._concurrency):
             thread = threading.Thread(
                 target=self._consume, name=f"markovlens-consumer-{i}", daemon=True
@@ -86,6 +94,7 @@ class Worker:
                 thread.join()
         if self._reaper_thread is not None:
             self._reaper_thread.join()
+        self.presence.stop()
         if self._owns_db:
             self.db.dispose()
         log.info("worker %s: stopped", self.worker_id)
@@ -96,7 +105,8 @@ class Worker:
 
     # -- threads -----------------------------------------------------------------------------
     def _consume(self) -> None:
-        set_executor(self.runner)
+        bind_worker(self.worker_id)
+        set_executor(self._execute)
         hueys = [get_huey(self.settings.resolved_queue_url, queue) for queue in self.queues]
         try:
             while not self.stopping.is_set():
@@ -104,6 +114,16 @@ class Worker:
                     self.stopping.wait(IDLE_POLL_SECONDS)
         finally:
             set_executor(None)
+
+    def _execute(self, job_id: int) -> None:
+        """Run one job with its id on every log line and in the worker's heartbeat."""
+        with job_context(job_id, self.worker_id):
+            self.presence.job_started(job_id)
+            outcome = "error"
+            try:
+                outcome = self.runner.run(job_id)
+            finally:
+                self.presence.job_finished(counted=outcome not in ("skipped", "error"))
 
     def _consume_one(self, hueys: list[Huey]) -> bool:
         """Run the first message of the highest-priority non-empty queue; False if all empty."""
@@ -205,8 +225,9 @@ def main() -> None:
 
     from markovlens.settings import get_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    run_worker(get_settings(), sys.argv[1:] or None)
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    run_worker(settings, sys.argv[1:] or None)
 
 
 if __name__ == "__main__":
