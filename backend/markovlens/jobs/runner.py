@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from markovlens.jobs import claim
 from markovlens.jobs.child import ChildSpec, child_main
 from markovlens.settings import Settings, get_settings
@@ -277,13 +279,29 @@ class JobRunner:
     def _record(self, job_id: int, outcome: _Outcome, exitcode: int | None) -> str:
         if outcome.result is not None:
             payload, arrays = outcome.result
-            if self._finish(job_id, claim.finish_succeeded, payload, arrays):
+            try:
+                stored = self._finish(job_id, claim.finish_succeeded, payload, arrays)
+            except (SQLAlchemyError, OSError) as exc:
+                # Disk full / database gone mid-write: the one transaction rolled back, so no
+                # partial result exists. Fail the job with the reason (if the database answers;
+                # if not, run() logs it and the reaper settles the job later).
+                log.exception("job %s: storing the result failed", job_id)
+                error = f"could not store the result: {storage_error(exc)}"
+                return "failed" if self._finish(job_id, claim.finish_failed, error) else "lost"
+            if stored:
                 log.info("job %s: succeeded", job_id)
                 return "succeeded"
             return "lost"
         error = outcome.error or describe_exit(exitcode)
         log.info("job %s: failed: %s", job_id, error)
         return "failed" if self._finish(job_id, claim.finish_failed, error) else "lost"
+
+
+def storage_error(exc: BaseException) -> str:
+    """The driver's own message (not SQLAlchemy's, which embeds the SQL and its parameters)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"{type(exc.orig).__name__}: {exc.orig}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 _default_lock = threading.Lock()
