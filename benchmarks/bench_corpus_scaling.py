@@ -3,7 +3,7 @@
 Each corpus size runs in a fresh process (ru_maxrss cannot be reset), with the same N, layers,
 batch size and seed; reported: the process's peak RSS (model weights included) and the peak
 above the level right after loading the model and corpus. Surplus probes are off (their memory
-depends on N only, not on the corpus).
+depends on N only, not on the corpus); so is the spectral suite unless ``--spectral``.
 
     .venv/bin/python benchmarks/bench_corpus_scaling.py --tokens 4096 8192
 """
@@ -23,12 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import PeakRSS, load_workload, mib
 
 
-def child(tokens: int, preset: str, n_contexts: int, batch: int) -> dict[str, float]:
+def child(
+    tokens: int, preset: str, n_contexts: int, batch: int, spectral: bool
+) -> dict[str, float]:
     from markovlens.analysis import preset_config, run_analysis
 
     cfg = preset_config(
-        preset, max_tokens=tokens, n_contexts=n_contexts, batch_size=batch, run_surplus=False
-    )
+        preset, max_tokens=tokens, n_contexts=n_contexts, batch_size=batch, run_surplus=False,
+        run_spectral=spectral,
+    )  # fmt: skip
     work = load_workload(window_len=cfg.window_len, max_tokens=cfg.max_tokens)
     with PeakRSS() as mem:
         start = time.perf_counter()
@@ -49,15 +52,20 @@ def main() -> None:
     parser.add_argument("--n-contexts", type=int, default=512)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--child", type=int, default=None)
+    parser.add_argument("--spectral", action="store_true", help="Include the spectral suite.")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(child(args.child, args.preset, args.n_contexts, args.batch)))
+        print(json.dumps(
+            child(args.child, args.preset, args.n_contexts, args.batch, args.spectral)
+        ))  # fmt: skip
         return
     runs = []
     for tokens in args.tokens:
         cmd = [sys.executable, __file__, "--child", str(tokens), "--preset", args.preset,
                "--n-contexts", str(args.n_contexts), "--batch", str(args.batch)]  # fmt: skip
+        if args.spectral:
+            cmd.append("--spectral")
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     small, big = runs
@@ -65,6 +73,7 @@ def main() -> None:
         "preset": args.preset,
         "n_contexts": args.n_contexts,
         "batch_windows": args.batch,
+        "spectral": args.spectral,
         "runs": runs,
         "process_peak_growth": big["process_peak_rss_bytes"] / small["process_peak_rss_bytes"] - 1,
         "above_baseline_growth": big["peak_increase_bytes"] / small["peak_increase_bytes"] - 1,

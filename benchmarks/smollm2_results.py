@@ -25,8 +25,8 @@ from benchmarks.summary import summarize
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def run(source: str, preset: str) -> dict:  # type: ignore[type-arg]
-    cfg = preset_config(preset)  # type: ignore[arg-type]
+def run(source: str, preset: str, surplus: bool) -> dict:  # type: ignore[type-arg]
+    cfg = preset_config(preset, run_surplus=surplus)  # type: ignore[arg-type]
     work = load_workload(source, window_len=cfg.window_len, max_tokens=cfg.max_tokens)
     last = [0.0]
 
@@ -55,13 +55,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="standard")
     parser.add_argument("--only", choices=["trained", "random"], default=None)
+    parser.add_argument("--no-surplus", action="store_true", help="Skip the surplus probes.")
     args = parser.parse_args()
     DATA.mkdir(exist_ok=True)
     sources = {"trained": "builtin:smollm2-135m", "random": "random-init:builtin:smollm2-135m"}
     for name, source in sources.items():
         if args.only and name != args.only:
             continue
-        summary = run(source, args.preset)
+        summary = run(source, args.preset, surplus=not args.no_surplus)
         suffix = "" if name == "trained" else "_random"
         path = DATA / f"smollm2_{args.preset}{suffix}_cpu.json"
         path.write_text(json.dumps(summary, indent=2, default=str))
