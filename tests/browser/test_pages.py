@@ -152,7 +152,7 @@ def test_missing_sections_say_not_computed(ui: UI, service: Service) -> None:
     job = service.jobs["partial"]
     page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}&tab=surplus")
     assert "not computed in this result" in page.locator("#panel-surplus").inner_text()
-    # The page title is the HTML-named source, as text.
+    # The page title is the HTML run name, as text.
     assert HTML_NAME in page.locator("h1").inner_text()
     assert page.locator("main img").count() == 0
     page.click("#tab-spectrum")
@@ -189,7 +189,7 @@ def test_checkpoints_of_one_run_get_a_training_step_axis(ui: UI, service: Servic
     assert x == [100, 200]  # sorted by step, whatever order they were chosen in
     assert chart.evaluate("e => e.layout.xaxis.title.text") == "training step"
     labels = page.locator("#compare-table tbody th").all_inner_texts()
-    assert labels == ["tiny-run @ step 200", "tiny-run @ step 100"]
+    assert labels == [f"{HTML_NAME} @ step 200", f"{HTML_NAME} @ step 100"]
 
 
 def test_two_models_compared_from_the_models_page(ui: UI, service: Service) -> None:
