@@ -31,6 +31,9 @@ class SyntheticSource:
     closed_form_entropy_rate: float | None = None
     closed_form_surplus: dict[int, float] = field(default_factory=dict)
     params: dict[str, float] = field(default_factory=dict)
+    # Whether the oracle's k-step log-marginals make the exact surplus reachable by the
+    # surplus suite's affine probes (else the oracle's estimate is only a lower bound).
+    affine_sufficient: bool = True
 
     @property
     def vocab_size(self) -> int:
@@ -97,6 +100,8 @@ def _mess3(x: float = 0.05, a: float = 0.85) -> SyntheticSource:
         seed=3,
         process=HiddenMarkovProcess(t),
         params={"x": x, "alpha": a},
+        # log P(y_{t+2} | η, y_{t+1}) is not additive in (η, y_{t+1}): affine probes fall short.
+        affine_sufficient=False,
     )
 
 
