@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The demo server may load lab checkpoints (`markovlens lab train` writes them to data/lab).
 demo: venv
-	$(VENV)/bin/markovlens serve --host $(HOST) --port $(PORT) --demo
+	MARKOVLENS_MODEL_ROOTS="$${MARKOVLENS_MODEL_ROOTS:-$(CURDIR)/data/lab}" \
+	  $(VENV)/bin/markovlens serve --host $(HOST) --port $(PORT) --demo
 
 serve: venv
 	$(VENV)/bin/markovlens serve --host $(HOST) --port $(PORT)

@@ -113,18 +113,22 @@ class AnalysisConfig(BaseModel):
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
-    # CPU test-sized: SmolLM2-135M in well under 2 minutes on 2 cores.
+    # CPU-sized: SmolLM2-135M in under 2 minutes on 2 idle cores. N = 2,400 ≥ 4·d for d ≤ 600,
+    # so whitened alignment is not saturated (with N ≤ d every layer gives A = 1, lift = 1).
+    # Probes need a few hundred steps: at 60 the no-state probe is under-fitted and the
+    # surplus is wrong either way (measured in docs/validation.md).
     "quick": {
         "window_len": 128,
         "max_tokens": 4096,
         "bootstrap_samples": 200,
-        "n_contexts": 512,
-        "max_layers": 6,
+        "n_contexts": 2400,
+        "max_layers": 4,
         "lens": {"fidelity_contexts": 32},
         "surplus": {
             "max_k": 3,
-            "max_steps": 60,
-            "max_epochs": 4,
+            "max_steps": 300,
+            "max_epochs": 20,
+            "patience": 3,
             "max_layers": 3,
             "bootstrap_samples": 200,
         },
@@ -136,11 +140,11 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "cca_top": 16,
         },
     },
-    # The default: a few minutes on a CPU for a 135M model.
+    # The default: a few minutes on a CPU for a 135M model; N = 2,560 ≥ 4·d for d ≤ 640.
     "standard": {
         "window_len": 256,
         "max_tokens": 16_384,
-        "n_contexts": 2048,
+        "n_contexts": 2560,
         "max_layers": 16,
     },
     # GPU-sized: every layer, longer windows, N = 4096 (N ≥ 4·d for d ≤ 1024).

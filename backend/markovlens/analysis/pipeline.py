@@ -179,6 +179,7 @@ def run_analysis(
         progress=_stage_progress(report, "capture"),
     )
     seconds["capture"] = time.perf_counter() - t0
+    notes.extend(corpus_meta.notes)
     notes.extend(capture.notes)
     arrays: dict[str, np.ndarray] = dict(capture.token_arrays)
     arrays["context_window"] = plan.window_index.numpy().astype(np.int32)

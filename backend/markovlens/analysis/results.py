@@ -36,6 +36,7 @@ class CorpusMeta(BaseModel):
     num_windows: int
     window_len: int
     num_tokens: int
+    notes: list[str] = Field(default_factory=list, description="How the windows were cut.")
 
 
 class Provenance(BaseModel):

@@ -133,6 +133,7 @@ def resolve_corpus(
         )
     if prefix:
         notes.append(f"every window starts with the tokenizer's BOS token (id {prefix[0]})")
+    meta.notes = list(notes)  # carried into the result's provenance
     return CorpusWindows(
         windows=windows, meta=meta, bos_token_id=prefix[0] if prefix else None, notes=notes
     )
