@@ -53,7 +53,9 @@ def real_payload(workdir: Path) -> tuple[dict[str, Any], bytes]:
     directory = build_tiny_model("llama", workdir / "models" / "tiny-llama")
     settings = Settings(data_dir=workdir / "seed", model_roots=[workdir / "models"])
     loaded = load_model(f"local:{directory}", settings, device="cpu", dtype="float32")
-    config = preset_config("quick", window_len=64, max_tokens=2048, bootstrap_samples=50)
+    config = preset_config(
+        "quick", window_len=64, max_tokens=2048, bootstrap_samples=50, n_contexts=512
+    )
     corpus = resolve_corpus(
         "builtin:python-docs", loaded.tokenizer, window_len=64, max_tokens=2048, seed=0
     )
@@ -298,6 +300,9 @@ def main() -> int:
         failures = int(next(row for row in rows if row["Name"] == "Aggregated")["Failure Count"])
         if failures or code not in (0, 1):
             print(f"FAILED: {failures} failed requests (locust exit {code})", file=sys.stderr)
+            kept = Path(tempfile.gettempdir()) / "markovlens-load-server.log"
+            kept.write_bytes((workdir / "server.log").read_bytes())
+            print(f"server log kept at {kept}", file=sys.stderr)
             return 1
         return 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -21,7 +21,14 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, closed (and rolled back on error) afterwards."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request, closed (and rolled back on error) afterwards.
+
+    Async on purpose: the close runs on the event loop, not in the thread pool. A sync
+    generator's teardown must wait for a pool thread while its session still holds a database
+    connection; under load every pool thread can be blocked waiting for a connection, a
+    deadlock only the connection pool's 30 s timeout breaks (seen as 500s by
+    benchmarks/load_test.py). Closing only returns the connection: quick, fine on the loop.
+    """
     with get_database(request).session() as session:
         yield session

@@ -12,6 +12,7 @@ a message.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -26,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from markovlens.settings import Settings
 
@@ -66,6 +68,9 @@ SECURITY_HEADERS: dict[str, str] = {
 MAX_JSON_BODY_BYTES = 1 << 20
 MULTIPART_OVERHEAD_BYTES = 64 << 10
 UPLOAD_PATHS = ("/api/v1/corpora",)
+# Below SQLAlchemy's default pool capacity (5 + 10 overflow): a request never waits for a
+# connection while holding a thread (see ConcurrencyLimit).
+MAX_CONCURRENT_API_REQUESTS = 12
 
 MAX_TRACKED_CLIENTS = 10_000  # oldest buckets are dropped beyond this (bounded memory)
 
@@ -296,6 +301,31 @@ class SecurityMiddleware:
         await self.app(scope, bounded_receive, send_with_headers)
 
 
+class ConcurrencyLimit:
+    """At most ``limit`` API requests in the thread pool at once; the rest wait on the event loop.
+
+    Each request holds a pooled database connection while it runs. Without a cap, overload
+    puts more requests in the thread pool than there are connections, and those that wait on
+    the connection pool for its timeout fail (503). Waiting here costs nothing but latency.
+    Event streams are long-lived and take their own short sessions, so they are not counted.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/api/") or path.endswith("/events"):
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:  # created inside the running loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self.app(scope, receive, send)
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -342,6 +372,8 @@ def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
 
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Middleware, the write rate limiter, and handlers for a lost database or huge numbers."""
+    # Inner: only requests that reach the routes are counted (a refused body never is).
+    app.add_middleware(ConcurrencyLimit, limit=MAX_CONCURRENT_API_REQUESTS)
     app.add_middleware(SecurityMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.state.write_limiter = make_write_limiter(settings)
 
@@ -366,4 +398,15 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         return _out_of_range(request, exc)
 
     app.add_exception_handler(OverflowError, out_of_range)
+
+    async def busy(request: Request, exc: Exception) -> JSONResponse:
+        # Every pooled connection stayed busy for the pool timeout: overload, not a bug.
+        log.warning("no free database connection for %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"detail": "the server is busy (no free database connection); try again"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+
+    app.add_exception_handler(PoolTimeoutError, busy)
     app.add_exception_handler(DataError, out_of_range)
