@@ -26,7 +26,7 @@ def test_train_registers_checkpoints_and_queues_jobs(
     args = ["train", "--source", "synthetic:markov", "--steps", "6", "--checkpoints", "0,3"]
     result = CliRunner().invoke(lab_app, args)
     assert result.exit_code == 0, result.output
-    assert result.output.count("job ") == 3  # steps 0, 3 and the final 6
+    assert result.stdout.count("job ") == 3  # steps 0, 3 and the final 6
     from markovlens.jobs import service
     from markovlens.store import open_database
 

@@ -6,8 +6,8 @@ The Hub is forced offline so generated ``hf:`` sources never wait on the network
 
 from __future__ import annotations
 
-import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,6 @@ from markovlens.settings import Settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from tests.security.conftest import AUTH, TOKEN
-
-os.environ["HF_HUB_OFFLINE"] = "1"  # generated hf: sources must not reach for the network
 
 _DATA = Path(tempfile.mkdtemp(prefix="markovlens-schemathesis-"))
 _FRONTEND = _DATA / "frontend"
@@ -50,6 +48,14 @@ CHECKS = [
     openapi_checks.content_type_conformance,
     openapi_checks.response_schema_conformance,
 ]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _hub_offline() -> Iterator[None]:
+    """Generated ``hf:`` sources must not reach for the network (only in this module)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield
 
 
 @SKIPPED.parametrize()

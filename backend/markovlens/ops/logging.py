@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 _job_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
 _worker_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("worker_id", default=None)
@@ -80,6 +80,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time.
+
+    A handler bound to the stream object seen at set-up keeps writing to it after the process
+    swaps stderr (test runners, embedding), and then fails on a closed file.
+    """
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:  # StreamHandler.__init__ assigns it; ignore
+        return None
+
+
 def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     """Install one stderr handler on the root logger: ``json`` (structured) or ``text``.
 
@@ -89,7 +105,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.set_name(_HANDLER_NAME)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
