@@ -24,8 +24,30 @@ export function describeDetail(detail) {
   return String(detail ?? "request failed");
 }
 
+const TOKEN_KEY = "markovlens.apiToken";
+
+/** The API token for servers that require one (kept for this browser tab only). */
+export function apiToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function setApiToken(token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage disabled: the token simply is not remembered
+  }
+}
+
 async function request(method, path, { body, form } = {}) {
   const init = { method, headers: { Accept: "application/json" } };
+  const token = apiToken();
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   if (form) init.body = form;
   else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -43,7 +65,10 @@ async function request(method, path, { body, form } = {}) {
     const detail = payload && typeof payload === "object" && "detail" in payload
       ? payload.detail
       : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, detail);
+    const hint = response.status === 401
+      ? " (this server requires an API token: enter it on the Submit page)"
+      : "";
+    throw new ApiError(response.status, typeof detail === "string" ? detail + hint : detail);
   }
   return payload;
 }

@@ -323,3 +323,18 @@ def test_unknown_model_shows_the_servers_message(ui: UI) -> None:
     page = ui.goto("#/model/987654")
     assert page.locator("main h1").inner_text() == "Something went wrong"
     assert "987654" in page.locator("main [role=alert]").inner_text()
+
+
+def test_api_token_from_the_submit_page_is_sent_as_a_bearer_token(ui: UI) -> None:
+    page = ui.goto("#/submit")
+    page.click("details.advanced summary")
+    page.fill("#api_token", "s3cret-token")
+    page.press("#api_token", "Tab")  # "change" stores it for this tab
+    seen: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: seen.append(r.headers.get("authorization")) if "/api/v1/" in r.url else None,
+    )
+    page = ui.goto("#/jobs")
+    page.wait_for_selector("#jobs-table")
+    assert seen and all(header == "Bearer s3cret-token" for header in seen)

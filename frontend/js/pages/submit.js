@@ -1,7 +1,7 @@
 // Submit: model source (+ revision), corpus (choose or upload), preset, advanced options.
 // Validated in the browser before sending; server errors are shown next to the form.
 
-import { api } from "../api.js";
+import { api, apiToken, setApiToken } from "../api.js";
 import { h, message, replace } from "../dom.js";
 
 const MODEL_SCHEMES = ["hf:", "local:", "gguf:", "builtin:", "random-init:"];
@@ -85,6 +85,9 @@ export async function render(main) {
     h("option", { value: "full", text: "full — 262k tokens" }));
   const queueInput = h("input", { type: "text", name: "queue", placeholder: "default" });
   const forceInput = h("input", { type: "checkbox", name: "force", id: "force" });
+  const tokenInput = h("input", { type: "password", name: "api_token", autocomplete: "off",
+    value: apiToken() });
+  tokenInput.addEventListener("change", () => setApiToken(tokenInput.value.trim()));
   const advInputs = Object.fromEntries(ADVANCED.map((f) => [f.name,
     h("input", { type: "number", name: f.name, min: f.min, max: f.max, step: 1,
       inputmode: "numeric" })]));
@@ -122,6 +125,8 @@ export async function render(main) {
         h("div", { class: "adv-grid" },
           ADVANCED.map((f) => field(f.name, f.label, advInputs[f.name], f.hint)),
           field("queue", "Queue", queueInput, "worker queue, e.g. cpu or gpu"),
+          field("api_token", "API token", tokenInput,
+            "only if the server requires one; kept in this tab, sent as a bearer token"),
           h("div", { class: "field" }, h("label", { for: "force" }, forceInput,
             " Re-run even if an identical result exists"))))),
     h("div", { class: "actions" }, submitBtn), status);
@@ -143,6 +148,7 @@ export async function render(main) {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    setApiToken(tokenInput.value.trim());
     const values = {
       model: modelInput.value, corpus: corpusInput.value,
       corpusMode: modeUpload.checked ? "upload" : "choose", file: fileInput.files[0],
