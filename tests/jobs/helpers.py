@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import psutil
 from markovlens.jobs import service
 from markovlens.jobs.schemas import JobOut, SubmitRequest
 from markovlens.settings import Settings
@@ -58,3 +59,17 @@ def wait_status(db: Database, job_id: int, statuses: set[str], timeout: float) -
         timeout,
         f"job {job_id} to reach {sorted(statuses)}",
     )
+
+
+def job_children(pid: int) -> list[psutil.Process]:
+    """Live job children of ``pid`` (not the shared spawn resource tracker, not zombies)."""
+    found = []
+    for kid in psutil.Process(pid).children(recursive=True):
+        try:
+            if kid.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if "resource_tracker" not in " ".join(kid.cmdline()):
+                found.append(kid)
+        except psutil.Error:  # exited while we looked
+            continue
+    return found

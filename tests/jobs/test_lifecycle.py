@@ -17,7 +17,7 @@ from markovlens.store import Database, open_database
 from markovlens.store.arrays import unpack_arrays
 
 from tests.jobs.conftest import make_settings
-from tests.jobs.helpers import job_state, submit, wait_for, wait_status
+from tests.jobs.helpers import job_children, job_state, submit, wait_for, wait_status
 
 
 @pytest.fixture
@@ -33,20 +33,6 @@ def running(tiny_settings: Settings) -> Iterator[tuple[Worker, Database]]:
     yield worker, db
     worker.stop(drain_seconds=0)
     db.dispose()
-
-
-def _children(pid: int) -> list[psutil.Process]:
-    """Live job children of ``pid`` (not the shared spawn resource tracker, not zombies)."""
-    found = []
-    for kid in psutil.Process(pid).children(recursive=True):
-        try:
-            if kid.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if "resource_tracker" not in " ".join(kid.cmdline()):
-                found.append(kid)
-        except psutil.Error:  # exited while we looked
-            continue
-    return found
 
 
 def test_job_succeeds_and_stores_result(
@@ -74,7 +60,7 @@ def test_job_succeeds_and_stores_result(
     # a random tiny model predicts roughly uniformly over 384 tokens
     assert 4.0 < headline.mean_nll < 8.0
     # The outcome is recorded first; the child then exits (or is stopped after a grace period).
-    wait_for(lambda: not _children(os.getpid()), 15, "the child to exit")
+    wait_for(lambda: not job_children(os.getpid()), 15, "the child to exit")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -112,7 +98,7 @@ def test_cancel_running_job_stops_child_within_10s(
     )
     # Cancel in the analysis proper (model and corpus loaded), not during start-up.
     wait_for(lambda: job_state(db, job_id).progress >= 0.1, 90, "the analysis to start")
-    kids = _children(os.getpid())
+    kids = job_children(os.getpid())
     assert kids and job_state(db, job_id).status == "running"
     with db.session() as s:
         assert service.cancel_job(s, job_id).cancel_requested
@@ -121,7 +107,7 @@ def test_cancel_running_job_stops_child_within_10s(
     assert job.status == "cancelled", job
     assert time.monotonic() - started < 10
     assert job.result_id is None and job.finished_at is not None
-    assert _children(os.getpid()) == []
+    assert job_children(os.getpid()) == []
     assert all(not psutil.pid_exists(k.pid) for k in kids)
 
 
@@ -167,7 +153,7 @@ def test_cancel_escalates_to_sigkill(tiny_settings: Settings) -> None:
             service.cancel_job(s, job_id)
         job = wait_status(db, job_id, {"cancelled"}, timeout=10)
         assert job.finished_at is not None
-        assert _children(os.getpid()) == []
+        assert job_children(os.getpid()) == []
     finally:
         worker.stop(drain_seconds=0)
         db.dispose()

@@ -16,23 +16,9 @@ from markovlens.jobs.worker import Worker
 from markovlens.store import open_database
 
 from tests.jobs.conftest import make_settings
-from tests.jobs.helpers import job_state, submit, wait_for, wait_status
+from tests.jobs.helpers import job_children, job_state, submit, wait_for, wait_status
 
 LEASE_SECONDS = 3.0
-
-
-def _job_children(pid: int) -> list[psutil.Process]:
-    """Live job children of ``pid`` (not the shared spawn resource tracker, not zombies)."""
-    found = []
-    for kid in psutil.Process(pid).children(recursive=True):
-        try:
-            if kid.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if "resource_tracker" not in " ".join(kid.cmdline()):
-                found.append(kid)
-        except psutil.Error:  # exited while we looked
-            continue
-    return found
 
 
 def _gone(pid: int) -> bool:
@@ -73,7 +59,7 @@ def test_sigkilled_worker_job_is_requeued_and_succeeds(
         # Kill A while its child is working on the job (claimed, child alive): whatever the
         # machine's speed, the job cannot have finished yet.
         wait_status(db, job_id, {"running"}, timeout=60)
-        children = wait_for(lambda: _job_children(worker_a.pid), 30, "worker A's child")
+        children = wait_for(lambda: job_children(worker_a.pid), 30, "worker A's child")
         assert len(children) == 1
         os.kill(worker_a.pid, signal.SIGKILL)
         killed_at = time.monotonic()

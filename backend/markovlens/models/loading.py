@@ -76,6 +76,17 @@ def _random_init_hash(inner_hash: str | None, inner_revision: str) -> str:
     return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
 
 
+def _identity(
+    checkpoint: Checkpoint, settings: Settings, random_init: bool
+) -> tuple[str, str | None]:
+    """(revision, content hash) recorded for the model; random-init derives both from the inner."""
+    inner_hash = _checkpoint_hash(checkpoint, settings)
+    if not random_init:
+        return checkpoint.revision, inner_hash
+    revision = f"random-init(seed={RANDOM_INIT_SEED})/{checkpoint.revision}"
+    return revision, _random_init_hash(inner_hash, checkpoint.revision)
+
+
 def _load_config(checkpoint: Checkpoint, label: str) -> Any:
     from transformers import AutoConfig
 
@@ -167,12 +178,7 @@ def load_model(
     except Exception as exc:
         raise ModelLoadError(f"cannot load the weights of {label}: {exc}") from exc
 
-    inner_hash = _checkpoint_hash(checkpoint, settings)
-    if random_init:
-        revision = f"random-init(seed={RANDOM_INIT_SEED})/{checkpoint.revision}"
-        digest: str | None = _random_init_hash(inner_hash, checkpoint.revision)
-    else:
-        revision, digest = checkpoint.revision, inner_hash
+    revision, digest = _identity(checkpoint, settings, random_init)
     meta = _meta_from(
         config,
         architecture,
@@ -219,12 +225,7 @@ def inspect_model(source: str | ModelSource, settings: Settings) -> ModelMeta:
     except Exception as exc:  # a config transformers cannot instantiate: still route it
         log.warning("cannot count parameters of %s: %s", parsed.canonical, exc)
         num_parameters = None
-    inner_hash = _checkpoint_hash(checkpoint, settings)
-    if random_init:
-        revision = f"random-init(seed={RANDOM_INIT_SEED})/{checkpoint.revision}"
-        digest: str | None = _random_init_hash(inner_hash, checkpoint.revision)
-    else:
-        revision, digest = checkpoint.revision, inner_hash
+    revision, digest = _identity(checkpoint, settings, random_init)
     return _meta_from(
         config,
         architecture,
