@@ -18,6 +18,7 @@ from markovlens.jobs.queue import enqueue_job
 from markovlens.jobs.routing import Route, route_job
 from markovlens.jobs.schemas import (
     CorpusOut,
+    Headline,
     JobFilters,
     JobList,
     JobOut,
@@ -273,6 +274,24 @@ def list_corpora(session: Session) -> list[CorpusOut]:
     return [CorpusOut.from_row(row) for row in repo_corpora.list_corpora(session)]
 
 
+# Results never change once written, so their headline numbers can be cached by result id
+# (the models page asks for every model's headlines on every load).
+# Keyed by database URL too: one process may talk to several databases (tests do).
+_HEADLINES: dict[tuple[str, int, int], Headline] = {}
+_HEADLINES_MAX = 4096
+
+
+def _headline_of(session: Session, result: Result) -> Headline:
+    key = (str(session.get_bind().engine.url), result.id, result.job_id)
+    cached = _HEADLINES.get(key)
+    if cached is None:
+        cached = headline(result.payload)  # loads the deferred payload only on a miss
+        if len(_HEADLINES) >= _HEADLINES_MAX:
+            _HEADLINES.clear()
+        _HEADLINES[key] = cached
+    return cached
+
+
 def latest_results_by_model(session: Session, model_id: int) -> list[LatestResult]:
     """The model's dashboard: newest succeeded result per (corpus, preset), with headlines."""
     return [
@@ -282,7 +301,7 @@ def latest_results_by_model(session: Session, model_id: int) -> list[LatestResul
             corpus_source=job.corpus_source,
             preset=job.preset,
             created_at=result.created_at,
-            headline=headline(result.payload),
+            headline=_headline_of(session, result),
         )
         for result, job in repo_results.latest_results_for_model(session, model_id)
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from markovlens.store.tables import Job, Result
 
@@ -49,6 +49,12 @@ def latest_results_for_model(session: Session, model_id: int) -> list[tuple[Resu
         .where(Result.model_id == model_id)
         .group_by(Job.corpus_source, Job.preset)
     )
-    stmt = select(Result, Job).join(Job, Job.id == Result.job_id).where(Result.id.in_(newest))
+    # The arrays blob is never needed here, and the payload only when a headline is not cached.
+    stmt = (
+        select(Result, Job)
+        .join(Job, Job.id == Result.job_id)
+        .where(Result.id.in_(newest))
+        .options(defer(Result.arrays), defer(Result.payload))
+    )
     pairs = list(session.execute(stmt).tuples())
     return sorted(pairs, key=lambda pair: (pair[1].corpus_source, pair[1].preset))
