@@ -94,7 +94,10 @@ class Service:
         raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server subprocess and Playwright's event loop end with the browser tests
+# (a live loop in the main thread breaks later asyncio.run(); a live server confuses the
+# process checks of the jobs tests).
+@pytest.fixture(scope="package")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     root = tmp_path_factory.mktemp("browser")
     model_root = root / "models"
@@ -177,7 +180,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -62,13 +62,15 @@ def wait_status(db: Database, job_id: int, statuses: set[str], timeout: float) -
 
 
 def job_children(pid: int) -> list[psutil.Process]:
-    """Live job children of ``pid`` (not the shared spawn resource tracker, not zombies)."""
+    """Live spawned job children of ``pid`` (not the spawn resource tracker, not zombies, not
+    other subprocesses a test session may hold, such as a server)."""
     found = []
     for kid in psutil.Process(pid).children(recursive=True):
         try:
             if kid.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if "resource_tracker" not in " ".join(kid.cmdline()):
+            cmdline = " ".join(kid.cmdline())
+            if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
                 found.append(kid)
         except psutil.Error:  # exited while we looked
             continue

@@ -26,8 +26,8 @@ from tests.scaleout.cluster import Cluster
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-# Long enough on the tiny model to be caught mid-job (~10 s here), short enough to finish.
-LONG_CONFIG = {**FAST_CONFIG, "window_len": 128, "max_tokens": 16384}
+# Long enough on the tiny model to be caught mid-job (~20 s here), short enough to finish.
+LONG_CONFIG = {**FAST_CONFIG, "window_len": 128, "max_tokens": 32768}
 JOB_TIMEOUT = 240.0
 
 
