@@ -89,10 +89,13 @@ def test_cancel_running_job_stops_child_within_10s(
         f"local:{tiny_model_dirs['gpt2']}",
         config={
             "window_len": 128,
-            "max_tokens": 65536,
-            "run_surplus": False,
-            "run_spectral": False,
-            "n_contexts": 64,
+            # ~7 s of work after the capture on an idle 2-core machine (surplus probes and the
+            # spectral suite on N = 6,144): a job that could end before the cancel lands would
+            # make this test pass or fail by timing alone.
+            "max_tokens": 131_072,
+            "run_surplus": True,
+            "run_spectral": True,
+            "n_contexts": 6144,
             "bootstrap_samples": 50,
         },
     )
