@@ -26,8 +26,16 @@ from tests.scaleout.cluster import Cluster
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
-# Long enough on the tiny model to be caught mid-job (~20 s here), short enough to finish.
-LONG_CONFIG = {**FAST_CONFIG, "window_len": 128, "max_tokens": 32768}
+# Long enough on the tiny model to be caught mid-job (~7 s of work after the capture on an
+# idle machine: surplus probes and spectra on N = 6,144), short enough to finish.
+LONG_CONFIG = {
+    **FAST_CONFIG,
+    "window_len": 128,
+    "max_tokens": 131_072,
+    "n_contexts": 6144,
+    "run_surplus": True,
+    "run_spectral": True,
+}
 JOB_TIMEOUT = 240.0
 
 
