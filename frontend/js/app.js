@@ -23,7 +23,8 @@ export function parseHash(hash) {
 
 async function route() {
   const main = document.getElementById("main");
-  const { name, args, params } = parseHash(location.hash);
+  const hash = location.hash;
+  const { name, args, params } = parseHash(hash);
   const page = ROUTES[name];
   if (typeof cleanup === "function") cleanup();
   cleanup = null;
@@ -39,11 +40,15 @@ async function route() {
   replace(main, h("p", { class: "loading", text: "Loading…" }));
   main.dataset.page = name;
   main.dataset.ready = "false";
+  main.dataset.renderedHash = "";
   try {
     cleanup = await page.render(main, { args, params });
   } catch (err) {
     replace(main, h("h1", { text: "Something went wrong" }), message(err.message, "error"));
   }
+  // Which route finished rendering: "ready" alone can still be the previous page's between a
+  // hash change and its handler.
+  main.dataset.renderedHash = hash;
   main.dataset.ready = "true";
   // After in-app navigation, put keyboard and screen-reader focus at the new page's start.
   if (!firstRoute && !main.contains(document.activeElement)) main.focus({ preventScroll: true });

@@ -216,7 +216,8 @@ class UI:
         else:
             page.goto(f"{self.base}/{fragment}")
         page.wait_for_function(
-            "f => location.hash === f && document.querySelector('main').dataset.ready === 'true'",
+            "f => document.querySelector('main').dataset.renderedHash === f && "
+            "document.querySelector('main').dataset.ready === 'true'",
             arg=fragment,
         )
         return page

@@ -199,8 +199,8 @@ def test_two_models_compared_from_the_models_page(ui: UI, service: Service) -> N
         page.check(f"#models-table tr[data-result-id='{rid}'] input[type=checkbox]")
     page.click("#compare-selected")
     page.wait_for_function(
-        "() => location.hash.startsWith('#/compare') && "
-        "document.querySelector('main').dataset.ready === 'true'"
+        "() => (document.querySelector('main').dataset.renderedHash || '').startsWith("
+        "'#/compare') && document.querySelector('main').dataset.ready === 'true'"
     )
     assert page.locator("#compare-table tbody tr").count() == 2
     assert HTML_NAME in page.locator("#compare-table").inner_text()
@@ -274,7 +274,10 @@ def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service
     assert len(intermediate) >= 2, f"progress bar did not move: {seen}"
     assert len(stages - {""}) >= 3, stages
     row.locator("a", has_text="View result").click()
-    page.wait_for_function("() => document.querySelector('main').dataset.ready === 'true'")
+    page.wait_for_function(
+        "() => (document.querySelector('main').dataset.renderedHash || '').startsWith("
+        "'#/model/') && document.querySelector('main').dataset.ready === 'true'"
+    )
     assert all(n > 0 for n in chart_points(page, "#panel-entropy"))
 
 
