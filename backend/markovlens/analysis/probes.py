@@ -110,6 +110,7 @@ def evaluate(
     return torch.cat(ces), torch.cat(argmaxes)
 
 
+@torch.enable_grad()  # callers may sit inside no_grad (the capture pass does)
 def train_probe(
     head: FrozenHead,
     x_train: torch.Tensor,
@@ -122,21 +123,6 @@ def train_probe(
     gen: torch.Generator,
 ) -> TrainedProbe:
     """Fit one probe from the given initial affine map; return the best-on-val parameters."""
-    with torch.enable_grad():  # callers may sit inside no_grad (the capture pass does)
-        return _train(head, x_train, y_train, x_val, y_val, init_weight, init_bias, settings, gen)
-
-
-def _train(
-    head: FrozenHead,
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_val: torch.Tensor,
-    y_val: torch.Tensor,
-    init_weight: torch.Tensor,
-    init_bias: torch.Tensor,
-    settings: ProbeSettings,
-    gen: torch.Generator,
-) -> TrainedProbe:
     started = time.perf_counter()
     d_out, d_in = init_weight.shape
     linear = nn.Linear(d_in, d_out, device=x_train.device)
