@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: venv demo serve test test-fast lint browser-deps bench clean
+.PHONY: venv demo serve test test-fast lint test-tools bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,14 +27,14 @@ demo: venv
 serve: venv
 	$(VENV)/bin/markovlens serve --host $(HOST) --port $(PORT)
 
-browser-deps:
-	bash scripts/ensure-chromium.sh
+test-tools:
+	bash scripts/ensure-test-tools.sh
 
 lint: venv
 	$(VENV)/bin/ruff check backend tests benchmarks
 	$(VENV)/bin/mypy
 
-test: venv browser-deps lint
+test: venv test-tools lint
 	$(VENV)/bin/pytest -q
 
 test-fast: venv

@@ -1,9 +1,10 @@
 """docker-compose.yml and Dockerfile declare what the code reads.
 
-``docker compose config`` runs when the docker CLI has the compose plugin; this machine's
-docker is a bare client without it, so the structural checks below (YAML parse with anchors
-and merge keys, services, healthchecks, GPU reservation, commands parsed by the real CLI,
-every MARKOVLENS_* variable a Settings field that validates) are what always runs.
+``compose config`` validates the file against the Compose specification: the docker CLI's
+compose plugin when it has one, else Debian's ``docker-compose`` (``make test`` installs it;
+neither needs a Docker engine). The structural checks below (services, healthchecks, GPU
+reservation, commands parsed by the real CLI, every MARKOVLENS_* variable a Settings field
+that validates) check what the schema cannot: that the file matches the code.
 """
 
 from __future__ import annotations
@@ -52,20 +53,42 @@ def _env(service: dict[str, Any]) -> dict[str, str]:
     return {key: _interpolate(str(value)) for key, value in service["environment"].items()}
 
 
-def test_docker_compose_config_when_available(tmp_path: Path) -> None:
+def _compose_command() -> list[str]:
+    """The Compose CLI on this machine: ``docker compose`` (v2 plugin) or ``docker-compose``."""
     docker = shutil.which("docker")
     if (
-        docker is None
-        or subprocess.run([docker, "compose", "version"], capture_output=True).returncode
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
     ):
-        pytest.skip("docker compose plugin not installed here; structural checks cover the file")
-    result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"],
-        env={**SAMPLE_ENV, "PATH": "/usr/bin:/bin"},
+        return [docker, "compose"]
+    standalone = shutil.which("docker-compose")
+    assert standalone, "no Compose CLI: run `bash scripts/ensure-test-tools.sh` (make test does)"
+    return [standalone]
+
+
+def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_compose_command(), "-f", str(path), "--project-directory", str(ROOT), "config", "-q"],
+        env={**SAMPLE_ENV, "PATH": "/usr/bin:/bin:/usr/local/bin"},
         capture_output=True,
         text=True,
     )
+
+
+def test_compose_config_validates_the_file() -> None:
+    result = _compose_config(COMPOSE)
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_config_rejects_an_invalid_file(tmp_path: Path) -> None:
+    """The validator is real: a misspelt key in the worker service fails ``config``."""
+    broken = tmp_path / "docker-compose.yml"
+    text = COMPOSE.read_text()
+    assert "\n  worker:\n" in text
+    broken.write_text(text.replace("\n  worker:\n", "\n  worker:\n    imagex: typo\n", 1))
+    result = _compose_config(broken)
+    assert result.returncode != 0
+    assert "imagex" in result.stderr
 
 
 def test_services_and_dependencies(compose: dict[str, Any]) -> None:
