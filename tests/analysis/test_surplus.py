@@ -9,7 +9,7 @@ import pytest
 import torch
 from markovlens.analysis.contexts import HeadSpec, SampledContexts
 from markovlens.analysis.surplus import surplus_suite
-from markovlens.analysis.surplus_schema import SurplusConfig
+from markovlens.analysis.surplus_schema import SurplusConfig, SurplusSuite
 from torch import nn
 
 VOCAB = 8
@@ -70,6 +70,10 @@ def test_surplus_equals_conditional_entropy_when_state_encodes_next_token() -> N
     assert abs(look[2].info.estimate) < 0.15
     # Drafting proxy: the probe reads y_{t+1} exactly, and greedy = truth here.
     assert suite.drafting is not None and suite.drafting.acc[1] > 0.95
+    # Real surplus: detected, and the with-state probe reads the state.
+    assert suite.detected == {2: True, 3: True}
+    assert suite.terms[1].state_used is True
+    assert not any(n.startswith(("Not detected", "term_1: state unused")) for n in suite.notes)
 
 
 def test_surplus_is_zero_when_state_is_independent() -> None:
@@ -82,6 +86,50 @@ def test_surplus_is_zero_when_state_is_independent() -> None:
         assert abs(s.estimate) < 0.05
         assert s.low <= 0.0 <= s.high
     assert suite.drafting is not None and suite.drafting.acc[1] < 0.35
+    assert suite.detected == {2: False, 3: False}
+    assert any(note.startswith("Not detected") and "K = 2, 3" in note for note in suite.notes)
+
+
+def test_a_state_the_probe_never_uses_is_reported_as_not_detected() -> None:
+    """A constant h_t gives the with-state probe nothing to read: its h_t weights stay exactly
+    zero (the nested start), Surplus_2 is a floor and the suite says so."""
+    ctx = iid_contexts(encode_next=False, windows=24, per_window=10, seed=4)
+    ctx.hidden = {1: torch.zeros_like(ctx.hidden[1])}
+    config = FAST.model_copy(
+        update={"max_k": 2, "max_epochs": 4, "lookahead": False, "per_layer": False}
+    )
+    suite = surplus_suite(ctx, config, np.random.default_rng(4), lambda f, s: None)
+    assert suite.terms[1].state_used is False
+    assert suite.detected == {2: False}
+    assert suite.surplus[2].low <= 0.0
+    unused = [note for note in suite.notes if note.startswith("term_1: state unused")]
+    assert len(unused) == 1 and "floor" in unused[0] and "upper bound" in unused[0]
+
+
+def test_results_stored_before_the_detection_fields_still_validate() -> None:
+    iv = {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    old = {
+        "max_k": 3,
+        "layer": 1,
+        "num_contexts": {"test": 1},
+        "num_windows": {"test": 1},
+        "terms": {
+            "1": {
+                "j": 1,
+                "term": iv,
+                "ce_with_state": 1.0,
+                "ce_no_state": 1.0,
+                "num_test_contexts": 1,
+            }
+        },
+        "surplus": {"2": iv, "3": {"estimate": 0.2, "low": 0.05, "high": 0.3}},
+        "bounds": {"2": {"high": 1.0, "trivial_high": 2.0}},
+    }
+    suite = SurplusSuite.model_validate(old)
+    assert suite.terms[1].state_used is None  # not recorded
+    assert suite.detected == {2: False, 3: True}  # derived from the intervals
+    stored = SurplusSuite.model_validate({**old, "detected": {"2": True}})
+    assert stored.detected == {2: True}  # a stored flag is kept as it is
 
 
 def test_per_layer_term1_finds_the_layer_that_encodes_the_future() -> None:

@@ -7,6 +7,9 @@ Two stages keep the comparison fair when the step budget is too small to converg
    (continued) and (b) the with-state probe, whose h_t weights start at zero (nested family).
 term_j compares (a) with (b): both had the same total training on the token weights, so
 extra steps alone cannot show up as surplus, and (b) starts at (a)'s starting point.
+When (b) never beats its start on validation, early stopping keeps the zero h_t weights: the
+term is then a floor, not a measured zero (``SurplusTerm.state_used`` is False and a note says
+so); ``SurplusSuite.detected`` says per K whether the interval lies above zero.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from markovlens.analysis.surplus_schema import (
     SurplusConfig,
     SurplusSuite,
     SurplusTerm,
+    is_detected,
 )
 
 ProgressFn = Callable[[float, str], None]
@@ -251,6 +255,30 @@ def _with_zero_state(fit: _Fit, d: int) -> torch.Tensor:
     return torch.cat([torch.zeros(d, d), fit.weight], dim=1)
 
 
+def _state_used(fit: _Fit, d: int) -> bool:
+    """Whether a with-state map reads h_t: its h_t columns (the first d) are not all zero."""
+    return bool(torch.count_nonzero(fit.weight[:, :d]))
+
+
+def _unused_state_note(j: int) -> str:
+    return (
+        f"term_{j}: state unused. The with-state probe never beat its start on validation, so "
+        "early stopping kept its h_t weights at exactly zero and it reads no state: no "
+        f"information in h_t about Y_{{t+{j}}} beyond the given tokens was detectable at this "
+        "sample size. The reported value (≈ 0) is a floor, not a measured zero, and its interval "
+        "omits the probe-selection uncertainty; the upper bound (bounds) still applies."
+    )
+
+
+def _not_detected_note(surplus: dict[int, Interval], bounds: dict[int, SurplusBounds]) -> str:
+    ks = [k for k, iv in sorted(surplus.items()) if not is_detected(iv)]
+    ranges = ", ".join(f"0 ≤ Surplus_{k} ≤ {bounds[k].high:.4g}" for k in ks)
+    return (
+        f"Not detected (95% interval not above 0) for K = {', '.join(map(str, ks))}: "
+        f"what the data support is {ranges} (the upper bound from the no-state probes)."
+    )
+
+
 def _layers_for_term1(config: SurplusConfig, captured: list[int]) -> list[int]:
     if config.layers is not None:
         return [x for x in config.layers if x in captured]
@@ -354,6 +382,7 @@ def _surplus_suite(
             ce_with_state=_r(float(with_state[j].ce.mean())),
             ce_no_state=_r(float(no_state[j].ce.mean())),
             num_test_contexts=int(with_state[j].ce.numel()),
+            state_used=_state_used(with_state[j], d),
         )
         for i, j in enumerate(offsets)
     }
@@ -368,6 +397,7 @@ def _surplus_suite(
         )
         for k in range(2, max_k + 1)
     }
+    detected = {k: is_detected(iv) for k, iv in surplus.items()}
 
     lookahead: list[LookaheadInfo] = []
     if config.lookahead:
@@ -426,6 +456,9 @@ def _surplus_suite(
         "Drafting acc_j compares the with-state probe (fed the true y_t…y_{t+j−1}) with the "
         "model's greedy token; expected accepted length assumes independence (a proxy).",
     ]
+    notes += [_unused_state_note(j) for j, term in terms.items() if term.state_used is False]
+    if not all(detected.values()):
+        notes.append(_not_detected_note(surplus, bounds))
     for k, exact in sorted((ideal_surplus or {}).items()):
         if k in surplus and surplus[k].low > exact:
             notes.append(
@@ -442,6 +475,7 @@ def _surplus_suite(
         num_windows=n_win,
         terms=terms,
         surplus=surplus,
+        detected=detected,
         bounds=bounds,
         lookahead=lookahead,
         drafting=drafting,

@@ -64,6 +64,12 @@ class SurplusTerm(BaseModel):
     ce_with_state: float
     ce_no_state: float
     num_test_contexts: int
+    state_used: bool | None = Field(
+        default=None,
+        description="Whether the with-state probe reads h_t: its h_t weights are not all exactly "
+        "zero after training. False: early stopping kept its nested start (zero h_t weights), "
+        "so term_j is 0 by construction, a floor. None: not recorded (older results).",
+    )
 
 
 class LookaheadInfo(BaseModel):
@@ -98,6 +104,11 @@ class SurplusBounds(BaseModel):
     trivial_high: float = Field(description="(K−1)·log|V|.")
 
 
+def is_detected(interval: Interval) -> bool:
+    """Surplus detected at this sample size: the 95% interval lies above zero."""
+    return interval.low > 0.0
+
+
 class SurplusSuite(BaseModel):
     """Everything the surplus tab shows (nats)."""
 
@@ -107,6 +118,11 @@ class SurplusSuite(BaseModel):
     num_windows: dict[str, int]
     terms: dict[int, SurplusTerm] = Field(description="By j = 1..K−1.")
     surplus: dict[int, Interval] = Field(description="Surplus_K by K = 2..max_k.")
+    detected: dict[int, bool] = Field(
+        default_factory=dict,
+        description="By K: Surplus_K's 95% interval has low > 0. Filled from ``surplus`` when "
+        "absent (results stored before this field).",
+    )
     bounds: dict[int, SurplusBounds] = Field(description="By K.")
     lookahead: list[LookaheadInfo] = Field(default_factory=list)
     drafting: DraftingProxy | None = None
@@ -117,3 +133,9 @@ class SurplusSuite(BaseModel):
     probes: list[ProbeFit] = Field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fill_detected(self) -> SurplusSuite:
+        if not self.detected:
+            self.detected = {k: is_detected(iv) for k, iv in self.surplus.items()}
+        return self
