@@ -70,4 +70,32 @@ def test_headline_reads_a_real_analysis_result_dump() -> None:
         surplus={2: iv},
         bounds={2: SurplusBounds(high=1.0, trivial_high=6.0)},
     )
-    assert headline({"surplus": suite.model_dump(mode="json")}).surplus_k2 == 0.3
+    h = headline({"surplus": suite.model_dump(mode="json")})
+    assert (h.surplus_k2, h.surplus_k2_detected, h.surplus_k2_upper) == (0.3, True, 1.0)
+
+
+def _surplus_payload(surplus_2: dict[str, float], **extra: object) -> dict[str, object]:
+    bounds = {"2": {"low": 0.0, "high": 1.25, "trivial_high": 6.0}}
+    return {"surplus": {"surplus": {"2": surplus_2}, "bounds": bounds, **extra}}
+
+
+def test_surplus_detected_comes_from_the_stored_flag() -> None:
+    zero = {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    h = headline(_surplus_payload(zero, detected={"2": False, "3": True}))
+    assert (h.surplus_k2, h.surplus_k2_detected, h.surplus_k2_upper) == (0.0, False, 1.25)
+    # The stored flag wins over the interval (it is what the analysis decided).
+    h = headline(_surplus_payload(_interval(0.3), detected={"2": False}))
+    assert h.surplus_k2 == 0.3 and h.surplus_k2_detected is False
+
+
+def test_surplus_detected_of_an_older_result_is_derived_from_the_interval() -> None:
+    """Results stored before the ``detected`` field: detected iff the interval's low > 0."""
+    zero = {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    assert headline(_surplus_payload(zero)).surplus_k2_detected is False
+    assert headline(_surplus_payload(_interval(0.05))).surplus_k2_detected is False  # low < 0
+    assert headline(_surplus_payload(_interval(0.3))).surplus_k2_detected is True
+    # No interval (or a non-finite low): unknown, not "not detected".
+    assert headline({"surplus": {"surplus": {}}}).surplus_k2_detected is None
+    nan_low = {"estimate": 0.1, "low": float("nan"), "high": 0.2}
+    assert headline(_surplus_payload(nan_low)).surplus_k2_detected is None
+    assert headline({}).surplus_k2_detected is None and headline({}).surplus_k2_upper is None

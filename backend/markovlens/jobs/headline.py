@@ -30,6 +30,24 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _by_k(mapping: Any, k: int) -> Any:
+    """``mapping[k]``; JSON turns the int keys into strings, so accept both."""
+    if not isinstance(mapping, dict):
+        return None
+    return mapping.get(str(k), mapping.get(k))
+
+
+def _surplus_detected(surplus: Any, k: int) -> bool | None:
+    """Whether Surplus_k was detected: the stored ``detected`` flag, else (results stored
+    before that field) whether its interval's low is above 0; None without an interval."""
+    stored = _by_k(_dig(surplus, "detected"), k)
+    if isinstance(stored, bool):
+        return stored
+    interval = _by_k(_dig(surplus, "surplus"), k)
+    low = _number(interval.get("low")) if isinstance(interval, dict) else None
+    return None if low is None else low > 0.0
+
+
 def _last_layer_entries(entries: Any) -> list[dict[str, Any]]:
     rows = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
     layers = [e["layer"] for e in rows if isinstance(e.get("layer"), int)]
@@ -61,23 +79,22 @@ def headline(payload: dict[str, Any]) -> Headline:
     """Extract the headline numbers; None where a section is absent or not a finite number.
 
     Paths (AnalysisResult JSON): ``entropy.summary.{mean_nll, perplexity, mean_entropy,
-    calibration_gap}``; ``surplus.surplus["2"]`` (Surplus_2); the data-side ``lift`` of
-    ``spectral.alignment`` at the last layer (kernel proto, else lin); the ``effective_rank``
-    of ``spectral.representation`` at the last layer.
+    calibration_gap}``; ``surplus.surplus["2"]`` (Surplus_2), ``surplus.detected["2"]``
+    (older results: derived from that interval's low > 0) and ``surplus.bounds["2"].high``;
+    the data-side ``lift`` of ``spectral.alignment`` at the last layer (kernel proto, else
+    lin); the ``effective_rank`` of ``spectral.representation`` at the last layer.
     """
     summary = _dig(payload, "entropy", "summary")
     spectral = payload.get("spectral")
-    surplus_by_k = _dig(payload, "surplus", "surplus")
-    surplus_k2 = None
-    if isinstance(surplus_by_k, dict):
-        # JSON turns the int keys into strings; accept both in case of an in-memory dump.
-        surplus_k2 = _number(surplus_by_k.get("2", surplus_by_k.get(2)))
+    surplus = payload.get("surplus")
     return Headline(
         mean_nll=_number(_dig(summary, "mean_nll")),
         perplexity=_number(_dig(summary, "perplexity")),
         mean_entropy=_number(_dig(summary, "mean_entropy")),
         calibration_gap=_number(_dig(summary, "calibration_gap")),
-        surplus_k2=surplus_k2,
+        surplus_k2=_number(_by_k(_dig(surplus, "surplus"), 2)),
+        surplus_k2_detected=_surplus_detected(surplus, 2),
+        surplus_k2_upper=_number(_dig(_by_k(_dig(surplus, "bounds"), 2), "high")),
         alignment_lift_last=_alignment_lift_last(spectral),
         effective_rank_last=_effective_rank_last(spectral),
     )

@@ -98,6 +98,8 @@ class Headline(BaseModel):
     mean_entropy: float | None = None
     calibration_gap: float | None = None
     surplus_k2: float | None = None
+    surplus_k2_detected: bool | None = None  # 95% interval above 0; False: show "not detected"
+    surplus_k2_upper: float | None = None  # the upper bound H(Y_{t+1} | Y_t) of Surplus_2
     alignment_lift_last: float | None = None
     effective_rank_last: float | None = None
 
