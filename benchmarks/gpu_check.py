@@ -1,5 +1,7 @@
-"""GPU check: SmolLM2 in bf16 on CUDA — capture vs bare forward throughput, and the pipeline's
-summary numbers against the CPU fp32 run (benchmarks/data/smollm2_standard_cpu.json).
+"""GPU check: SmolLM2 in bf16 on CUDA — capture vs bare forward throughput, the pipeline's
+summary numbers against the CPU fp32 run (benchmarks/data/smollm2_standard_cpu.json), and the
+quick pipeline on the model spread by a device map (across the GPUs, or GPU 0 and the CPU on a
+one-GPU machine) against the same model on one device.
 
 Run through benchmarks/gpu_check.sh on a machine with a CUDA GPU.
 """
@@ -34,6 +36,46 @@ def _sync_time(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
         torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+SPLIT_KEYS = ("mean_nll", "mean_entropy", "calibration_gap", "top1_accuracy",
+              "alignment_lift_last_data_proto")  # fmt: skip
+
+
+def split_check(dtype: str) -> dict[str, object]:
+    """The quick pipeline on one GPU and on a device map that splits the blocks between
+    devices: capture hooks, logits and the head must work across the boundary."""
+    from accelerate import dispatch_model, infer_auto_device_map
+
+    cfg = preset_config("quick")
+    one = load_workload(window_len=cfg.window_len, max_tokens=cfg.max_tokens,
+                        device="cuda", dtype=dtype)  # fmt: skip
+    single = run_analysis(one.model, one.windows, cfg, one.model_meta, one.corpus_meta).result
+    del one
+    torch.cuda.empty_cache()
+    work = load_workload(window_len=cfg.window_len, max_tokens=cfg.max_tokens,
+                         device="cpu", dtype=dtype)  # fmt: skip
+    weights = sum(p.numel() * p.element_size() for p in work.model.parameters())
+    gpus = torch.cuda.device_count()
+    # Caps that force a split: each GPU holds its share (one GPU: half, the rest on the CPU).
+    share = weights // (gpus if gpus > 1 else 2) + (64 << 20)
+    max_memory: dict[int | str, int] = {i: share for i in range(gpus)}
+    if gpus == 1:
+        max_memory["cpu"] = 4 * weights
+    no_split = work.model._no_split_modules
+    device_map = infer_auto_device_map(work.model, max_memory=max_memory,
+                                       no_split_module_classes=no_split)  # fmt: skip
+    model = dispatch_model(work.model, device_map=device_map)
+    start = time.perf_counter()
+    split = run_analysis(model, work.windows, cfg, work.model_meta, work.corpus_meta).result
+    seconds = time.perf_counter() - start
+    a, b = summarize(single), summarize(split)
+    return {
+        "devices": sorted({str(d) for d in device_map.values()}),
+        "provenance_device": split.provenance.device,
+        "split_pipeline_seconds": seconds,
+        "one_device_vs_split": {k: {"one": a.get(k), "split": b.get(k)} for k in SPLIT_KEYS},
+    }
 
 
 def main() -> None:
@@ -105,6 +147,7 @@ def main() -> None:
         report["cpu_vs_gpu"] = diffs
     else:
         report["cpu_vs_gpu"] = f"no CPU reference at {args.cpu_reference}"
+    report["device_map_split"] = split_check(args.dtype)
     text = json.dumps(report, indent=2, default=str)
     print(text)
     args.out.write_text(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from markovlens.ops.placement import GIB, PlacementError, placement_kwargs
+from markovlens.models.placement import GIB, PlacementError, placement_kwargs
 
 
 def test_one_gpu_or_cpu_means_no_device_map() -> None:

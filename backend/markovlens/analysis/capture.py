@@ -182,7 +182,10 @@ class _Recorder:
         if self.rows is None or self.rows.numel() == 0:
             return
         assert self.batch_idx is not None and self.pos_idx is not None
-        picked = states[self.batch_idx, self.pos_idx].detach().float().cpu()
+        # A model spread over several devices (device_map) hands each block's states over on
+        # that block's device: index there (no-op moves on a single device).
+        picked = states[self.batch_idx.to(states.device), self.pos_idx.to(states.device)]
+        picked = picked.detach().float().cpu()
         if layer not in self.hidden:
             self.hidden[layer] = torch.zeros(self.num_contexts, picked.shape[-1])
         self.hidden[layer][self.rows] = picked
@@ -274,11 +277,12 @@ def capture_pass(
             try:
                 batch = windows[start:stop].to(device)
                 logits = model(input_ids=batch, use_cache=False).logits
-                _reduce_logits(logits, batch, start, arrays, true_probs)
+                # Spread models return logits on the head's device, not the input's.
+                _reduce_logits(logits, batch.to(logits.device), start, arrays, true_probs)
                 fid_rows = rows[rows < n_fid]
                 if fid_rows.numel():
-                    b = (plan.window_index[fid_rows] - start).to(device)
-                    t = plan.position[fid_rows].to(device)
+                    b = (plan.window_index[fid_rows] - start).to(logits.device)
+                    t = plan.position[fid_rows].to(logits.device)
                     fidelity[fid_rows] = logits[b, t].float().cpu()
                 del logits
             except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:

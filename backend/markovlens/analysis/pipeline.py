@@ -134,10 +134,14 @@ def run_analysis(
     report = progress or _noop_progress
     started = time.perf_counter()
     seconds: dict[str, float] = {}
+    # The analysis workspace lives on the first parameter's device; a model spread over
+    # several GPUs (device_map) is recorded with all of them.
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    model_devices = sorted({p.device for p in model.parameters()}, key=str)
+    for used in model_devices:
+        if used.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(used)
     model.eval()
     report(0.0, "introspect")
     arch = introspect(model)
@@ -291,10 +295,10 @@ def run_analysis(
         config=config,
         seed=config.seed,
         versions=library_versions(),
-        device=str(device),
+        device="+".join(str(used) for used in model_devices),
         dtype=str(dtype).removeprefix("torch."),
         stage_seconds=seconds,
-        peak_memory_bytes=_peak_memory_bytes(device),
+        peak_memory_bytes=_peak_memory_bytes(model_devices),
         notes=[*notes, f"capture batch size {capture.batch_size} windows"],
     )
     result = AnalysisResult(
@@ -310,9 +314,11 @@ def run_analysis(
     return AnalysisOutput(result=result, arrays=arrays)
 
 
-def _peak_memory_bytes(device: torch.device) -> int | None:
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated(device))
+def _peak_memory_bytes(devices: list[torch.device]) -> int | None:
+    """Peak tensor memory summed over the model's GPUs; else the process's peak RSS."""
+    gpus = [device for device in devices if device.type == "cuda"]
+    if gpus:
+        return sum(int(torch.cuda.max_memory_allocated(gpu)) for gpu in gpus)
     try:
         import resource
 

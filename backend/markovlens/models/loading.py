@@ -19,6 +19,7 @@ from markovlens.analysis.results import ModelMeta
 from markovlens.models.device import DTYPE_NAMES, bytes_per_parameter, resolve_device, resolve_dtype
 from markovlens.models.errors import ModelLoadError, ModelSourceError
 from markovlens.models.hashing import content_hash
+from markovlens.models.placement import PlacementError, gpu_memory_bytes, placement_kwargs
 from markovlens.models.resolve import Checkpoint, resolve_checkpoint
 from markovlens.models.safety import check_causal_lm
 from markovlens.models.sources import ModelSource, parse_model_source
@@ -43,6 +44,7 @@ class LoadedModel:
     """A model ready for ``run_analysis``; ``tokenizer`` is None for synthetic vocabularies."""
 
     model: Any  # a transformers PreTrainedModel (causal LM), eval mode, on ``device``
+    # or, when one GPU cannot hold it, spread over several (``model.hf_device_map``)
     tokenizer: Any | None
     meta: ModelMeta
     training_step: int | None = None
@@ -133,6 +135,82 @@ def _parse(source: str | ModelSource) -> ModelSource:
     return source if isinstance(source, ModelSource) else parse_model_source(source)
 
 
+def _parameter_count(config: Any) -> int | None:
+    """Parameters of the model ``config`` describes, from a ``meta``-device skeleton (no
+    memory, no weights read); None for a config transformers cannot instantiate."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(config)
+    except Exception as exc:  # still route and load it; only the size is unknown
+        log.warning("cannot count the parameters of a %s: %s", type(config).__name__, exc)
+        return None
+    return _count_parameters(skeleton)
+
+
+def _placement(config: Any, dtype: torch.dtype, device: str, label: str) -> dict[str, Any]:
+    """``device_map`` kwargs when the job needs several GPUs of this machine, else {}."""
+    if not device.startswith("cuda") or ":" in device:
+        return {}  # CPU, MPS, or a GPU the user pinned: one device
+    gpus = gpu_memory_bytes()
+    if len(gpus) <= 1:
+        return {}
+    count = _parameter_count(config)
+    if count is None:
+        return {}
+    weights = count * bytes_per_parameter(dtype)
+    try:
+        return placement_kwargs(estimate_memory_bytes(count, dtype), weights, gpus, device)
+    except PlacementError as exc:
+        raise ModelLoadError(f"{label} cannot be placed on this machine: {exc}") from exc
+
+
+def load_weights(
+    checkpoint: Checkpoint,
+    config: Any,
+    dtype: torch.dtype,
+    random_init: bool,
+    placement: dict[str, Any],
+) -> Any:
+    """The model on the CPU, or dispatched by ``placement`` (``device_map``/``max_memory``)."""
+    from transformers import AutoModelForCausalLM
+
+    if random_init:
+        torch.manual_seed(RANDOM_INIT_SEED)
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        return _dispatch(model, placement) if placement else model
+    extra: dict[str, Any] = {} if checkpoint.is_gguf else {"use_safetensors": True}
+    return AutoModelForCausalLM.from_pretrained(
+        checkpoint.location,
+        config=config,
+        dtype=dtype,
+        trust_remote_code=False,
+        **checkpoint.kwargs,
+        **extra,
+        **placement,
+    )
+
+
+def _dispatch(model: Any, placement: dict[str, Any]) -> Any:
+    """Spread an in-memory model as ``from_pretrained(device_map=...)`` would have."""
+    from accelerate import dispatch_model, infer_auto_device_map
+
+    device_map = placement["device_map"]
+    if isinstance(device_map, str):
+        device_map = infer_auto_device_map(
+            model,
+            max_memory=placement.get("max_memory"),
+            no_split_module_classes=getattr(model, "_no_split_modules", None) or [],
+        )
+    return dispatch_model(model, device_map=device_map)
+
+
+def _placement_label(model: Any, device: str) -> str:
+    devices = sorted({str(d) for d in (getattr(model, "hf_device_map", None) or {}).values()})
+    return device if len(devices) <= 1 else f"device_map over {', '.join(devices)}"
+
+
 def load_model(
     source: str | ModelSource,
     settings: Settings,
@@ -154,23 +232,12 @@ def load_model(
     architecture = check_causal_lm(config)
     tokenizer = _load_tokenizer(checkpoint, label)
 
-    from transformers import AutoModelForCausalLM
-
+    placement = _placement(config, torch_dtype, resolved_device, label)
     try:
-        if random_init:
-            torch.manual_seed(RANDOM_INIT_SEED)
-            model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
-        else:
-            extra: dict[str, Any] = {} if checkpoint.is_gguf else {"use_safetensors": True}
-            model = AutoModelForCausalLM.from_pretrained(
-                checkpoint.location,
-                config=config,
-                dtype=torch_dtype,
-                trust_remote_code=False,
-                **checkpoint.kwargs,
-                **extra,
-            )
-        model = model.to(resolved_device).eval()
+        model = load_weights(checkpoint, config, torch_dtype, random_init, placement)
+        if not placement:
+            model = model.to(resolved_device)
+        model.eval()
     except torch.cuda.OutOfMemoryError as exc:
         raise ModelLoadError(f"{label} does not fit in {resolved_device} memory: {exc}") from exc
     except ModelLoadError:
@@ -192,7 +259,7 @@ def load_model(
         label,
         architecture,
         meta.num_parameters,
-        resolved_device,
+        _placement_label(model, resolved_device),
     )
     return LoadedModel(
         model=model,
@@ -216,15 +283,7 @@ def inspect_model(source: str | ModelSource, settings: Settings) -> ModelMeta:
     checkpoint = resolve_checkpoint(parsed.base, settings, need_weights=not random_init)
     config = _load_config(checkpoint, parsed.canonical)
     architecture = check_causal_lm(config)
-    from transformers import AutoModelForCausalLM
-
-    try:
-        with torch.device("meta"):
-            skeleton = AutoModelForCausalLM.from_config(config)
-        num_parameters: int | None = _count_parameters(skeleton)
-    except Exception as exc:  # a config transformers cannot instantiate: still route it
-        log.warning("cannot count parameters of %s: %s", parsed.canonical, exc)
-        num_parameters = None
+    num_parameters = _parameter_count(config)
     revision, digest = _identity(checkpoint, settings, random_init)
     return _meta_from(
         config,
@@ -243,4 +302,5 @@ __all__ = [
     "estimate_memory_bytes",
     "inspect_model",
     "load_model",
+    "load_weights",
 ]

@@ -1,13 +1,15 @@
 """Placement of one model on the GPUs of one machine: a single device when one GPU holds the
 job, else ``device_map="auto"`` with a per-GPU memory cap so accelerate spreads the layers.
 
-``load_model`` passes ``placement_kwargs(...)`` to ``from_pretrained`` (and skips ``.to``)
-when it returns a device map. Pure function of sizes: testable without GPUs.
+``placement_kwargs`` is a pure function of sizes (testable without GPUs); ``plan_placement``
+reads this machine's GPUs and the model's size from its config.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import torch
 
 GIB = 1 << 30
 # accelerate's max_memory is for weights only; leave room for activations and the
@@ -35,3 +37,10 @@ def placement_kwargs(
             f"{len(gpu_memory)} GPUs of {sum(gpu_memory) / GIB:.1f} GiB together"
         )
     return {"device_map": "auto", "max_memory": dict(enumerate(caps))}
+
+
+def gpu_memory_bytes() -> list[int]:
+    """Free memory of each visible CUDA device now (what this process can still use)."""
+    if not torch.cuda.is_available():
+        return []
+    return [int(torch.cuda.mem_get_info(i)[0]) for i in range(torch.cuda.device_count())]
