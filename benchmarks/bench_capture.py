@@ -19,17 +19,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from markovlens.analysis.architecture import introspect
-from markovlens.analysis.capture import capture_pass, default_batch_size, sample_contexts
-from markovlens.analysis.config import preset_config, select_layers
+from markovlens.analysis.capture import capture_pass
+from markovlens.analysis.config import preset_config
 
-from benchmarks.common import PeakRSS, load_workload, mib
-
-
-def bare(model: torch.nn.Module, windows: torch.Tensor, batch: int) -> None:
-    with torch.no_grad():
-        for start in range(0, windows.shape[0], batch):
-            model(input_ids=windows[start : start + batch])
+from benchmarks.common import PeakRSS, bare_forward, capture_setup, load_workload, mib
 
 
 def main() -> None:
@@ -45,17 +38,9 @@ def main() -> None:
     )  # fmt: skip
     work = load_workload(window_len=cfg.window_len, max_tokens=cfg.max_tokens)
     model, windows = work.model, work.windows
-    arch = introspect(model)
-    layers = select_layers(cfg, arch.num_layers)
-    plan = sample_contexts(
-        windows.shape[0], windows.shape[1], cfg.n_contexts,
-        min_position=cfg.min_position, horizon=cfg.horizon, seed=cfg.seed,
-    )  # fmt: skip
-    batch = default_batch_size(
-        windows.shape[1], int(arch.head.unembed.shape[0]), int(arch.head.unembed.shape[1]),
-        torch.device("cpu"),
-    )  # fmt: skip
-    bare(model, windows[:1], 1)  # warm-up (allocator, kernels)
+    setup = capture_setup(model, windows, cfg)
+    arch, layers, plan, batch = setup.arch, setup.layers, setup.plan, setup.batch
+    bare_forward(model, windows[:1], 1)  # warm-up (allocator, kernels)
     times: dict[str, list[float]] = {"bare": [], "capture": []}
     peaks: dict[str, int] = {"bare": 0, "capture": 0}
     for _ in range(args.repeats):
@@ -63,7 +48,7 @@ def main() -> None:
             with PeakRSS() as mem:
                 start = time.perf_counter()
                 if name == "bare":
-                    bare(model, windows, batch)
+                    bare_forward(model, windows, batch)
                 else:
                     capture_pass(model, windows, arch, layers, plan, batch_size=batch)
                 times[name].append(time.perf_counter() - start)

@@ -103,3 +103,38 @@ class PeakRSS:
 
 def mib(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB"
+
+
+@dataclass
+class CaptureSetup:
+    """What the capture pass needs beyond the model: the same choices a job makes."""
+
+    arch: Any
+    layers: list[int]
+    plan: Any
+    batch: int
+
+
+def capture_setup(model: torch.nn.Module, windows: torch.Tensor, cfg: Any) -> CaptureSetup:
+    """Architecture, captured layers, sampled contexts and the batch size for ``model``'s
+    device, as ``run_analysis`` would choose them for ``cfg``."""
+    from markovlens.analysis.architecture import introspect
+    from markovlens.analysis.capture import default_batch_size, sample_contexts
+    from markovlens.analysis.config import select_layers
+
+    arch = introspect(model)
+    plan = sample_contexts(
+        windows.shape[0], windows.shape[1], cfg.n_contexts,
+        min_position=cfg.min_position, horizon=cfg.horizon, seed=cfg.seed,
+    )  # fmt: skip
+    vocab, width = (int(n) for n in arch.head.unembed.shape)
+    device = next(model.parameters()).device
+    batch = default_batch_size(windows.shape[1], vocab, width, device)
+    return CaptureSetup(arch, select_layers(cfg, arch.num_layers), plan, batch)
+
+
+def bare_forward(model: torch.nn.Module, windows: torch.Tensor, batch: int) -> None:
+    """The baseline: ``model(input_ids)`` over ``windows`` in batches, nothing kept."""
+    with torch.no_grad():
+        for start in range(0, windows.shape[0], batch):
+            model(input_ids=windows[start : start + batch])

@@ -19,11 +19,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from markovlens.analysis import preset_config, run_analysis
-from markovlens.analysis.architecture import introspect
-from markovlens.analysis.capture import capture_pass, default_batch_size, sample_contexts
-from markovlens.analysis.config import select_layers
+from markovlens.analysis.capture import capture_pass
 
-from benchmarks.common import load_workload
+from benchmarks.common import bare_forward, capture_setup, load_workload
 from benchmarks.summary import summarize
 
 
@@ -91,24 +89,15 @@ def main() -> None:
     work = load_workload(window_len=cfg.window_len, max_tokens=cfg.max_tokens,
                          device="cuda", dtype=args.dtype)  # fmt: skip
     model, windows = work.model, work.windows
-    arch = introspect(model)
-    layers = select_layers(cfg, arch.num_layers)
-    plan = sample_contexts(
-        windows.shape[0], windows.shape[1], cfg.n_contexts,
-        min_position=cfg.min_position, horizon=cfg.horizon, seed=cfg.seed,
-    )  # fmt: skip
-    device = torch.device("cuda")
-    batch = default_batch_size(windows.shape[1], int(arch.head.unembed.shape[0]),
-                               int(arch.head.unembed.shape[1]), device)  # fmt: skip
-    gpu_windows = windows.to(device)
+    setup = capture_setup(model, windows, cfg)
+    batch = setup.batch
+    gpu_windows = windows.to("cuda")
 
     def bare() -> None:
-        with torch.no_grad():
-            for s in range(0, windows.shape[0], batch):
-                model(input_ids=gpu_windows[s : s + batch])
+        bare_forward(model, gpu_windows, batch)
 
     def capture() -> None:
-        capture_pass(model, windows, arch, layers, plan, batch_size=batch)
+        capture_pass(model, windows, setup.arch, setup.layers, setup.plan, batch_size=batch)
 
     bare()  # warm-up: kernels, allocator
     t_bare, t_capture = _sync_time(bare), _sync_time(capture)
