@@ -1,7 +1,8 @@
 // Chart specs -> Plotly charts, each in a labelled card with PNG/SVG export.
 //
 // A ChartSpec is plain data: {id, title, x: {title, log}, y: {title, log}, note, traces: [{name,
-// x, y, low?, high?, role?: "estimate"|"exact"|"bound"|"baseline", kind?: "line"|"bar"|"markers"}]}.
+// x, y, low?, high?, role?: "estimate"|"exact"|"bound"|"baseline", kind?: "line"|"bar"|"markers",
+// hollow?: [bool per point] (open markers, e.g. not detected), hover?: [text per point]}]}.
 // The dashboard and the compare page both build specs, so one renderer serves both.
 
 import { h } from "./dom.js";
@@ -71,6 +72,11 @@ function plotlyTraces(rawTrace, color, index) {
     line: { color, dash: trace.dash || style.dash, width: style.width },
     marker: { color, symbol: style.symbol, size: trace.role === "exact" ? 9 : 6 },
   };
+  if (Array.isArray(trace.hollow) && trace.hollow.some(Boolean)) {
+    main.marker.symbol = trace.hollow.map((open) => (open ? `${style.symbol}-open` : style.symbol));
+    main.marker.size = trace.hollow.map((open) => (open ? 10 : main.marker.size));
+  }
+  if (Array.isArray(trace.hover)) main.text = trace.hover.map((t) => plotlyText(t));
   if (hasBand && sparse) {
     main.error_y = {
       type: "data", symmetric: false, color,

@@ -55,6 +55,15 @@ export function fmtInterval(iv) {
   return `${fmt(iv.estimate)} [${fmt(iv.low)}, ${fmt(iv.high)}]`;
 }
 
+/**
+ * An estimate whose 95% interval does not clear zero (e.g. Surplus_K): "not detected", with
+ * the upper bound that still holds when one is known.
+ */
+export function fmtNotDetected(upper) {
+  return typeof upper === "number" && Number.isFinite(upper)
+    ? `not detected (≤ ${fmt(upper)})` : "not detected";
+}
+
 export function fmtBytes(n) {
   if (n === null || n === undefined) return "—";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -2,6 +2,7 @@
 // spectral_schema.py). JSON turns int dict keys into strings, so keys are sorted numerically.
 // Every accessor tolerates a missing field: a chart without data is simply not produced.
 
+import { fmt, fmtInterval, fmtNotDetected } from "./dom.js";
 import { autoSpecs, isInterval } from "./specs.js";
 
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -24,6 +25,43 @@ const nonEmpty = (spec) => spec.traces.some((t) => t.y.some((v) => v !== null &&
 
 // ------------------------------------------------------------------------------- surplus
 
+/**
+ * Whether Surplus_K was detected (its 95% interval lies above 0): the stored `detected` flag,
+ * else (results stored before that field) the interval's low > 0; null when unknown.
+ */
+export function surplusDetected(s, k) {
+  const flag = isObj(s?.detected) ? s.detected[k] : undefined;
+  if (typeof flag === "boolean") return flag;
+  const iv = isObj(s?.surplus) ? s.surplus[k] : undefined;
+  return isInterval(iv) && Number.isFinite(iv.low) ? iv.low > 0 : null;
+}
+
+/** Surplus_K as text: "estimate [low, high]", or "not detected (≤ upper bound)". */
+export function fmtSurplus(s, k) {
+  if (surplusDetected(s, k) === false) return fmtNotDetected(s?.bounds?.[k]?.high);
+  return fmtInterval(s?.surplus?.[k]);
+}
+
+/** The Surplus_2 headline numbers of a surplus section (as the server's headline has them). */
+export function surplusHeadline(s) {
+  const iv = isObj(s?.surplus) ? s.surplus[2] : undefined;
+  const upper = s?.bounds?.[2]?.high;
+  return {
+    surplus_k2: est(iv) ?? null,
+    surplus_k2_detected: surplusDetected(s, 2),
+    surplus_k2_upper: typeof upper === "number" ? upper : null,
+  };
+}
+
+/** A headline's Surplus_2 as text: the number, or "not detected (≤ bound)". */
+export function fmtSurplusHeadline(headline) {
+  if (headline?.surplus_k2_detected === false) return fmtNotDetected(headline.surplus_k2_upper);
+  return fmt(headline?.surplus_k2);
+}
+
+const NOT_DETECTED_HOVER = "not detected: 95% interval not above 0 (the estimate is a floor; "
+  + "the upper bound still holds)";
+
 /** `idealSurplus`: the exact section's values, used when the suite carries none itself. */
 export function surplusSpecs(s, idealSurplus) {
   if (!isObj(s)) return [];
@@ -33,8 +71,13 @@ export function surplusSpecs(s, idealSurplus) {
   const own = byNumKey(s.exact_surplus);
   const exact = own.length ? own : byNumKey(idealSurplus);
   if (surplus.length) {
+    const seen = surplus.map(([k]) => surplusDetected(s, k));
     const traces = [ivTrace("Surplus_K estimate (95% interval)", surplus.map(([k]) => k),
-      surplus.map(([, v]) => v))];
+      surplus.map(([, v]) => v), {
+        hollow: seen.map((d) => d === false),
+        hover: seen.map((d) => (d === false ? NOT_DETECTED_HOVER
+          : d ? "detected: 95% interval above 0" : "")),
+      })];
     if (bounds.length) {
       traces.push({ name: "upper bound H(Y_{t+1:t+K−1} | Y_t)", x: bounds.map(([k]) => k),
         y: bounds.map(([, b]) => b?.high ?? null), role: "bound" });
@@ -49,7 +92,9 @@ export function surplusSpecs(s, idealSurplus) {
       id: "surplus.by_k", title: "Information surplus Surplus_K by K",
       note: "Surplus_K = Σ_j term_j from held-out probes; bounds 0 ≤ Surplus_K ≤ "
         + "H(Y_{t+1:t+K−1}|Y_t) (from the no-state probes). Trivial bound (K−1)·log|V| "
-        + "in the table.",
+        + "in the table."
+        + (seen.includes(false) ? " Hollow markers: not detected (95% interval not above 0)."
+          : ""),
       x: { title: "K (tokens predicted)", category: false }, y: { title: "nats" }, traces,
     });
   }
@@ -60,7 +105,11 @@ export function surplusSpecs(s, idealSurplus) {
       id: "surplus.terms", title: "Chain-rule terms term_j = CE(no state) − CE(with state)",
       note: "Each term is I(H_t; Y_{t+j} | Y_t…Y_{t+j−1}); 95% paired bootstrap over test windows.",
       x: { title: "offset j (tokens ahead)" }, y: { title: "nats" },
-      traces: [ivTrace("term_j", x, terms.map(([, t]) => t?.term)),
+      traces: [ivTrace("term_j", x, terms.map(([, t]) => t?.term), {
+        hollow: terms.map(([, t]) => t?.state_used === false),
+        hover: terms.map(([, t]) => (t?.state_used === false
+          ? "state unused: the with-state probe kept its zero h_t weights (a floor)" : "")),
+      }),
         { name: "CE with state", x, y: terms.map(([, t]) => t?.ce_with_state ?? null),
           role: "baseline" },
         { name: "CE without state", x, y: terms.map(([, t]) => t?.ce_no_state ?? null),
@@ -114,7 +163,11 @@ export function surplusSpecs(s, idealSurplus) {
 export function surplusScalars(s) {
   if (!isObj(s)) return [];
   const rows = [];
-  for (const [k, v] of byNumKey(s.surplus)) rows.push([`surplus.Surplus K=${k}`, v]);
+  // Third element: the unit, where the value is display text rather than a number.
+  for (const [k, v] of byNumKey(s.surplus)) {
+    rows.push(surplusDetected(s, k) === false
+      ? [`surplus.Surplus K=${k}`, fmtSurplus(s, k), "nats"] : [`surplus.Surplus K=${k}`, v]);
+  }
   for (const [k, b] of byNumKey(s.bounds)) {
     rows.push([`surplus.Upper bound K=${k}`, b?.high]);
     rows.push([`surplus.Trivial bound (K−1)·log|V| K=${k}`, b?.trivial_high]);
@@ -344,8 +397,9 @@ export function spectralScalars(sp) {
 // ------------------------------------------------------------------------------- dispatch
 
 const KNOWN = {
-  surplus: new Set(["max_k", "layer", "num_contexts", "num_windows", "terms", "surplus", "bounds",
-    "lookahead", "drafting", "per_layer", "exact_surplus", "probes", "seconds", "notes"]),
+  surplus: new Set(["max_k", "layer", "num_contexts", "num_windows", "terms", "surplus", "detected",
+    "bounds", "lookahead", "drafting", "per_layer", "exact_surplus", "probes", "seconds",
+    "notes"]),
   spectral: new Set(["num_contexts", "layers", "spectra", "alignment", "heldout",
     "representation", "fisher", "dirichlet", "model_side_retained_mass", "stage_seconds",
     "notes"]),

@@ -98,6 +98,48 @@ def test_surplus_specs_draw_bounds_and_exact_values(ui: UI) -> None:
     assert by_name["exact (ideal sufficient statistic)"]["y"] == [0.35, 0.6]
 
 
+def test_surplus_not_detected_is_labelled_with_its_upper_bound(ui: UI) -> None:
+    out = run(
+        ui,
+        """
+        const zero = {estimate: 0, low: 0, high: 0}, found = {estimate: 0.3, low: 0.2, high: 0.4};
+        const bounds = {'2': {low: 0, high: 1.234, trivial_high: 5},
+                        '3': {low: 0, high: 2, trivial_high: 10}};
+        const older = {surplus: {'2': zero, '3': found}, bounds};  // no 'detected' stored
+        const stored = {...older, detected: {'2': true, '3': false}};
+        const scalars = (s) => m.suites.surplusScalars(s).filter(r => r[0].includes('Surplus K'));
+        const [byK] = m.suites.surplusSpecs(older);
+        return {
+          older: scalars(older), stored: scalars(stored),
+          hollow: byK.traces[0].hollow, hover: byK.traces[0].hover.map(t => t.slice(0, 12)),
+          headline: [m.suites.surplusHeadline(older),
+            m.suites.fmtSurplusHeadline({surplus_k2: 0, surplus_k2_detected: false,
+                                        surplus_k2_upper: 1.234}),
+            m.suites.fmtSurplusHeadline({surplus_k2: 0.3, surplus_k2_detected: true}),
+            m.suites.fmtSurplusHeadline({surplus_k2: 0.3})],
+        };
+        """,
+    )
+    # An older result (no stored flag): detected from the interval's low > 0.
+    assert out["older"] == [
+        ["surplus.Surplus K=2", "not detected (≤ 1.234)", "nats"],
+        ["surplus.Surplus K=3", {"estimate": 0.3, "low": 0.2, "high": 0.4}],
+    ]
+    # A stored flag is what the analysis decided.
+    assert out["stored"] == [
+        ["surplus.Surplus K=2", {"estimate": 0, "low": 0, "high": 0}],
+        ["surplus.Surplus K=3", "not detected (≤ 2)", "nats"],
+    ]
+    assert out["hollow"] == [True, False]
+    assert out["hover"] == ["not detected", "detected: 95"]
+    assert out["headline"] == [
+        {"surplus_k2": 0, "surplus_k2_detected": False, "surplus_k2_upper": 1.234},
+        "not detected (≤ 1.234)",
+        "0.3",
+        "0.3",
+    ]
+
+
 def test_plotly_text_escaping_overlay_and_checkpoints(ui: UI) -> None:
     out = run(
         ui,

@@ -50,8 +50,13 @@ def test_models_page_lists_results_sorts_filters_and_shows_html_as_text(
     nll = float(row.locator("td").nth(7).inner_text())
     result = service.api.get(f"/api/v1/results/{full['result_id']}").json()["result"]
     assert nll == pytest.approx(result["entropy"]["summary"]["mean_nll"]["estimate"], rel=1e-3)
-    # Surplus K=2 and the spectral headline numbers are filled for the full job.
-    assert re.fullmatch(r"-?[\d.e+-]+", row.locator("td").nth(9).inner_text())
+    # Surplus K=2 and the spectral headline numbers are filled for the full job; Surplus K=2
+    # is a number when detected, else "not detected (≤ its upper bound)".
+    surplus_cell = row.locator("td").nth(9).inner_text()
+    if result["surplus"]["detected"]["2"]:
+        assert re.fullmatch(r"-?[\d.e+-]+", surplus_cell)
+    else:
+        assert re.fullmatch(r"not detected \(≤ [\d.e+-]+\)", surplus_cell)
     assert re.fullmatch(r"-?[\d.e+-]+", row.locator("td").nth(11).inner_text())
 
     # The model whose directory name is HTML: shown verbatim, never parsed.

@@ -4,7 +4,7 @@ import { api } from "../api.js";
 import { PALETTE, renderCharts } from "../charts.js";
 import { download, fmt, h, message, modelName, replace } from "../dom.js";
 import { entropySpecs, flatten, headline, toCsv } from "../specs.js";
-import { sectionSpecs } from "../suites.js";
+import { fmtSurplusHeadline, sectionSpecs, surplusHeadline } from "../suites.js";
 
 /** Checkpoints of one run: every model has a training step and they share one run name. */
 export function isCheckpointSeries(items) {
@@ -56,23 +56,33 @@ const METRICS = [
   ["effective_rank_last", "Effective rank (last layer)"],
 ];
 
+/** Headline numbers of one compared result: from its own JSON, else the model's card. */
 function headlineOf(item) {
   const fromModel = (item.model?.latest || []).find((e) => e.result_id === item.resultId);
+  const result = item.result?.result || {};
+  const own = { ...headline(result), ...surplusHeadline(result.surplus) };
   return { ...(fromModel?.headline || {}), ...Object.fromEntries(
-    Object.entries(headline(item.result.result || {})).filter(([, v]) => v !== null)) };
+    Object.entries(own).filter(([, v]) => v !== null)) };
 }
+
+const cellText = (head, key) => (key === "surplus_k2" ? fmtSurplusHeadline(head) : fmt(head[key]));
 
 function trainingSpecs(items) {
   const sorted = [...items].sort((a, b) => a.model.training_step - b.model.training_step);
   const x = sorted.map((it) => it.model.training_step);
   const specs = [];
   for (const [key, label] of METRICS) {
-    const y = sorted.map((it) => headlineOf(it)[key] ?? null);
+    const heads = sorted.map(headlineOf);
+    const y = heads.map((hd) => hd[key] ?? null);
     if (y.every((v) => v === null)) continue;
+    // Surplus not detected at a checkpoint: a hollow marker (the value is a floor).
+    const hollow = key === "surplus_k2" ? heads.map((hd) => hd.surplus_k2_detected === false)
+      : undefined;
     specs.push({
       id: `training.${key}`, title: `${label} over training`,
       x: { title: "training step" }, y: { title: label.match(/\((.*)\)/)?.[1] || "value" },
-      traces: [{ name: sorted[0].model.run_name, x, y, role: "estimate" }],
+      traces: [{ name: sorted[0].model.run_name, x, y, role: "estimate", hollow,
+        hover: hollow?.map((open) => (open ? "not detected (95% interval not above 0)" : "")) }],
     });
   }
   return specs;
@@ -107,7 +117,7 @@ export async function render(main, { params }) {
       return h("tr", {},
         h("th", { scope: "row" }, h("span", { class: `swatch c${m % PALETTE.length}` }),
           h("a", { href: `#/model/${it.model.id}?result=${it.resultId}`, text: it.label })),
-        METRICS.map(([key]) => h("td", { class: "num", text: fmt(head[key]) })));
+        METRICS.map(([key]) => h("td", { class: "num", text: cellText(head, key) })));
     })));
   const checkpoints = isCheckpointSeries(items);
   const stem = `markovlens-compare-${ids.join("-")}`;

@@ -19,11 +19,11 @@ function scalarTable(rows, caption) {
     h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Quantity" }),
       h("th", { scope: "col", text: "Value [95% interval]" }),
       h("th", { scope: "col", text: "Unit" }))),
-    h("tbody", {}, rows.map(([path, v]) => h("tr", {},
+    h("tbody", {}, rows.map(([path, v, unit]) => h("tr", {},
       h("th", { scope: "row", text: path.split(".").slice(1).map(humanize).join(" › ")
         || humanize(path) }),
       h("td", { class: "num", text: isInterval(v) ? fmtInterval(v) : fmt(v) }),
-      h("td", { class: "muted", text: typeof v === "string" ? "" : unitOf(path) })))));
+      h("td", { class: "muted", text: unit ?? (typeof v === "string" ? "" : unitOf(path)) })))));
 }
 
 function summaryCards(result) {
@@ -164,7 +164,9 @@ export async function render(main, { args, params }) {
     { id: "surplus", label: "Surplus", render: (p) => sectionPanel(p, result, "surplus",
       "Information surplus", "Surplus_K = I(H_t; Y_{t+1:t+K−1} | Y_t): future information in the "
       + "hidden state beyond the next token, from held-out probes (nats, 95% intervals). Bounds: "
-      + "0 ≤ Surplus_K ≤ H(Y_{t+1:t+K−1} | Y_t).") },
+      + "0 ≤ Surplus_K ≤ H(Y_{t+1:t+K−1} | Y_t). “Not detected”: the 95% interval does not lie "
+      + "above 0, so no surplus was found at this sample size (not a measured zero); the upper "
+      + "bound still holds.") },
     { id: "spectrum", label: "Spectrum", render: (p) => sectionPanel(p, result, "spectral",
       "Spectral alignment", "Eigenspectra of the predictive-similarity kernels (log–log), "
       + "representation spectra, and the alignment A of whitened hidden states with the kernel's "

@@ -2,6 +2,7 @@
 
 import { api } from "../api.js";
 import { fmt, fmtCount, fmtDate, h, message, modelName, replace } from "../dom.js";
+import { fmtSurplusHeadline } from "../suites.js";
 
 const COLUMNS = [
   { key: "name", label: "Model", get: (r) => modelName(r.model) },
@@ -15,7 +16,10 @@ const COLUMNS = [
   { key: "gap", label: "Calib. gap (nats)", get: (r) => r.entry?.headline?.calibration_gap,
     num: true },
   { key: "surplus", label: "Surplus K=2 (nats)", get: (r) => r.entry?.headline?.surplus_k2,
-    num: true },
+    num: true, show: (r) => fmtSurplusHeadline(r.entry?.headline),
+    tip: (r) => (r.entry?.headline?.surplus_k2_detected === false
+      ? `95% interval not above 0: no surplus detected at this sample size (estimate ${
+        fmt(r.entry.headline.surplus_k2)}, a floor)` : null) },
   { key: "lift", label: "Align. lift (last)", get: (r) => r.entry?.headline?.alignment_lift_last,
     num: true },
   { key: "erank", label: "Eff. rank (last)", get: (r) => r.entry?.headline?.effective_rank_last,
@@ -108,13 +112,13 @@ export async function render(main) {
         h("td", {}, box),
         COLUMNS.map((c) => {
           const v = c.get(r);
-          const text = c.f ? c.f(v) : c.num ? fmt(v) : (v ?? "—");
+          const text = c.show ? c.show(r) : c.f ? c.f(v) : c.num ? fmt(v) : (v ?? "—");
           if (c.key === "name") {
             return h("td", { class: "name" }, h("a", { href: link, text }),
               h("div", { class: "muted small", text: r.model.source }));
           }
           return h("td", { class: c.num ? "num" : "", text,
-            title: c.key === "revision" && v ? v : null });
+            title: c.tip ? c.tip(r) : c.key === "revision" && v ? v : null });
         }));
     }));
     count.textContent = `${visible.length} of ${rows.length} rows`;
