@@ -216,3 +216,24 @@ def test_spectral_suite_end_to_end() -> None:
     assert len(payload) < 60_000
     json.loads(payload)
     assert math.isfinite(suite.representation[1].effective_rank)
+
+
+def test_few_contexts_per_dimension_saturate_the_lift_and_say_so() -> None:
+    """Known answer: whitened H spans d of N dimensions, so as d/N → 1 the alignment of even
+    a perfectly informative layer tends to chance (lift → 1); the suite must warn below 4·d."""
+    config = SpectralConfig(rank=16, fisher_contexts=8, vocab_chunk=16)
+
+    def informative_lift(n: int) -> tuple[float, list[str]]:
+        suite = spectral_suite(
+            synthetic_contexts(n=n, d=32, windows=8), config, np.random.default_rng(0),
+            lambda f, s: None,
+        )  # fmt: skip
+        rows = {(a.layer, a.kernel, a.side): a for a in suite.alignment}
+        return rows[(1, "proto", "data")].lift, suite.notes
+
+    ample, ample_notes = informative_lift(400)
+    saturated, saturated_notes = informative_lift(40)
+    assert ample > 3.0 and not any("saturation" in note for note in ample_notes)
+    assert saturated < 1.3 and saturated < ample / 2, (ample, saturated)
+    warning = "N = 40 < 4·d = 128: the whitened alignment is near saturation"
+    assert any(note.startswith(warning) for note in saturated_notes)

@@ -98,8 +98,12 @@ def _spectral_suite(
     layers = sorted(hidden) if config.layers is None else [x for x in config.layers if x in hidden]
     d = int(hidden[last].shape[1])
     if n < 4 * d:
+        # The whitened basis spans d of N dimensions: as d/N → 1 it spans nearly everything,
+        # so A and A_rand both → 1 and the lift → 1 whatever the model learned.
         notes.append(
-            f"N = {n} < 4·d = {4 * d}: A_rand is large (d_eff/N), read lift rather than A."
+            f"N = {n} < 4·d = {4 * d}: the whitened alignment is near saturation "
+            f"(d/N = {d / n:.2f}); A, A_rand and the lift are all biased toward 1. "
+            f"Raise n_contexts to at least {4 * d} to compare lifts."
         )
 
     progress(0.0, "spectral: kernels")
