@@ -306,21 +306,64 @@ def run_local_analysis(
             fail(f"analysis failed: {exc}", EXIT_FAILED)
 
 
+def _interval_text(value: Any) -> str:
+    return f"{value.estimate:.4f}  [{value.low:.4f}, {value.high:.4f}]"
+
+
+def _surplus_rows(suite: Any) -> list[tuple[str, str]]:
+    """Surplus_K by K; an interval that does not clear 0 reads "not detected" with the bound
+    (a 0 [0, 0] would look like a precise measurement of none)."""
+    from markovlens.analysis.surplus_schema import is_detected
+
+    rows = []
+    for k in sorted(suite.surplus):
+        interval, bound = suite.surplus[k], suite.bounds.get(k)
+        if suite.detected.get(k, is_detected(interval)):
+            text = _interval_text(interval)
+        else:
+            text = "not detected" + (f"  (≤ {bound.high:.4f})" if bound is not None else "")
+        rows.append((f"Surplus_{k} (nats)", text))
+    return rows
+
+
 def summary_rows(result: Any) -> list[tuple[str, str]]:
-    """The headline numbers of an AnalysisResult as (label, text) rows."""
+    """The headline numbers of an AnalysisResult as (label, text) rows: the same numbers the
+    dashboard's model card shows (``jobs.headline``), with their intervals or bounds."""
+    from markovlens.jobs.headline import headline
+
     summary = result.entropy.summary
-
-    def interval(value: Any) -> str:
-        return f"{value.estimate:.4f}  [{value.low:.4f}, {value.high:.4f}]"
-
-    return [
+    rows = [
         ("tokens", f"{summary.num_tokens:,}"),
-        ("mean NLL (nats)", interval(summary.mean_nll)),
+        ("mean NLL (nats)", _interval_text(summary.mean_nll)),
         ("perplexity", f"{summary.perplexity:.3f}"),
-        ("mean entropy (nats)", interval(summary.mean_entropy)),
-        ("calibration gap (nats)", interval(summary.calibration_gap)),
+        ("mean entropy (nats)", _interval_text(summary.mean_entropy)),
+        ("calibration gap (nats)", _interval_text(summary.calibration_gap)),
         ("top-1 accuracy", f"{summary.top1_accuracy:.4f}"),
     ]
+    if result.surplus is not None:
+        rows += _surplus_rows(result.surplus)
+    if result.spectral is not None:
+        card = headline(result.model_dump(mode="json"))
+        if card.alignment_lift_last is not None:
+            rows.append(("alignment lift A/A_rand, last layer", f"{card.alignment_lift_last:.3f}"))
+        if card.effective_rank_last is not None:
+            rows.append(("effective rank, last layer", f"{card.effective_rank_last:.1f}"))
+    return rows
+
+
+def provenance_line(provenance: Any) -> str:
+    """What the numbers were computed from, in one line under the table."""
+    model, corpus = provenance.model, provenance.corpus
+    versions = ", ".join(
+        f"{name} {provenance.versions[name]}"
+        for name in ("markovlens", "torch", "transformers")
+        if name in provenance.versions
+    )
+    return (
+        f"model {model.source} @ {model.revision or '?'} ({(model.content_hash or '?')[:19]}); "
+        f"corpus {corpus.hash[:19]}, {corpus.num_tokens:,} tokens; seed {provenance.seed}; "
+        f"{provenance.device}/{provenance.dtype}; {versions}"
+    )
 
 
 def print_summary(result: Any) -> None:
@@ -328,6 +371,7 @@ def print_summary(result: Any) -> None:
     table = Table(
         title=f"{provenance.model.source} on {provenance.corpus.source} "
         f"({provenance.config.preset})",
+        caption=provenance_line(provenance),
         show_header=True,
     )
     table.add_column("metric")

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from markovlens.cli import app
+from markovlens.analysis import AnalysisResult
+from markovlens.cli import app, provenance_line, summary_rows
 from markovlens.corpora import resolve_corpus
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
@@ -121,8 +122,25 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for label in ("mean NLL", "mean entropy", "calibration gap"):
         assert label in result.stdout
-    summary = json.loads(out.read_text())["entropy"]["summary"]
+    document = json.loads(out.read_text())
+    summary = document["entropy"]["summary"]
     assert summary["num_tokens"] == 32 * 127  # quick: 4096 tokens in 128-token windows
+    # All three measurements are in the printed summary, with the same numbers as the JSON.
+    for label in ("Surplus_2 (nats)", "Surplus_3 (nats)", "alignment lift A/A_rand"):
+        assert label in result.stdout
+    surplus_2 = document["surplus"]["surplus"]["2"]
+    rows = dict(summary_rows(AnalysisResult.model_validate(document)))
+    if surplus_2["low"] > 0:
+        assert rows["Surplus_2 (nats)"].startswith(f"{surplus_2['estimate']:.4f}")
+    # An interval that does not clear 0 is "not detected" with its upper bound, never "0 [0, 0]".
+    surplus_2.update(estimate=0.0, low=0.0, high=0.0)
+    document["surplus"].pop("detected", None)  # derived from the interval, as for old results
+    rows = dict(summary_rows(AnalysisResult.model_validate(document)))
+    bound = document["surplus"]["bounds"]["2"]["high"]
+    assert rows["Surplus_2 (nats)"] == f"not detected  (≤ {bound:.4f})"
+    line = provenance_line(AnalysisResult.model_validate(document).provenance)
+    assert document["provenance"]["model"]["content_hash"][:19] in line
+    assert document["provenance"]["corpus"]["hash"][:19] in line and "seed 0" in line
     # A trained 135M model on English prose: far below uniform (log 49152 ≈ 10.8 nats).
     assert 1.0 < summary["mean_nll"]["estimate"] < 5.0
     assert summary["mean_entropy"]["estimate"] < 6.0
