@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="Writes per token or address; 0 disables the limit."
     )
     write_burst: int = Field(default=30, ge=1, description="Writes allowed back to back.")
+    auth_failures_per_minute: float = Field(
+        default=6.0, ge=0, description="Invalid tokens per address before 429; 0 disables it."
+    )
+    auth_failure_burst: int = Field(default=10, ge=1, description="Invalid tokens back to back.")
     lease_seconds: float = 60.0
     heartbeat_seconds: float = 5.0
     reaper_interval_seconds: float = 10.0

@@ -92,3 +92,40 @@ def test_limit_can_be_disabled(make_client: Callable[..., TestClient]) -> None:
     assert all(
         client.post("/api/v1/jobs", json=body, headers=AUTH).status_code == 201 for _ in range(40)
     )
+
+
+def test_peek_reports_the_wait_without_taking_a_request() -> None:
+    clock = Clock()
+    limiter = RateLimiter(per_minute=60, burst=1, clock=clock)
+    assert limiter.peek("a") == 0.0 and limiter.peek("a") == 0.0  # peeking takes nothing
+    assert limiter.acquire("a") == 0.0
+    assert limiter.peek("a") == pytest.approx(1.0)
+    clock.now += 1.0
+    assert limiter.peek("a") == 0.0
+
+
+def test_invalid_tokens_are_throttled_per_address(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(auth_failures_per_minute=6, auth_failure_burst=3, writes_per_minute=0)
+    body = {"model": "builtin:smollm2-135m", "corpus": "builtin:python-docs", "preset": "quick"}
+    guesses = [{"Authorization": f"Bearer guess-{i}"} for i in range(4)]
+    codes = [client.post("/api/v1/jobs", json=body, headers=g).status_code for g in guesses]
+    assert codes == [401, 401, 401, 429]
+    blocked = client.post("/api/v1/jobs", json=body, headers=AUTH)
+    # Once the budget is spent, even the right token waits: a guesser cannot tell a hit.
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) >= 1
+    assert "invalid tokens" in blocked.json()["detail"] and TOKEN not in blocked.text
+    # Reads without protect_reads never check tokens, so they are not blocked.
+    assert client.get("/api/v1/jobs").status_code == 200
+
+
+def test_valid_tokens_spend_no_failure_budget(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(auth_failures_per_minute=6, auth_failure_burst=1, writes_per_minute=0)
+    body = {"model": "builtin:smollm2-135m", "corpus": "builtin:python-docs", "preset": "quick"}
+    for _ in range(5):
+        response = client.post("/api/v1/jobs", json={**body, "force": True}, headers=AUTH)
+        assert response.status_code == 201
+    assert (
+        client.post("/api/v1/jobs", json=body, headers={"Authorization": "Bearer x"}).status_code
+        == 401
+    )

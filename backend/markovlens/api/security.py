@@ -110,6 +110,19 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _address_key(request: Request) -> str:
+    return f"addr:{request.client.host if request.client is not None else 'unknown'}"
+
+
+def _too_many_failures(wait: float) -> HTTPException:
+    retry = max(1, math.ceil(wait))
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"too many invalid tokens from this address; retry in {retry} s",
+        headers={"Retry-After": str(retry)},
+    )
+
+
 def _check_token(request: Request, what: str) -> None:
     tokens = _settings(request).api_tokens
     presented = bearer_token(request)
@@ -119,7 +132,15 @@ def _check_token(request: Request, what: str) -> None:
             f"{what} needs a bearer token (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    # Guessing tokens is throttled per address: once its failure budget is spent, the address
+    # gets 429 before any comparison, valid token or not, until the budget refills.
+    failures: RateLimiter | None = getattr(request.app.state, "auth_failure_limiter", None)
+    address = _address_key(request)
+    if failures is not None and (wait := failures.peek(address)) > 0:
+        raise _too_many_failures(wait)
     if not token_matches(presented, tokens):
+        if failures is not None:
+            failures.acquire(address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "the bearer token is not valid",
@@ -188,6 +209,14 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: str) -> float:
+        """Seconds until ``key`` has a request available (0.0 now), without taking one."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def acquire(self, key: str) -> float:
         """Take one request for ``key``: 0.0 if allowed, else seconds until one is available."""
         now = self.clock()
@@ -210,8 +239,7 @@ def client_key(request: Request) -> str:
     token = bearer_token(request)
     if token is not None:
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
-    host = request.client.host if request.client is not None else "unknown"
-    return f"addr:{host}"
+    return _address_key(request)
 
 
 def limit_writes(request: Request) -> None:
@@ -234,6 +262,13 @@ def make_write_limiter(settings: Settings) -> RateLimiter | None:
     if settings.writes_per_minute <= 0:
         return None
     return RateLimiter(settings.writes_per_minute, max(1, settings.write_burst))
+
+
+def make_auth_failure_limiter(settings: Settings) -> RateLimiter | None:
+    """Invalid-token budget per address (``auth_failures_per_minute`` <= 0 disables it)."""
+    if settings.auth_failures_per_minute <= 0:
+        return None
+    return RateLimiter(settings.auth_failures_per_minute, max(1, settings.auth_failure_burst))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,6 +411,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ConcurrencyLimit, limit=MAX_CONCURRENT_API_REQUESTS)
     app.add_middleware(SecurityMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.state.write_limiter = make_write_limiter(settings)
+    app.state.auth_failure_limiter = make_auth_failure_limiter(settings)
 
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         return _database_unavailable(request, exc)
