@@ -118,3 +118,35 @@ def test_analysis_through_accelerate_hooks_matches_the_plain_model(
     assert a.result.entropy == b.result.entropy
     assert a.result.lens == b.result.lens
     assert b.result.provenance.device == "cpu"
+
+
+def test_head_copies_drop_the_device_hooks_of_a_dispatched_model(
+    tiny_model_dirs: dict[str, Path], settings: Settings
+) -> None:
+    """On several GPUs the final norm's hook moves inputs to its own GPU; the lens and probe
+    copies of the head live elsewhere, so the copies must not keep that hook. Here the hook
+    moves inputs to the ``meta`` device, so a copy that kept it fails with a device mismatch,
+    as it would between two GPUs."""
+    from accelerate.hooks import ModelHook, add_hook_to_module
+    from markovlens.analysis.architecture import introspect
+    from markovlens.analysis.probes import FrozenHead
+
+    checkpoint, config = _checkpoint_and_config(tiny_model_dirs["llama"], settings)
+    model = loading.load_weights(checkpoint, config, torch.float32, False, {}).eval()
+    head = introspect(model).head
+    hidden = torch.randn(5, head.unembed.shape[1])
+    with torch.no_grad():
+        expected = head.logits(hidden)
+
+    class InputsToMeta(ModelHook):  # what AlignDevicesHook does, towards another device
+        def pre_forward(self, module, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return tuple(a.to("meta") for a in args), kwargs
+
+    add_hook_to_module(head.norm, InputsToMeta())
+    with pytest.raises(RuntimeError, match="device"):
+        head.norm(hidden)  # the hook is live on the model's own norm
+    with torch.no_grad():
+        copied = head.to("cpu").logits(hidden)
+        probe_head = FrozenHead(head.to("cpu"))(hidden)
+    assert copied.device.type == "cpu" and torch.allclose(copied, expected)
+    assert torch.allclose(probe_head, expected)

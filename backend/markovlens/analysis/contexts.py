@@ -12,6 +12,24 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+# Attributes accelerate adds when it dispatches a model (device_map): an instance ``forward``
+# that first moves the inputs to the module's original execution device.
+_DISPATCH_ATTRIBUTES = ("forward", "_old_forward", "_hf_hook")
+
+
+def frozen_copy(module: nn.Module, device: torch.device | str, dtype: torch.dtype) -> nn.Module:
+    """A deep copy of ``module`` on ``device`` in ``dtype`` with no gradients and no device
+    hooks: a copy of a dispatched module would otherwise keep moving its inputs back to the
+    original's device."""
+    clone = copy.deepcopy(module)
+    for sub in clone.modules():
+        for name in _DISPATCH_ATTRIBUTES:
+            sub.__dict__.pop(name, None)
+    clone = clone.to(device=device, dtype=dtype)
+    for param in clone.parameters():
+        param.requires_grad_(False)
+    return clone
+
 
 @dataclass
 class HeadSpec:
@@ -43,11 +61,8 @@ class HeadSpec:
 
         Tensors already on that device in that dtype are shared, not copied (tied embeddings).
         """
-        norm = copy.deepcopy(self.norm).to(device=device, dtype=dtype)
-        for param in norm.parameters():
-            param.requires_grad_(False)
         return HeadSpec(
-            norm=norm,
+            norm=frozen_copy(self.norm, device, dtype),
             unembed=self.unembed.detach().to(device=device, dtype=dtype),
             bias=None if self.bias is None else self.bias.detach().to(device=device, dtype=dtype),
             logit_scale=self.logit_scale,

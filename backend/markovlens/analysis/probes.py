@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.contexts import HeadSpec, frozen_copy
 
 
 class FrozenHead(nn.Module):
@@ -23,7 +23,7 @@ class FrozenHead(nn.Module):
 
     def __init__(self, head: HeadSpec, device: torch.device | str = "cpu") -> None:
         super().__init__()
-        self.norm = copy.deepcopy(head.norm).to(device, torch.float32).requires_grad_(False)
+        self.norm = frozen_copy(head.norm, device, torch.float32)
         self.unembed = head.unembed.detach().to(device, torch.float32)
         self.bias = None if head.bias is None else head.bias.detach().to(device, torch.float32)
         self.unembed_bf16: torch.Tensor | None = None  # made on the first fast call
