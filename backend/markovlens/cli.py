@@ -345,7 +345,11 @@ def summary_rows(result: Any) -> list[tuple[str, str]]:
     if result.spectral is not None:
         card = headline(result.model_dump(mode="json"))
         if card.alignment_lift_last is not None:
-            rows.append(("alignment lift A/A_rand, last layer", f"{card.alignment_lift_last:.3f}"))
+            low, high = card.alignment_lift_last_low, card.alignment_lift_last_high
+            lift = f"{card.alignment_lift_last:.4f}"
+            if low is not None and high is not None:
+                lift += f"  [{low:.4f}, {high:.4f}]"
+            rows.append(("alignment lift A/A_rand, last layer", lift))
         if card.effective_rank_last is not None:
             rows.append(("effective rank, last layer", f"{card.effective_rank_last:.1f}"))
     return rows

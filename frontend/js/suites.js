@@ -53,6 +53,15 @@ export function surplusHeadline(s) {
   };
 }
 
+/** A headline's last-layer alignment lift as text, with its 95% interval when known. */
+export function fmtLiftHeadline(headline) {
+  const lift = headline?.alignment_lift_last;
+  const low = headline?.alignment_lift_last_low;
+  const high = headline?.alignment_lift_last_high;
+  if (typeof low !== "number" || typeof high !== "number") return fmt(lift);
+  return fmtInterval({ estimate: lift, low, high });
+}
+
 /** A headline's Surplus_2 as text: the number, or "not detected (≤ bound)". */
 export function fmtSurplusHeadline(headline) {
   if (headline?.surplus_k2_detected === false) return fmtNotDetected(headline.surplus_k2_upper);
@@ -284,9 +293,15 @@ export function spectralSpecs(sp) {
   if (groups.size) {
     const traces = [...groups].map(([key, rows]) => {
       const [side, kernel] = key.split("|");
+      const extra = { colorIndex: KERNEL_COLOR[kernel] ?? 5 };
+      // Data side: a band of ±1.96 jackknife SE over windows (lift_interval).
+      if (side === "data" && rows.some((r) => isInterval(r.lift_interval))) {
+        return ivTrace(`${kname(kernel, side)} (95% interval)`, rows.map((r) => r.layer),
+          rows.map((r) => r.lift_interval ?? r.lift ?? null), extra);
+      }
       return { name: kname(kernel, side), x: rows.map((r) => r.layer),
         y: rows.map((r) => r.lift ?? null), role: side === "model" ? "baseline" : "estimate",
-        colorIndex: KERNEL_COLOR[kernel] ?? 5 };
+        ...extra };
     });
     traces.push({ name: "chance (lift = 1)", x: traces[0].x, y: traces[0].x.map(() => 1),
       role: "bound", color: "#868e96" });
@@ -385,7 +400,8 @@ export function spectralScalars(sp) {
   if (last) rows.push([`spectral.Effective rank (layer ${last.layer})`, last.effective_rank]);
   for (const a of arr(sp.alignment).filter(isObj)) {
     if (a.layer === last?.layer && a.side === "data") {
-      rows.push([`spectral.Lift ${a.kernel} data side (layer ${a.layer})`, a.lift]);
+      rows.push([`spectral.Lift ${a.kernel} data side (layer ${a.layer})`,
+        isInterval(a.lift_interval) ? a.lift_interval : a.lift]);
     }
   }
   for (const [k, v] of Object.entries(sp.stage_seconds || {})) {

@@ -12,6 +12,7 @@ from markovlens.analysis.alignment import (
     alignment,
     anisotropy,
     centered_eigen,
+    jackknife_lifts,
     spectrum_stats,
 )
 from markovlens.analysis.contexts import HeadSpec, SampledContexts
@@ -237,3 +238,69 @@ def test_few_contexts_per_dimension_saturate_the_lift_and_say_so() -> None:
     assert saturated < 1.3 and saturated < ample / 2, (ample, saturated)
     warning = "N = 40 < 4·d = 128: the whitened alignment is near saturation"
     assert any(note.startswith(warning) for note in saturated_notes)
+
+
+def _lift_dataset(seed: int, signal: float, n: int = 600, d: int = 8, windows: int = 30):  # type: ignore[no-untyped-def]
+    """h = signal·g(y) + noise with y among 6 tokens: lift 1 in expectation at signal 0."""
+    gen = torch.Generator().manual_seed(seed)
+    protos = prototypes(small_head(d, 40, softcap=None).unembed)
+    y = torch.randint(0, 6, (n,), generator=gen)
+    h = signal * protos[y] + torch.randn(n, d, generator=gen)
+    return h, protos[y].to(torch.float64), torch.arange(n) // (n // windows), y
+
+
+def test_jackknife_lift_matches_the_point_estimate_and_a_naive_jackknife() -> None:
+    h, _, window_index, y = _lift_dataset(0, signal=0.5)
+    kernels = data_side_kernels(y, prototypes(small_head(8, 40, softcap=None).unembed))
+    q = whitened_basis(h, 1e-6)
+    for kernel in kernels.values():
+        eig = centered_eigen(kernel, 32, torch.Generator().manual_seed(0), 3072, 6)
+        vals = alignment(q, eig, 8)
+        assert kernel.factor is not None
+        ((lift, se),) = jackknife_lifts(h, [kernel.factor], window_index, 1e-6)
+        assert lift == pytest.approx(vals.alignment / vals.alignment_random, rel=1e-9)
+        # Downdated sums give the same leave-one-window-out lifts as recomputing from scratch.
+        loo = np.array(
+            [
+                jackknife_lifts(h[window_index != w], [kernel.factor[window_index != w]],
+                                window_index[window_index != w], 1e-6)[0][0]
+                for w in range(30)
+            ]
+        )  # fmt: skip
+        naive = math.sqrt(29 / 30 * ((loo - loo.mean()) ** 2).sum())
+        assert se == pytest.approx(naive, rel=1e-6) and se > 0
+
+
+@pytest.mark.parametrize("signal", [0.0, 0.3])
+def test_lift_interval_covers_the_mean_lift(signal: float) -> None:
+    """Known answer by simulation: over independent data sets, lift ± 1.96·SE covers the mean
+    lift about 95% of the time (and at signal 0 the mean lift is chance, 1)."""
+    runs = []
+    for seed in range(120):
+        h, factor, window_index, _ = _lift_dataset(seed, signal)
+        runs += jackknife_lifts(h, [factor], window_index, 1e-6)
+    lifts, ses = np.array([r[0] for r in runs]), np.array([r[1] for r in runs])
+    if signal == 0.0:
+        assert abs(lifts.mean() - 1.0) < 0.1
+    else:
+        assert lifts.mean() > 2.0
+    coverage = np.mean(np.abs(lifts - lifts.mean()) <= 1.96 * ses)
+    assert 0.88 <= coverage <= 1.0, coverage
+
+
+def test_suite_reports_lift_intervals_on_the_data_side_only() -> None:
+    config = SpectralConfig(rank=16, fisher_contexts=8, vocab_chunk=16)
+    rng = np.random.default_rng(0)
+    suite = spectral_suite(synthetic_contexts(), config, rng, lambda f, s: None)
+    for row in suite.alignment:
+        if row.side == "model":
+            assert row.lift_interval is None
+            continue
+        assert row.lift_interval is not None
+        iv = row.lift_interval
+        assert iv.estimate == pytest.approx(row.lift, rel=1e-4)
+        assert 0.0 <= iv.low < iv.estimate < iv.high
+    # The informative layer's interval lies far above chance; the noise layer's reaches it.
+    rows = {(a.layer, a.kernel, a.side): a for a in suite.alignment}
+    assert rows[(1, "proto", "data")].lift_interval.low > 2.0  # type: ignore[union-attr]
+    assert rows[(0, "proto", "data")].lift_interval.low < 1.0  # type: ignore[union-attr]

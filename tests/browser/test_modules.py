@@ -165,3 +165,37 @@ def test_plotly_text_escaping_overlay_and_checkpoints(ui: UI) -> None:
     assert out["ids"] == ["entropy.by_position"] and out["names"] == ["a", "b"]
     assert out["ck"] is True and out["notCk"] is False
     assert out["hash"]["name"] == "model" and out["hash"]["args"] == ["3"]
+
+
+def test_alignment_lift_carries_its_interval(ui: UI) -> None:
+    out = run(
+        ui,
+        """
+        const iv = (e) => ({estimate: e, low: e - 0.1, high: e + 0.1});
+        const row = (layer, kernel, side, lift, withInterval) => ({layer, kernel, side, lift,
+          alignment: 0.5, alignment_random: 0.5 / lift, d_eff: 4, capture: [],
+          lift_interval: withInterval ? iv(lift) : null});
+        const sp = {num_contexts: 100, layers: [0, 2], spectra: [], heldout: [],
+          representation: [{layer: 2, effective_rank: 3}],
+          alignment: [row(0, 'proto', 'data', 1.2, true), row(2, 'proto', 'data', 1.8, true),
+                      row(0, 'proto', 'model', 3, false), row(2, 'proto', 'model', 4, false)]};
+        const { specs, scalars } = m.suites.sectionSpecs({spectral: sp}, 'spectral', 'Spectrum');
+        const lift = specs.find(s => s.id === 'spectral.lift');
+        return {
+          traces: lift.traces.map(t => [t.name, t.y, t.low ?? null, t.high ?? null]),
+          scalar: scalars.find(r => String(r[0]).includes('Lift proto data side')),
+          headline: [
+            m.suites.fmtLiftHeadline({alignment_lift_last: 1.8, alignment_lift_last_low: 1.7,
+                                      alignment_lift_last_high: 1.9}),
+            m.suites.fmtLiftHeadline({alignment_lift_last: 1.8}),  // stored before intervals
+          ],
+        };
+        """,
+    )
+    data = next(t for t in out["traces"] if t[0].endswith("(95% interval)"))
+    assert data[1] == [1.2, 1.8]
+    assert data[2] == pytest.approx([1.1, 1.7]) and data[3] == pytest.approx([1.3, 1.9])
+    model = next(t for t in out["traces"] if "model" in t[0])
+    assert model[1] == [3, 4] and model[2] is None  # model side: no interval
+    assert out["scalar"][1] == pytest.approx({"estimate": 1.8, "low": 1.7, "high": 1.9})
+    assert out["headline"] == ["1.8 [1.7, 1.9]", "1.8"]

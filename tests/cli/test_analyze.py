@@ -138,6 +138,17 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
     rows = dict(summary_rows(AnalysisResult.model_validate(document)))
     bound = document["surplus"]["bounds"]["2"]["high"]
     assert rows["Surplus_2 (nats)"] == f"not detected  (≤ {bound:.4f})"
+    last = max(a["layer"] for a in document["spectral"]["alignment"])
+    proto = next(
+        a
+        for a in document["spectral"]["alignment"]
+        if (a["layer"], a["kernel"], a["side"]) == (last, "proto", "data")
+    )
+    interval = proto["lift_interval"]
+    assert interval["low"] < proto["lift"] < interval["high"]
+    assert rows["alignment lift A/A_rand, last layer"] == (
+        f"{proto['lift']:.4f}  [{interval['low']:.4f}, {interval['high']:.4f}]"
+    )
     line = provenance_line(AnalysisResult.model_validate(document).provenance)
     assert document["provenance"]["model"]["content_hash"][:19] in line
     assert document["provenance"]["corpus"]["hash"][:19] in line and "seed 0" in line

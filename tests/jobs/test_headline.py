@@ -38,7 +38,7 @@ def test_surplus_and_spectral_sections_last_layer_data_side() -> None:
                 align(0, "proto", "data", 1.1),
                 align(5, "lin", "data", 1.5),
                 align(5, "proto", "model", 1.0),
-                align(5, "proto", "data", 1.7),
+                {**align(5, "proto", "data", 1.7), "lift_interval": _interval(1.7)},
                 align(3, "proto", "data", 1.3),
             ],
             "representation": [
@@ -51,6 +51,11 @@ def test_surplus_and_spectral_sections_last_layer_data_side() -> None:
     assert h.mean_nll is None and h.perplexity is None
     assert h.surplus_k2 == 0.25
     assert h.alignment_lift_last == 1.7
+    interval = _interval(1.7)
+    assert (h.alignment_lift_last_low, h.alignment_lift_last_high) == (
+        interval["low"],
+        interval["high"],
+    )
     assert h.effective_rank_last == 40.0
     assert headline({}).model_dump() == dict.fromkeys(h.model_dump())
 

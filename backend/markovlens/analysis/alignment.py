@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from markovlens.analysis.kernels import Kernel
-from markovlens.analysis.linalg import eigvalsh, factor_top_eigh, top_eigh
+from markovlens.analysis.linalg import eigh, eigvalsh, factor_top_eigh, top_eigh
 
 
 @dataclass
@@ -130,3 +130,93 @@ def covariance_eigenvalues(h: torch.Tensor) -> np.ndarray:
     hc = h64 - h64.mean(0)
     cov = hc.T @ hc / h64.shape[0]
     return eigvalsh(cov).flip(0).clamp_min(0.0).numpy()
+
+
+@dataclass
+class _Moments:
+    """Sums over a set of contexts of globally centred h and of each kernel factor f."""
+
+    n: float
+    sum_h: torch.Tensor  # [d]
+    gram: torch.Tensor  # Σ h hᵀ [d, d]
+    sum_f: list[torch.Tensor]  # per factor [d']
+    cross: list[torch.Tensor]  # per factor Σ h fᵀ [d, d']
+    f_sq: list[float]  # per factor Σ ‖f‖²
+
+    @classmethod
+    def of(cls, h: torch.Tensor, factors: list[torch.Tensor]) -> _Moments:
+        return cls(
+            float(h.shape[0]),
+            h.sum(0),
+            h.T @ h,
+            [f.sum(0) for f in factors],
+            [h.T @ f for f in factors],
+            [float((f**2).sum()) for f in factors],
+        )
+
+    def __sub__(self, other: _Moments) -> _Moments:
+        return _Moments(
+            self.n - other.n,
+            self.sum_h - other.sum_h,
+            self.gram - other.gram,
+            [a - b for a, b in zip(self.sum_f, other.sum_f, strict=True)],
+            [a - b for a, b in zip(self.cross, other.cross, strict=True)],
+            [a - b for a, b in zip(self.f_sq, other.f_sq, strict=True)],
+        )
+
+
+def _lifts_from_moments(m: _Moments, ridge_eps: float) -> list[float]:
+    """N·tr(QᵀK_cQ) / (d_eff·tr(K_c)) per factor, from sums alone (no N×N or N×d_eff matrix).
+
+    With the centred covariance Σ = V Λ Vᵀ (directions above the rank floor of
+    ``whitened_basis``) and the centred cross-product C = H̃ᵀF̃: tr(QᵀK_cQ) = ‖(NΛ)^{-1/2} Vᵀ C‖².
+    A_rand's top-eigenvalue sum cancels in A/A_rand, so no kernel eigenvalues are needed.
+    """
+    mean_h = m.sum_h / m.n
+    evals, evecs = eigh((m.gram - m.n * torch.outer(mean_h, mean_h)) / m.n)
+    floor = ridge_eps * float(evals.clamp_min(0).sum()) / evals.shape[0]
+    keep = evals > max(floor, 0.0)
+    d_eff = int(keep.sum())
+    whiten = evecs[:, keep].T / torch.sqrt(evals[keep] * m.n)[:, None]  # [d_eff, d]
+    lifts = []
+    for sum_f, cross, f_sq in zip(m.sum_f, m.cross, m.f_sq, strict=True):
+        mean_f = sum_f / m.n
+        trace = f_sq - m.n * float(mean_f @ mean_f)
+        if d_eff == 0 or trace <= 0:
+            lifts.append(float("nan"))
+            continue
+        scaled = whiten @ (cross - m.n * torch.outer(mean_h, mean_f))
+        lifts.append(m.n * float((scaled**2).sum()) / (d_eff * trace))
+    return lifts
+
+
+def jackknife_lifts(
+    h: torch.Tensor, factors: list[torch.Tensor], window_index: torch.Tensor, ridge_eps: float
+) -> list[tuple[float, float]]:
+    """(lift, jackknife standard error over windows) of each factor kernel K = F Fᵀ.
+
+    Each leave-one-window-out lift downdates the full sums by one window's, so a replicate
+    costs one d×d eigendecomposition, shared by the kernels. A jackknife, not a bootstrap: a
+    resample with repeated contexts has fewer distinct ones, which inflates chance alignment
+    and biases every replicate's lift upward (seen on pure noise: all replicates above the
+    estimate).
+    """
+    h64 = h.to(torch.float64)
+    f64 = [f.to(torch.float64) for f in factors]
+    # Centre globally first, so the downdated Grams subtract small means (no cancellation).
+    h64 = h64 - h64.mean(0)
+    f64 = [f - f.mean(0) for f in f64]
+    total = _Moments.of(h64, f64)
+    estimates = _lifts_from_moments(total, ridge_eps)
+    windows = torch.unique(window_index)
+    if len(windows) < 2:
+        return [(e, float("nan")) for e in estimates]
+    loo = np.array(
+        [
+            _lifts_from_moments(total - _Moments.of(h64[rows], [f[rows] for f in f64]), ridge_eps)
+            for rows in (window_index == w for w in windows)
+        ]
+    )  # [windows, factors]
+    g = len(windows)
+    ses = np.sqrt((g - 1) / g * ((loo - loo.mean(0)) ** 2).sum(0))
+    return [(e, float(se)) for e, se in zip(estimates, ses, strict=True)]

@@ -14,6 +14,7 @@ from markovlens.analysis.alignment import (
     alignment,
     anisotropy,
     centered_eigen,
+    jackknife_lifts,
     kernel_spectrum,
     spectrum_stats,
 )
@@ -39,6 +40,7 @@ from markovlens.analysis.linalg import (
     whitened_basis,
 )
 from markovlens.analysis.probes import resolve_device
+from markovlens.analysis.results import Interval
 from markovlens.analysis.spectral_schema import (
     Alignment,
     DirichletEnergy,
@@ -93,6 +95,7 @@ def _spectral_suite(
     valid = contexts.future_tokens[:, 0] >= 0
     next_tokens = contexts.future_tokens[valid, 0]
     hidden = {layer: h[valid] for layer, h in contexts.hidden.items()}
+    window_index = contexts.window_index[valid]
     n = int(next_tokens.shape[0])
     last = max(hidden)
     layers = sorted(hidden) if config.layers is None else [x for x in config.layers if x in hidden]
@@ -168,6 +171,7 @@ def _spectral_suite(
         h = hidden[layer]
         cov_eig = covariance_eigh(h)
         q = whitened_basis(h, config.ridge_eps, cov_eig)
+        intervals = _lift_intervals(h, kernels, window_index, config.ridge_eps)
         for kernel in kernels:
             vals = alignment(q, eigens[(kernel.name, kernel.side)], config.capture_top)
             align_rows.append(
@@ -181,6 +185,7 @@ def _spectral_suite(
                     lift=round_sig(vals.alignment / vals.alignment_random)
                     if vals.alignment_random > 0
                     else float("nan"),
+                    lift_interval=intervals.get(kernel.name) if kernel.side == "data" else None,
                     capture=_rounded(vals.capture),
                 )
             )
@@ -257,6 +262,25 @@ def _spectral_suite(
         stage_seconds={k: round_sig(v, 4) for k, v in timings.items()},
         notes=notes,
     )
+
+
+def _lift_intervals(
+    h: torch.Tensor, kernels: list[Kernel], window_index: torch.Tensor, ridge_eps: float
+) -> dict[str, Interval]:
+    """Lift ± 1.96 jackknife SE of each data-side factor kernel, by kernel name. Model-side
+    kernels get none: they are partly tautological near the head, and mostly dense."""
+    data = [k for k in kernels if k.side == "data" and k.factor is not None]
+    factors = [k.factor for k in data if k.factor is not None]
+    lifts = jackknife_lifts(h, factors, window_index, ridge_eps)
+    intervals = {}
+    for kernel, (lift, se) in zip(data, lifts, strict=True):
+        if math.isfinite(lift) and math.isfinite(se):
+            intervals[kernel.name] = Interval(
+                estimate=round_sig(lift),
+                low=round_sig(max(0.0, lift - 1.96 * se)),
+                high=round_sig(lift + 1.96 * se),
+            )
+    return intervals
 
 
 def _heldout(

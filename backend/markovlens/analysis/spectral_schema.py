@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from markovlens.analysis.results import Interval
+
 KernelName = Literal["proto", "lin", "bc", "hel"]
 Side = Literal["data", "model"]
 
@@ -67,6 +69,10 @@ class Alignment(BaseModel):
     alignment: float = Field(description="A = tr(Qᵀ K_c Q) / Σ_{i≤d_eff} λ_i(K_c) ∈ [0,1].")
     alignment_random: float = Field(description="A_rand = (d_eff/N) tr(K_c) / Σ_{i≤d_eff} λ_i.")
     lift: float
+    lift_interval: Interval | None = Field(
+        default=None,
+        description="Data side: lift ± 1.96 jackknife standard errors over windows (low ≥ 0).",
+    )
     capture: list[float] = Field(description="c_i = ‖Qᵀu_i‖² for the top eigenvectors of K_c.")
 
 

@@ -57,8 +57,8 @@ def _last_layer_entries(entries: Any) -> list[dict[str, Any]]:
     return [e for e in rows if e.get("layer") == last]
 
 
-def _alignment_lift_last(spectral: Any) -> float | None:
-    """Data-side lift A/A_rand at the last analysed layer."""
+def _alignment_lift_last(spectral: Any) -> dict[str, float | None]:
+    """Data-side lift A/A_rand at the last analysed layer, with its interval when stored."""
     rows = [e for e in _last_layer_entries(_dig(spectral, "alignment")) if e.get("side") == "data"]
     rows.sort(
         key=lambda e: (
@@ -67,7 +67,14 @@ def _alignment_lift_last(spectral: Any) -> float | None:
             else len(_KERNEL_ORDER)
         )
     )
-    return _number(rows[0].get("lift")) if rows else None
+    row = rows[0] if rows else {}
+    interval = row.get("lift_interval")
+    interval = interval if isinstance(interval, dict) else {}
+    return {
+        "alignment_lift_last": _number(row.get("lift")),
+        "alignment_lift_last_low": _number(interval.get("low")),
+        "alignment_lift_last_high": _number(interval.get("high")),
+    }
 
 
 def _effective_rank_last(spectral: Any) -> float | None:
@@ -81,8 +88,9 @@ def headline(payload: dict[str, Any]) -> Headline:
     Paths (AnalysisResult JSON): ``entropy.summary.{mean_nll, perplexity, mean_entropy,
     calibration_gap}``; ``surplus.surplus["2"]`` (Surplus_2), ``surplus.detected["2"]``
     (older results: derived from that interval's low > 0) and ``surplus.bounds["2"].high``;
-    the data-side ``lift`` of ``spectral.alignment`` at the last layer (kernel proto, else
-    lin); the ``effective_rank`` of ``spectral.representation`` at the last layer.
+    the data-side ``lift`` (and ``lift_interval``) of ``spectral.alignment`` at the last
+    layer (kernel proto, else lin); the ``effective_rank`` of ``spectral.representation`` at
+    the last layer.
     """
     summary = _dig(payload, "entropy", "summary")
     spectral = payload.get("spectral")
@@ -95,6 +103,6 @@ def headline(payload: dict[str, Any]) -> Headline:
         surplus_k2=_number(_by_k(_dig(surplus, "surplus"), 2)),
         surplus_k2_detected=_surplus_detected(surplus, 2),
         surplus_k2_upper=_number(_dig(_by_k(_dig(surplus, "bounds"), 2), "high")),
-        alignment_lift_last=_alignment_lift_last(spectral),
+        **_alignment_lift_last(spectral),
         effective_rank_last=_effective_rank_last(spectral),
     )

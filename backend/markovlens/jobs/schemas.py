@@ -101,6 +101,8 @@ class Headline(BaseModel):
     surplus_k2_detected: bool | None = None  # 95% interval above 0; False: show "not detected"
     surplus_k2_upper: float | None = None  # the upper bound H(Y_{t+1} | Y_t) of Surplus_2
     alignment_lift_last: float | None = None
+    alignment_lift_last_low: float | None = None  # its 95% jackknife interval
+    alignment_lift_last_high: float | None = None
     effective_rank_last: float | None = None
 
 

@@ -4,7 +4,7 @@ import { api } from "../api.js";
 import { PALETTE, renderCharts } from "../charts.js";
 import { download, fmt, h, message, modelName, replace } from "../dom.js";
 import { entropySpecs, flatten, headline, toCsv } from "../specs.js";
-import { fmtSurplusHeadline, sectionSpecs, surplusHeadline } from "../suites.js";
+import { fmtLiftHeadline, fmtSurplusHeadline, sectionSpecs, surplusHeadline } from "../suites.js";
 
 /** Checkpoints of one run: every model has a training step and they share one run name. */
 export function isCheckpointSeries(items) {
@@ -65,7 +65,8 @@ function headlineOf(item) {
     Object.entries(own).filter(([, v]) => v !== null)) };
 }
 
-const cellText = (head, key) => (key === "surplus_k2" ? fmtSurplusHeadline(head) : fmt(head[key]));
+const CELL_TEXT = { surplus_k2: fmtSurplusHeadline, alignment_lift_last: fmtLiftHeadline };
+const cellText = (head, key) => (CELL_TEXT[key] ? CELL_TEXT[key](head) : fmt(head[key]));
 
 function trainingSpecs(items) {
   const sorted = [...items].sort((a, b) => a.model.training_step - b.model.training_step);

@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { fmt, fmtCount, fmtDate, h, message, modelName, replace } from "../dom.js";
-import { fmtSurplusHeadline } from "../suites.js";
+import { fmtLiftHeadline, fmtSurplusHeadline } from "../suites.js";
 
 const COLUMNS = [
   { key: "name", label: "Model", get: (r) => modelName(r.model) },
@@ -21,7 +21,9 @@ const COLUMNS = [
       ? `95% interval not above 0: no surplus detected at this sample size (estimate ${
         fmt(r.entry.headline.surplus_k2)}, a floor)` : null) },
   { key: "lift", label: "Align. lift (last)", get: (r) => r.entry?.headline?.alignment_lift_last,
-    num: true },
+    num: true, show: (r) => fmtLiftHeadline(r.entry?.headline),
+    tip: (r) => (typeof r.entry?.headline?.alignment_lift_last_low === "number"
+      ? "data-side kernel, last layer; 95% interval: ±1.96 jackknife SE over windows" : null) },
   { key: "erank", label: "Eff. rank (last)", get: (r) => r.entry?.headline?.effective_rank_last,
     num: true },
   { key: "date", label: "Analysed", get: (r) => r.entry?.created_at, f: fmtDate },
