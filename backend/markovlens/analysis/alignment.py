@@ -165,19 +165,17 @@ class _Moments:
         )
 
 
-def _lifts_from_moments(m: _Moments, ridge_eps: float) -> list[float]:
+def _lifts_from_moments(m: _Moments) -> list[float]:
     """N·tr(QᵀK_cQ) / (d_eff·tr(K_c)) per factor, from sums alone (no N×N or N×d_eff matrix).
 
-    With the centred covariance Σ = V Λ Vᵀ (directions above the rank floor of
-    ``whitened_basis``) and the centred cross-product C = H̃ᵀF̃: tr(QᵀK_cQ) = ‖(NΛ)^{-1/2} Vᵀ C‖².
-    A_rand's top-eigenvalue sum cancels in A/A_rand, so no kernel eigenvalues are needed.
+    h is expressed in the d_eff directions kept by the rank floor, so with the centred Gram
+    G = H̃ᵀH̃ = LLᵀ and cross-product C = H̃ᵀF̃: tr(QᵀK_cQ) = tr(CᵀG⁻¹C) = ‖L⁻¹C‖². A_rand's
+    top-eigenvalue sum cancels in A/A_rand, so no kernel eigenvalues are needed.
     """
     mean_h = m.sum_h / m.n
-    evals, evecs = eigh((m.gram - m.n * torch.outer(mean_h, mean_h)) / m.n)
-    floor = ridge_eps * float(evals.clamp_min(0).sum()) / evals.shape[0]
-    keep = evals > max(floor, 0.0)
-    d_eff = int(keep.sum())
-    whiten = evecs[:, keep].T / torch.sqrt(evals[keep] * m.n)[:, None]  # [d_eff, d]
+    gram = m.gram - m.n * torch.outer(mean_h, mean_h)
+    d_eff = gram.shape[0]
+    chol, info = torch.linalg.cholesky_ex(gram)
     lifts = []
     for sum_f, cross, f_sq in zip(m.sum_f, m.cross, m.f_sq, strict=True):
         mean_f = sum_f / m.n
@@ -185,8 +183,12 @@ def _lifts_from_moments(m: _Moments, ridge_eps: float) -> list[float]:
         if d_eff == 0 or trace <= 0:
             lifts.append(float("nan"))
             continue
-        scaled = whiten @ (cross - m.n * torch.outer(mean_h, mean_f))
-        lifts.append(m.n * float((scaled**2).sum()) / (d_eff * trace))
+        centred = cross - m.n * torch.outer(mean_h, mean_f)
+        if int(info) == 0:
+            quad = float((torch.linalg.solve_triangular(chol, centred, upper=False) ** 2).sum())
+        else:  # a window's removal left a kept direction degenerate: pseudo-inverse
+            quad = float((centred * (torch.linalg.pinv(gram, hermitian=True) @ centred)).sum())
+        lifts.append(m.n * quad / (d_eff * trace))
     return lifts
 
 
@@ -196,24 +198,29 @@ def jackknife_lifts(
     """(lift, jackknife standard error over windows) of each factor kernel K = F Fᵀ.
 
     Each leave-one-window-out lift downdates the full sums by one window's, so a replicate
-    costs one d×d eigendecomposition, shared by the kernels. A jackknife, not a bootstrap: a
-    resample with repeated contexts has fewer distinct ones, which inflates chance alignment
-    and biases every replicate's lift upward (seen on pure noise: all replicates above the
-    estimate).
+    costs one d_eff×d_eff Cholesky factorisation, shared by the kernels. A jackknife, not a
+    bootstrap: a resample with repeated contexts has fewer distinct ones, which inflates
+    chance alignment and biases every replicate's lift upward (seen on pure noise: all
+    replicates above the estimate).
     """
     h64 = h.to(torch.float64)
     f64 = [f.to(torch.float64) for f in factors]
-    # Centre globally first, so the downdated Grams subtract small means (no cancellation).
+    # Centre globally first, so the downdated Grams subtract small means (no cancellation),
+    # and keep the directions above the rank floor of ``whitened_basis``: every replicate
+    # works in that d_eff-dimensional basis (a Cholesky per window, not an eigendecomposition).
     h64 = h64 - h64.mean(0)
     f64 = [f - f.mean(0) for f in f64]
+    evals, evecs = eigh(h64.T @ h64 / h64.shape[0])
+    floor = ridge_eps * float(evals.clamp_min(0).sum()) / evals.shape[0]
+    h64 = h64 @ evecs[:, evals > max(floor, 0.0)]
     total = _Moments.of(h64, f64)
-    estimates = _lifts_from_moments(total, ridge_eps)
+    estimates = _lifts_from_moments(total)
     windows = torch.unique(window_index)
     if len(windows) < 2:
         return [(e, float("nan")) for e in estimates]
     loo = np.array(
         [
-            _lifts_from_moments(total - _Moments.of(h64[rows], [f[rows] for f in f64]), ridge_eps)
+            _lifts_from_moments(total - _Moments.of(h64[rows], [f[rows] for f in f64]))
             for rows in (window_index == w for w in windows)
         ]
     )  # [windows, factors]
