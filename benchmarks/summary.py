@@ -30,6 +30,11 @@ def summarize(result: Any) -> dict[str, Any]:
         out["alignment_lift"] = {
             f"{a.side}/{a.kernel}/{a.layer}": a.lift for a in spectral.alignment
         }
+        out["alignment_lift_interval"] = {
+            f"{a.side}/{a.kernel}/{a.layer}": [a.lift_interval.low, a.lift_interval.high]
+            for a in spectral.alignment
+            if a.lift_interval is not None
+        }
         out["alignment_lift_last_data_proto"] = next(
             (a.lift for a in spectral.alignment
              if a.layer == last and a.kernel == "proto" and a.side == "data"), None,
