@@ -8,7 +8,14 @@ import numpy as np
 import torch
 
 from markovlens.analysis.kernels import Kernel
-from markovlens.analysis.linalg import eigh, eigvalsh, factor_top_eigh, top_eigh
+from markovlens.analysis.linalg import (
+    CovarianceEigh,
+    covariance_eigh,
+    eigvalsh,
+    factor_top_eigh,
+    rank_floor,
+    top_eigh,
+)
 
 
 @dataclass
@@ -193,7 +200,11 @@ def _lifts_from_moments(m: _Moments) -> list[float]:
 
 
 def jackknife_lifts(
-    h: torch.Tensor, factors: list[torch.Tensor], window_index: torch.Tensor, ridge_eps: float
+    h: torch.Tensor,
+    factors: list[torch.Tensor],
+    window_index: torch.Tensor,
+    ridge_eps: float,
+    eig: CovarianceEigh | None = None,
 ) -> list[tuple[float, float]]:
     """(lift, jackknife standard error over windows) of each factor kernel K = F Fᵀ.
 
@@ -201,18 +212,15 @@ def jackknife_lifts(
     costs one d_eff×d_eff Cholesky factorisation, shared by the kernels. A jackknife, not a
     bootstrap: a resample with repeated contexts has fewer distinct ones, which inflates
     chance alignment and biases every replicate's lift upward (seen on pure noise: all
-    replicates above the estimate).
+    replicates above the estimate). ``eig`` is ``covariance_eigh(h)`` when the caller has it.
     """
-    h64 = h.to(torch.float64)
+    # Centred h (so the downdated Grams subtract small means: no cancellation) in the
+    # directions above the rank floor of ``whitened_basis``: every replicate works in that
+    # d_eff-dimensional basis (a Cholesky per window, not an eigendecomposition).
+    evals, evecs, hc = covariance_eigh(h) if eig is None else eig
+    h64 = hc @ evecs[:, rank_floor(evals, ridge_eps)[1]]
     f64 = [f.to(torch.float64) for f in factors]
-    # Centre globally first, so the downdated Grams subtract small means (no cancellation),
-    # and keep the directions above the rank floor of ``whitened_basis``: every replicate
-    # works in that d_eff-dimensional basis (a Cholesky per window, not an eigendecomposition).
-    h64 = h64 - h64.mean(0)
     f64 = [f - f.mean(0) for f in f64]
-    evals, evecs = eigh(h64.T @ h64 / h64.shape[0])
-    floor = ridge_eps * float(evals.clamp_min(0).sum()) / evals.shape[0]
-    h64 = h64 @ evecs[:, evals > max(floor, 0.0)]
     total = _Moments.of(h64, f64)
     estimates = _lifts_from_moments(total)
     windows = torch.unique(window_index)

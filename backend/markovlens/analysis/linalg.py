@@ -76,10 +76,19 @@ def covariance_eigh(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
     return evals, evecs, hc
 
 
+CovarianceEigh = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def rank_floor(evals: torch.Tensor, ridge_eps: float) -> tuple[float, torch.Tensor]:
+    """(floor ε·tr(Σ)/d, mask of the eigen-directions above it): the directions that count."""
+    floor = ridge_eps * float(evals.clamp_min(0).sum()) / evals.shape[0]
+    return floor, evals > max(floor, 0.0)
+
+
 def whitened_basis(
     h: torch.Tensor,
     ridge_eps: float,
-    eig: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    eig: CovarianceEigh | None = None,
 ) -> torch.Tensor:
     """Orthonormal basis Q [N, d_eff] of the columns of the centred, whitened ``h`` [N, d].
 
@@ -88,11 +97,9 @@ def whitened_basis(
     ``eig`` is ``covariance_eigh(h)`` when the caller already has it.
     """
     evals, evecs, hc = covariance_eigh(h) if eig is None else eig
-    n, d = hc.shape
-    floor = ridge_eps * float(evals.clamp_min(0).sum()) / d
-    keep = evals > max(floor, 0.0)
+    floor, keep = rank_floor(evals, ridge_eps)
     if not bool(keep.any()):
-        return hc.new_zeros((n, 0))
+        return hc.new_zeros((hc.shape[0], 0))
     # Whitened columns: project onto kept eigenvectors and scale to unit variance, then QR.
     whitened = hc @ evecs[:, keep] / torch.sqrt(evals[keep] + floor)
     q, r = qr(whitened)

@@ -28,6 +28,7 @@ from markovlens.analysis.kernels import (
     prototypes,
 )
 from markovlens.analysis.linalg import (
+    CovarianceEigh,
     cca_correlations,
     cca_inv_sqrt,
     covariance_eigh,
@@ -171,7 +172,7 @@ def _spectral_suite(
         h = hidden[layer]
         cov_eig = covariance_eigh(h)
         q = whitened_basis(h, config.ridge_eps, cov_eig)
-        intervals = _lift_intervals(h, kernels, window_index, config.ridge_eps)
+        intervals = _lift_intervals(h, cov_eig, kernels, window_index, config.ridge_eps)
         for kernel in kernels:
             vals = alignment(q, eigens[(kernel.name, kernel.side)], config.capture_top)
             align_rows.append(
@@ -265,13 +266,17 @@ def _spectral_suite(
 
 
 def _lift_intervals(
-    h: torch.Tensor, kernels: list[Kernel], window_index: torch.Tensor, ridge_eps: float
+    h: torch.Tensor,
+    cov_eig: CovarianceEigh,
+    kernels: list[Kernel],
+    window_index: torch.Tensor,
+    ridge_eps: float,
 ) -> dict[str, Interval]:
     """Lift ± 1.96 jackknife SE of each data-side factor kernel, by kernel name. Model-side
     kernels get none: they are partly tautological near the head, and mostly dense."""
     data = [k for k in kernels if k.side == "data" and k.factor is not None]
     factors = [k.factor for k in data if k.factor is not None]
-    lifts = jackknife_lifts(h, factors, window_index, ridge_eps)
+    lifts = jackknife_lifts(h, factors, window_index, ridge_eps, cov_eig)
     intervals = {}
     for kernel, (lift, se) in zip(data, lifts, strict=True):
         if math.isfinite(lift) and math.isfinite(se):
