@@ -114,11 +114,12 @@ def _address_key(request: Request) -> str:
     return f"addr:{request.client.host if request.client is not None else 'unknown'}"
 
 
-def _too_many_failures(wait: float) -> HTTPException:
+def _too_many_requests(what: str, wait: float) -> HTTPException:
+    """429 ``too many <what>; retry in N s`` with ``Retry-After: N`` (whole seconds, ≥ 1)."""
     retry = max(1, math.ceil(wait))
     return HTTPException(
         status.HTTP_429_TOO_MANY_REQUESTS,
-        f"too many invalid tokens from this address; retry in {retry} s",
+        f"too many {what}; retry in {retry} s",
         headers={"Retry-After": str(retry)},
     )
 
@@ -137,7 +138,7 @@ def _check_token(request: Request, what: str) -> None:
     failures: RateLimiter | None = getattr(request.app.state, "auth_failure_limiter", None)
     address = _address_key(request)
     if failures is not None and (wait := failures.peek(address)) > 0:
-        raise _too_many_failures(wait)
+        raise _too_many_requests("invalid tokens from this address", wait)
     if not token_matches(presented, tokens):
         if failures is not None:
             failures.acquire(address)
@@ -249,12 +250,7 @@ def limit_writes(request: Request) -> None:
         return
     wait = limiter.acquire(client_key(request))
     if wait > 0:
-        retry = max(1, math.ceil(wait))
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many submissions from this client; retry in {retry} s",
-            headers={"Retry-After": str(retry)},
-        )
+        raise _too_many_requests("submissions from this client", wait)
 
 
 def make_write_limiter(settings: Settings) -> RateLimiter | None:
@@ -284,6 +280,15 @@ class SecurityMiddleware:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
         self.max_upload_body = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+        common = [
+            (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+        ]
+        # Encoded once: every response gets one of these two lists (docs pages, or the rest).
+        self.headers = [(b"content-security-policy", CONTENT_SECURITY_POLICY.encode()), *common]
+        self.docs_headers = [
+            (b"content-security-policy", DOCS_CONTENT_SECURITY_POLICY.encode()),
+            *common,
+        ]
 
     def body_limit(self, path: str) -> tuple[int, str]:
         """The byte limit of a request body on ``path`` and the message when it is exceeded."""
@@ -300,12 +305,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        policy = CONTENT_SECURITY_POLICY
-        if path.startswith(DOCS_PATHS):
-            policy = DOCS_CONTENT_SECURITY_POLICY
-        extra = [(b"content-security-policy", policy.encode())] + [
-            (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
-        ]
+        extra = self.docs_headers if path.startswith(DOCS_PATHS) else self.headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
