@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markovlens.api import create_app
 
-from tests.api.conftest import build_settings
+from tests.conftest import build_settings
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 SMALL_CONFIG = {

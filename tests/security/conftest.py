@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.api import create_app
-from markovlens.settings import Settings
+
+from tests.conftest import ClientFactory
 
 TOKEN = "t0k-3n_for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def frontend_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "frontend"
-    directory.mkdir()
-    (directory / "index.html").write_text("<!doctype html><title>markovlens test</title>")
-    return directory
 
 
 @pytest.fixture
@@ -33,27 +25,14 @@ def model_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_client(
-    tmp_path: Path, frontend_dir: Path, model_root: Path
-) -> Iterator[Callable[..., TestClient]]:
-    """``make_client(**settings)``: a started client; tokens and model roots set by default."""
-    clients: list[TestClient] = []
+def make_client(make_client: ClientFactory, model_root: Path) -> ClientFactory:
+    """``make_client(**settings)``: the shared factory with tokens and model roots by default."""
 
     def factory(**overrides: Any) -> TestClient:
-        values: dict[str, Any] = {
-            "data_dir": tmp_path / "data",
-            "embedded_worker": False,
-            "api_tokens": [TOKEN],
-            "model_roots": [model_root],
-        }
-        values.update(overrides)
-        client = TestClient(create_app(Settings(**values), frontend_dir=frontend_dir))
-        clients.append(client)
-        return client.__enter__()
+        defaults: dict[str, Any] = {"api_tokens": [TOKEN], "model_roots": [model_root]}
+        return make_client(**{**defaults, **overrides})  # type: ignore[no-any-return]
 
-    yield factory
-    for client in reversed(clients):
-        client.__exit__(None, None, None)
+    return factory
 
 
 @pytest.fixture
