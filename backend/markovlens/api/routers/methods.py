@@ -33,7 +33,8 @@ def _render(text: str) -> str:
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{title} · markovlens</title>\n"
-        '<link rel="stylesheet" href="/css/app.css">\n</head>\n'
+        '<link rel="stylesheet" href="/css/app.css">\n'
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml">\n</head>\n'
         '<body class="methods">\n<main id="main" class="methods-page">\n'
         '<p><a href="/">← markovlens</a></p>\n'
         f"{body}</main>\n</body>\n</html>\n"
