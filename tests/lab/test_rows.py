@@ -215,3 +215,20 @@ def test_upper_bound_surplus_row_rejects_an_under_fitted_baseline(data: tuple) -
     assert surplus_row(2, fitted, True, exact, two_sided=False).passed
     row = surplus_row(2, under_fitted, True, exact, two_sided=False)
     assert row.passed is False and row.low > exact, row
+
+
+def test_markdown_table_keeps_its_columns_when_a_row_names_a_pipe() -> None:
+    from markovlens.lab.validate import EstimateRow, LabReport, SourceReport, render_markdown
+
+    row = EstimateRow(
+        source="markov", model="oracle", quantity="max |Δ|", estimate=-0.0, low=-0.0,
+        high=0.0, exact=0.0, check="≤ 1e-4", passed=True,
+    )  # fmt: skip
+    src = SourceReport(
+        source="markov", description="", entropy_rate=1.0, ideal_surplus={}, rows=[row],
+        trajectory=[],
+    )  # fmt: skip
+    text = render_markdown(LabReport(scale=LabScale(), sources=[src], seconds=1.0, command="x"))
+    line = next(t for t in text.splitlines() if t.startswith("| markov"))
+    cells = line.replace("\\|", "").split("|")[1:-1]
+    assert len(cells) == 8 and "-0" not in line, line

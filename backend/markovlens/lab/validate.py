@@ -587,7 +587,14 @@ def run_lab(
 def _fmt(x: float | None) -> str:
     if x is None:
         return ""
+    if x == 0:
+        return "0"  # also −0.0
     return f"{x:.4g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+
+
+def _cell(text: str) -> str:
+    """A table cell: a literal "|" (as in "max |Δ|") would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def render_markdown(report: LabReport) -> str:
@@ -608,8 +615,8 @@ def render_markdown(report: LabReport) -> str:
             interval = f"[{_fmt(r.low)}, {_fmt(r.high)}]" if r.low is not None else ""
             verdict = {True: "yes", False: "**no**", None: "—"}[r.passed]
             lines.append(
-                f"| {r.source} | {r.model} | {r.quantity} | {_fmt(r.estimate)} | {interval} | "
-                f"{_fmt(r.exact)} | {r.check} | {verdict} |"
+                f"| {r.source} | {r.model} | {_cell(r.quantity)} | {_fmt(r.estimate)} | "
+                f"{interval} | {_fmt(r.exact)} | {_cell(r.check)} | {verdict} |"
             )
     for src in report.sources:
         if not src.trajectory:
