@@ -4,6 +4,10 @@ For every source: the oracle model (a known-sufficient representation) and a tin
 on the source (every checkpoint: a trajectory). Each row says what was estimated, its 95%
 interval, the exact value and whether the estimator passed its check. ``run_analysis`` is
 called directly (no server), with ``reference=`` so the result carries its ``exact`` section.
+
+Every row is built by a small function (``*_row``) that compares an estimate with a value
+other code computed, so a wrong estimator fails it; ``tests/lab/test_rows.py`` feeds each
+one a deliberately broken estimator (docs/methods.md#lab).
 """
 
 from __future__ import annotations
