@@ -35,3 +35,14 @@ def test_methods_file_is_found_from_the_repository_and_the_image() -> None:
     assert "COPY docs/methods.md ./docs/methods.md" in dockerfile
     ignored = (path.parents[1] / ".dockerignore").read_text().split()
     assert "docs" not in ignored and "docs/methods.md" not in ignored
+
+
+def test_every_help_link_of_the_ui_has_its_section() -> None:
+    """Chart specs carry ``help: "<anchor>"``; each must be an anchor of docs/methods.md."""
+    root = methods_path().parents[1]
+    anchors = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', methods_path().read_text()))
+    used: set[str] = set()
+    for script in (root / "frontend" / "js").rglob("*.js"):
+        used |= set(re.findall(r'\bhelp:\s*["\']([a-z0-9-]+)["\']', script.read_text()))
+        used |= set(re.findall(r'/methods#([a-z0-9-]+)', script.read_text()))
+    assert used <= anchors, sorted(used - anchors)
