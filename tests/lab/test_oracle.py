@@ -51,14 +51,16 @@ def test_oracle_surplus_estimate_matches_exact_on_lookahead() -> None:
         assert row.exact == pytest.approx(0.378, abs=0.02)  # (log 4 − H_echo)/3
         covers = row.low <= row.exact <= row.high
         assert covers or abs(row.estimate - row.exact) <= 0.1 * row.exact, row
-    # The oracle's predictive law is the truth: KL ≈ 0 and NLL = KL + H* to fp32 precision.
-    assert rows["NLL = KL + H* per position (max |CE − KL − H*|)"].passed
+        assert row.passed and "verdict agrees" in row.check, row
+    # The oracle's predictive law is the truth: KL ≈ 0, and capture's per-position KL and H*
+    # agree with the lab's recomputation from the logits.
+    assert rows["per-position KL(p*‖p) and H*: capture vs recomputed from logits (max |Δ|)"].passed
     assert rows["mean NLL − mean CE(p*, p) (sampling noise)"].passed
     ev = got["ev"]
     assert ev.result.exact.mean_kl.estimate < 1e-9  # type: ignore[attr-defined]
     # The oracle's state spans the exact kernel's eigenvectors (A* = 1), and the data-side
     # estimate equals A* times the share of g(Y)'s variance the context explains.
-    assert rows["K_proto alignment A* with the exact kernel, last layer"].estimate > 0.999
+    assert rows["K_proto alignment A* with the exact kernel, last layer (sufficient state)"].passed
     row = rows["data-side K_proto alignment A, last layer (exact: A*·tr K*_c / tr K^data_c)"]
     assert row.passed and 0.3 < row.exact < 0.5, row
 
@@ -71,3 +73,4 @@ def test_oracle_zero_surplus_source_interval_covers_zero() -> None:
         assert row.exact == pytest.approx(0.0, abs=1e-12)
         assert row.low <= 0.0 <= row.high, row
         assert abs(row.estimate) < 0.02
+        assert row.passed and "verdict agrees" in row.check  # two-sided: not detected

@@ -64,10 +64,12 @@ def test_trained_model_reaches_entropy_rate_and_alignment_rises(run: TrainRun) -
     rows = {r.quantity: r for r in rows_for(ev, src, "t@300", oracle=False, config=cfg)}
     nll = ev.result.entropy.summary.mean_nll.estimate
     assert abs(nll - ref.entropy_rate) <= 0.05, (nll, ref.entropy_rate)
-    assert rows["NLL = KL + H* per position (max |CE − KL − H*|)"].passed
+    assert rows["mean NLL vs mean H* over the same positions"].passed
+    assert rows["per-position KL(p*‖p) and H*: capture vs recomputed from logits (max |Δ|)"].passed
     for k in (2, 3):
         row = rows[f"Surplus_{k}"]
-        assert row.low <= row.exact, row  # never above the ideal beyond its interval
+        # The trained state's exact surplus is unknown: only the upper side is checked.
+        assert row.passed and row.check.startswith("upper bound only"), row
         assert row.estimate > 0.05  # and the trained state does carry the future key
     row = rows["data-side K_proto alignment A, last layer (exact: A*·tr K*_c / tr K^data_c)"]
     assert row.passed, row

@@ -22,7 +22,7 @@ class LensFidelityError(RuntimeError):
 
 
 def default_tolerance(dtype: torch.dtype) -> float:
-    """1e-4 in fp32/fp64 (metrics.md); reduced-precision models round their own logits."""
+    """1e-4 in fp32/fp64 (docs/methods.md#lens); reduced-precision models round their own logits."""
     return 1e-4 if dtype in (torch.float32, torch.float64) else 3e-2
 
 

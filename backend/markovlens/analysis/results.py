@@ -153,7 +153,7 @@ class ContextsInfo(BaseModel):
 
 
 class ExactComparison(BaseModel):
-    """Synthetic sources: the model against the true predictive p* (metrics.md §1)."""
+    """Synthetic sources: the model against the true predictive p* (docs/methods.md#exact)."""
 
     source: str
     description: str

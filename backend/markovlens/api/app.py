@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from markovlens import __version__
 from markovlens.api.error_schema import install_error_schema
 from markovlens.api.errors import install_error_handlers
-from markovlens.api.routers import compare, corpora, health, jobs, models, results
+from markovlens.api.routers import compare, corpora, health, jobs, methods, models, results
 from markovlens.api.security import install_security, require_read_token
 from markovlens.api.static import mount_static
 from markovlens.ops import metrics as ops_metrics
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     for router in (models, corpora, jobs, results, compare):
         app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
     app.include_router(ops_metrics.router)  # /metrics (Prometheus), outside /api/v1
+    app.include_router(methods.router)  # /methods: docs/methods.md, the UI's help links
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API
     install_error_schema(app)  # OpenAPI documents the {"detail": str} error bodies we send
     return app

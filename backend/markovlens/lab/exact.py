@@ -1,4 +1,5 @@
-"""Exact quantities of a hidden Markov process: what every estimator of metrics.md should find.
+"""Exact quantities of a hidden Markov process: what every estimator should find
+(docs/methods.md#exact).
 
 Per context (a belief state reached by the forward algorithm) the true next-token law p*,
 its entropy H*, the pointwise information surplus, and the data-side kernels are exact; a

@@ -1,6 +1,6 @@
 """Parse the model source strings users type into a typed ``ModelSource``.
 
-Valid forms (architecture.md, "Sources"):
+Valid forms (docs/methods.md#provenance):
 
 - ``hf:<repo>[@<revision>]``   a Hugging Face Hub repository (online only)
 - ``local:<dir>``              a saved checkpoint under one of ``settings.model_roots``
