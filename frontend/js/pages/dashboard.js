@@ -102,15 +102,10 @@ function entropyPanel(panel, result) {
   for (const m of missing) panel.append(message(`${humanize(m)}: not computed in this result.`));
 }
 
-/** Long hex digests shortened to 12 digits (the full value is the element's title). */
-const shortHex = (v) => (typeof v === "string"
-  ? v.replace(/[0-9a-f]{16,}/gi, (hex) => `${hex.slice(0, 12)}…`) : v);
-
 function provenancePanel(result, job) {
   const p = result.provenance || {};
   const dl = (pairs) => h("dl", { class: "kv" }, pairs.flatMap(([k, v]) => [
-    h("dt", { text: k }), h("dd", { text: v === null || v === undefined || v === "" ? "—"
-      : shortHex(v), title: typeof v === "string" && shortHex(v) !== v ? v : null })]));
+    h("dt", { text: k }), h("dd", { text: v === null || v === undefined || v === "" ? "—" : v })]));
   const stageRows = Object.entries(p.stage_seconds || {}).map(([k, v]) => [k, `${fmt(v)} s`]);
   return h("details", { class: "provenance", id: "provenance", open: true },
     h("summary", {}, "Provenance ", h("a", { class: "help", href: methodsUrl("provenance"),
