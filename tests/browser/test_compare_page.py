@@ -104,9 +104,15 @@ def test_one_colour_per_model_on_every_chart_and_legends_that_fit(
         assert seen[label] == {colour}, (label, seen[label])
     # Both models' curves are on the position chart; line style tells NLL from entropy.
     position = next(c for c in charts if c["id"] == "entropy.by_position")
-    assert len(position["traces"]) == 4
+    curves = [n for n, _ in position["traces"] if n.endswith(("— NLL (mean)",
+                                                                "— Entropy H(p) (mean)"))]
+    assert len(curves) == 4
     caption = page.locator("figure[data-chart-id='entropy.by_position'] figcaption").inner_text()
     assert "solid: NLL (mean)" in caption and "dashed: Entropy H(p) (mean)" in caption
+    # Each model's own upper bound on Surplus_K (different corpora: different bounds).
+    by_k = next(c for c in charts if c["id"] == "surplus.by_k")
+    bounds = [colour for name, colour in by_k["traces"] if "— upper bound" in name]
+    assert sorted(bounds) == sorted(colours.values())
     # The shared key fits (no scrollbar), and no chart title names one model's number.
     assert page.evaluate(
         "() => { const k = document.getElementById('compare-key');"

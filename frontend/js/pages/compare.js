@@ -30,7 +30,8 @@ function specsOf(result) {
 
 export const colorOf = (m) => PALETTE[m % PALETTE.length];
 const SHARED = "#868e96"; // reference lines identical for every model
-const DASHES = [["solid", "solid"], ["dash", "dashed"], ["dot", "dotted"]];
+const DASHES = [["solid", "solid"], ["dash", "dashed"], ["dot", "dotted"],
+  ["dashdot", "dash-dotted"]];
 const MAX_QUANTITIES = DASHES.length; // more than this in one chart: small multiples
 
 /** "Top-1 calibration (ECE 0.0372)" → "Top-1 calibration": per-model numbers go to the table. */
@@ -45,9 +46,10 @@ const isDiagonal = (t) => t.role === "bound" && t.x.length === 2
  * One quantity of one chart across models: the traces in the models' colours, or one grey
  * reference when every model has the same reference line (chance, bound, y = x).
  */
-function quantityTraces(name, perModel, dash, alone) {
+function quantityTraces(name, perModel, dash, alone, nModels) {
   const refs = perModel.filter(({ trace }) => trace.role && trace.role !== "estimate");
-  if (refs.length === perModel.length && perModel.length > 0) {
+  // Shared only when every model has it (one model's exact values stay in its colour).
+  if (refs.length === perModel.length && perModel.length === nModels && nModels > 1) {
     if (perModel.every(({ trace }) => isDiagonal(trace))) {
       const xs = perModel.flatMap(({ trace }) => trace.x);
       const lo = Math.min(...xs);
@@ -98,7 +100,7 @@ export function overlaySpecs(items) {
         note: [chunk.length > 1 ? `Line style — ${key}.` : `Line: ${chunk[0]}.`,
           "Colour: the model (key above).", spec.note].filter(Boolean).join(" "),
         traces: chunk.flatMap((n, q) => quantityTraces(n, quantities.get(n), DASHES[q][0],
-          chunk.length === 1)),
+          chunk.length === 1, items.length)),
       });
     });
   }
