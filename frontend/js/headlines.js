@@ -78,8 +78,9 @@ export const METRICS = [
     sub: (hd) => [isNum(hd.ece) ? `ECE ${fmt(hd.ece)}` : null,
       isNum(hd.calibration_gap_relative) ? `gap/H ${pct(hd.calibration_gap_relative)}` : null]
       .filter(Boolean).join(" · ") || null,
-    warn: (hd, m) => (nearUniform(hd, m) ? "near-uniform predictions: calibration is trivial"
-      : null),
+    warn: (hd, m) => (nearUniform(hd, m) ? "near-uniform predictions (entropy ≥ 90% of ln V): "
+      + "a small gap and ECE are trivial here, not good calibration" : null),
+    warnShort: "near-uniform",
   },
   {
     key: "ece", label: "Top-1 ECE", unit: "fraction", anchor: "calibration", arrow: "↓",
@@ -87,14 +88,12 @@ export const METRICS = [
       + "equal-mass bins).",
     good: "lower is better, together with a low NLL",
     chance: () => "≈ 0 for a uniform predictor (never confident, never right)",
-    compareOnly: true,
   },
   {
     key: "top1_accuracy", label: "Top-1 accuracy", unit: "fraction", anchor: "nll", arrow: "↑",
     def: "Fraction of tokens whose most probable prediction is the actual next token.",
     good: "higher is better",
     chance: (m) => (isNum(m?.vocab_size) ? `1/V = ${fmt(1 / m.vocab_size)}` : "1/V"),
-    compareOnly: true,
   },
   {
     key: "surplus_k2", label: "Surplus K=2", unit: "nats", anchor: "verdicts", arrow: "↑",
@@ -118,6 +117,7 @@ export const METRICS = [
     },
     warn: (hd) => (hd.surplus_capped === true
       ? "a probe stopped at its step cap while still improving: the estimate may be low" : null),
+    warnShort: "probe capped",
   },
   {
     key: "alignment_lift_last", label: "Lift (model-free)", unit: "A / A_rand",
@@ -172,7 +172,8 @@ export function metricCell(m, head, model) {
   const warn = m.warn ? m.warn(head, model) : null;
   return [h("span", { class: "v", text: metricText(m, head, model) }),
     sub ? h("div", { class: "sub muted small", text: sub }) : null,
-    warn ? h("div", { class: "warn small", title: warn, text: `⚠ ${warn}` }) : null];
+    warn ? h("div", { class: "warn small", title: warn, "aria-label": warn,
+      text: `⚠ ${m.warnShort || warn}` }) : null];
 }
 
 // ------------------------------------------------------------ headline of a result document

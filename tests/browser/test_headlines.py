@@ -88,12 +88,14 @@ def test_models_list_columns_explain_themselves(ui: UI, service: Service) -> Non
     gap = cell(page, full, "gap")
     assert gap.locator(".v").inner_text() == "0.217"
     assert gap.locator(".sub").inner_text() == "ECE 1.00e-4 · gap/H 2.0%"
-    assert "near-uniform" in gap.locator(".warn").inner_text()
+    assert gap.locator(".warn").inner_text() == "⚠ near-uniform"
+    assert "trivial" in (gap.locator(".warn").get_attribute("title") or "")
     # Surplus: the verdict, the estimate with its interval, the cap warning.
     surplus = cell(page, full, "surplus")
     assert surplus.locator(".v").inner_text() == "insufficient data"
     assert surplus.locator(".sub").inner_text() == "estimate 0.01 [-0.02, 0.04]"
-    assert "step cap" in surplus.locator(".warn").inner_text()
+    assert surplus.locator(".warn").inner_text() == "⚠ probe capped"
+    assert "step cap" in (surplus.locator(".warn").get_attribute("title") or "")
     step100 = service.jobs["step100"]["result_id"]
     other = cell(page, step100, "surplus")
     assert other.locator(".v").inner_text() == "not detected (≤ 9.681)"
@@ -128,7 +130,7 @@ def test_dashboard_headline_cards_and_the_servers_csv(
     assert "own prototypes" in proto.locator(".stat-label").inner_text()
     surplus = cards.locator("[data-metric='surplus_k2']")
     assert surplus.locator(".v").inner_text() == "insufficient data"
-    assert "step cap" in surplus.locator(".warn").inner_text()
+    assert "step cap" in (surplus.locator(".warn").get_attribute("title") or "")
     assert "near-uniform" in cards.locator("[data-metric='calibration_gap'] .warn").inner_text()
     # NLL: its bootstrap interval, from the stored result.
     nll = cards.locator("[data-metric='mean_nll'] .v").inner_text()
