@@ -145,3 +145,49 @@ def test_dashboard_headline_cards_and_the_servers_csv(
     text = Path(dl.value.path()).read_text()
     assert text == service.api.get(f"/api/v1/results/{job['result_id']}/csv").text
     assert "[" not in text.split("\n", 1)[1]  # list items as ".0", never "[0]"
+
+
+def test_headline_merge_never_labels_an_own_prototype_lift_model_free(ui: UI) -> None:
+    """Known answers of headlines.js: which lift is which, verdicts, differences."""
+    page = ui.goto("#/jobs")
+    out = page.evaluate(
+        """async () => {
+          const m = await import('/js/headlines.js');
+          const row = (layer, kernel, lift) => ({layer, kernel, side: 'data', lift,
+            lift_interval: {estimate: lift, low: lift - 0.1, high: lift + 0.1}});
+          const result = {spectral: {alignment: [row(0, 'lin', 1.1), row(3, 'lin', 1.287),
+            row(3, 'proto', 1.506), {...row(3, 'lin', 9), side: 'model'}]},
+            surplus: {surplus: {'2': {estimate: 0, low: -0.1, high: 0.1}},
+                      bounds: {'2': {low: 0, high: 9.681}}}};
+          // A server headline from before the model-free lift (K_proto first, no kernel).
+          const old = {alignment_lift_last: 1.506, alignment_lift_last_low: 1.4,
+                       alignment_lift_last_high: 1.6};
+          const fromDoc = m.headlineOf(result, old);
+          const serverOnly = m.headlineOf(null, old);
+          const lin = m.headlineOf(null, {...old, alignment_kernel: 'lin'});
+          const surplus = m.metric('surplus_k2');
+          return {
+            doc: [fromDoc.alignment_lift_last, fromDoc.alignment_lift_last_low,
+                  fromDoc.alignment_lift_proto_last],
+            server: [serverOnly.alignment_lift_last ?? null, serverOnly.alignment_lift_proto_last],
+            lin: [lin.alignment_lift_last, lin.alignment_lift_proto_last ?? null],
+            verdict: [m.metricText(surplus, fromDoc), m.surplusVerdict(fromDoc)],
+            insufficient: m.metricText(surplus, {surplus_k2: 0.2, surplus_k2_verdict:
+              'insufficient data', surplus_k2_detected: false}),
+            diff: m.fmtDifference(m.difference({estimate: 1, low: 0.7, high: 1.4},
+                                               {estimate: 2, low: 1.6, high: 2.3})),
+            noInterval: m.fmtDifference(m.difference({estimate: 1}, {estimate: 0.5,
+                                                                     low: 0.4, high: 0.6})),
+          };
+        }"""
+    )
+    # The document's last-layer data-side lin row is the model-free lift; proto is labelled.
+    assert out["doc"] == [1.287, pytest.approx(1.187), 1.506]
+    # An older server headline's lift is shown as the own-prototype one, never model-free.
+    assert out["server"] == [None, 1.506]
+    assert out["lin"] == [1.506, None]
+    assert out["verdict"] == ["not detected (≤ 9.681)", "not detected"]
+    assert out["insufficient"] == "insufficient data"
+    # 1 ± √(0.4² + 0.4²) on the low side, √(0.3² + 0.3²) on the high side.
+    assert out["diff"] == "+1 [0.4343, 1.424]"
+    assert out["noInterval"] == "-0.5"
