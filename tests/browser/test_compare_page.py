@@ -208,3 +208,22 @@ def test_compare_csv_is_the_servers(ui: UI, service: Service) -> None:
     text = Path(dl.value.path()).read_text()
     assert text == service.api.get(f"/api/v1/compare/csv?result_ids={a},{b}").text
     assert text.startswith("result_id,path,value\n")
+
+
+def test_three_models_split_crowded_charts_into_small_multiples(ui: UI, service: Service) -> None:
+    three = [service.jobs[n]["result_id"] for n in ("full", "step100", "step200")]
+    rewrite(ui, "**/api/v1/compare?*", lambda body: set_headlines(
+        body, [{"contexts_key": "same"}] * 3))
+    page = ui.goto(f"#/compare?results={','.join(map(str, three))}")
+    page.wait_for_selector("figure.chart .js-plotly-plot")
+    charts = page.eval_on_selector_all(
+        "figure.chart",
+        """els => els.map(f => [f.dataset.chartId, f.querySelector('h3').textContent,
+          (f.querySelector('.js-plotly-plot').data || [])
+            .filter(t => t.showlegend !== false && t.type === 'scatter').length])""",
+    )
+    assert all(lines <= 8 for _, _, lines in charts), charts
+    # Two quantities × three models fit one chart; eight kernel spectra do not.
+    assert "lens.agreement" in [c[0] for c in charts]
+    spectra = [c for c in charts if c[0].startswith("spectral.kernel_spectra~")]
+    assert len(spectra) >= 2 and all(":" in title or " of " in title for _, title, _ in spectra)

@@ -32,7 +32,7 @@ export const colorOf = (m) => PALETTE[m % PALETTE.length];
 const SHARED = "#868e96"; // reference lines identical for every model
 const DASHES = [["solid", "solid"], ["dash", "dashed"], ["dot", "dotted"],
   ["dashdot", "dash-dotted"]];
-const MAX_QUANTITIES = DASHES.length; // more than this in one chart: small multiples
+const MAX_LINES = 8; // per chart: more quantities × models than this become small multiples
 
 /** "Top-1 calibration (ECE 0.0372)" → "Top-1 calibration": per-model numbers go to the table. */
 const neutralTitle = (title) => String(title).replace(/\s*\(\w+ [-−\d.e+]+\)$/, "");
@@ -68,8 +68,8 @@ function quantityTraces(name, perModel, dash, alone, nModels) {
 
 /**
  * Compare specs: for each chart id, each quantity (trace name) is drawn once per model in the
- * model's colour, with one line style per quantity. Charts with more than MAX_QUANTITIES
- * quantities become small multiples. No Plotly legend: the page's shared key names the
+ * model's colour, with one line style per quantity. A chart that would hold more than
+ * MAX_LINES lines is split into small multiples (a few quantities each). No Plotly legend: the page's shared key names the
  * colours, the caption names the line styles.
  */
 export function overlaySpecs(items) {
@@ -84,19 +84,21 @@ export function overlaySpecs(items) {
       }
     }
   });
+  // Quantities per chart: one line style each, and at most MAX_LINES lines in all.
+  const perChart = Math.max(1, Math.min(DASHES.length,
+    Math.floor(MAX_LINES / Math.max(1, items.length))));
   const out = [];
   for (const [id, { spec, quantities }] of byId) {
     const names = [...quantities.keys()];
     const chunks = [];
-    for (let i = 0; i < names.length; i += MAX_QUANTITIES) {
-      chunks.push(names.slice(i, i + MAX_QUANTITIES));
-    }
+    for (let i = 0; i < names.length; i += perChart) chunks.push(names.slice(i, i + perChart));
     chunks.forEach((chunk, c) => {
       const title = neutralTitle(spec.title);
       const key = chunk.map((n, q) => `${DASHES[q][1]}: ${n}`).join(" · ");
       out.push({
         ...spec, id: chunks.length > 1 ? `${id}~${c + 1}` : id, legend: false,
-        title: chunks.length > 1 ? `${title} (${c + 1} of ${chunks.length})` : title,
+        title: chunks.length === 1 ? title : chunk.length <= 2
+          ? `${title}: ${chunk.join(" · ")}` : `${title} (${c + 1} of ${chunks.length})`,
         note: [chunk.length > 1 ? `Line style — ${key}.` : `Line: ${chunk[0]}.`,
           "Colour: the model (key above).", spec.note].filter(Boolean).join(" "),
         traces: chunk.flatMap((n, q) => quantityTraces(n, quantities.get(n), DASHES[q][0],
