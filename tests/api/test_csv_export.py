@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -93,3 +94,12 @@ def test_models_list_carries_the_resolved_revision(db_client: TestClient) -> Non
     }
     assert latest["local:/a"]["resolved_revision"] == DOC_A["provenance"]["model"]["revision"]
     assert latest["local:/b"]["resolved_revision"] is None
+
+
+def test_compare_csv_needs_the_token_when_reads_are_protected(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(api_tokens=["t0ken-for-reads"], protect_reads=True)
+    path = "/api/v1/compare/csv?result_ids=1"
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer t0ken-for-reads"}).status_code == 404
