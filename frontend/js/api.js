@@ -95,4 +95,7 @@ export const api = {
   result: (id) => request("GET", `/results/${encodeURIComponent(id)}`),
   compare: (ids) => request("GET", `/compare?result_ids=${ids.map(Number).join(",")}`),
   csvUrl: (id) => `${BASE}/results/${encodeURIComponent(id)}/csv`,
+  // The one CSV format is made by the server (api/csvexport.py); pages download its text.
+  resultCsv: (id) => request("GET", `/results/${encodeURIComponent(id)}/csv`),
+  compareCsv: (ids) => request("GET", `/compare/csv?result_ids=${ids.map(Number).join(",")}`),
 };

@@ -2,7 +2,8 @@
 //
 // A ChartSpec is plain data: {id, title, x: {title, log}, y: {title, log}, note, traces: [{name,
 // x, y, low?, high?, role?: "estimate"|"exact"|"bound"|"baseline", kind?: "line"|"bar"|"markers",
-// hollow?: [bool per point] (open markers, e.g. not detected), hover?: [text per point]}]}.
+// hollow?: [bool per point] (open markers, e.g. not detected), hover?: [text per point]}],
+// legend?: false (no Plotly legend: the page shows a shared key)}.
 // The dashboard and the compare page both build specs, so one renderer serves both.
 
 import { h } from "./dom.js";
@@ -105,10 +106,13 @@ function layoutOf(spec) {
     ...(ax?.log ? { dtick: 1, exponentformat: "e" } : {}),
   });
   const named = spec.traces.filter((t) => t.name).length;
+  // `legend: false`: the page draws one shared key instead (compare), so no room is reserved.
+  const legend = spec.legend !== false;
   return {
     margin: { l: 60, r: 20, t: 10, b: 50 },
+    showlegend: legend,
     // Room for the legend above the plot: one row per ~3 entries.
-    height: 300 + 22 * Math.ceil(named / 3),
+    height: 300 + (legend ? 22 * Math.ceil(named / 3) : 0),
     xaxis: { ...axis(spec.x), ...(spec.x?.log ? {} : integerTicks(spec)) },
     yaxis: { ...axis(spec.y), ...(spec.y?.log ? { dtick: undefined } : {}) },
     legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom" },

@@ -411,19 +411,3 @@ export function exactScalars(result) {
 function fmtNum(v) {
   return isNum(v) ? v.toPrecision(3) : "—";
 }
-
-/** Flatten every number of a result into [path, value] rows (the browser-side CSV). */
-export function flatten(value, path = "", rows = []) {
-  if (isNum(value) || typeof value === "boolean") rows.push([path, value]);
-  else if (typeof value === "string") rows.push([path, value]);
-  else if (Array.isArray(value)) value.forEach((v, i) => flatten(v, `${path}[${i}]`, rows));
-  else if (isObj(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, rows);
-  }
-  return rows;
-}
-
-export function toCsv(rows) {
-  const q = (s) => (/[",\n]/.test(String(s)) ? `"${String(s).replace(/"/g, '""')}"` : String(s));
-  return ["path,value", ...rows.map(([p, v]) => `${q(p)},${q(v)}`)].join("\n") + "\n";
-}

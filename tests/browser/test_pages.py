@@ -52,12 +52,18 @@ def test_models_page_lists_results_sorts_filters_and_shows_html_as_text(
     assert nll == pytest.approx(result["entropy"]["summary"]["mean_nll"]["estimate"], rel=1e-3)
     # Surplus K=2 and the spectral headline numbers are filled for the full job; Surplus K=2
     # is a number when detected, else "not detected (≤ its upper bound)".
-    surplus_cell = row.locator("td").nth(9).inner_text()
+    surplus_cell = row.locator("td[data-col='surplus'] .v").inner_text()
     if result["surplus"]["detected"]["2"]:
-        assert re.fullmatch(r"-?[\d.e+-]+", surplus_cell)
+        assert re.fullmatch(r"-?[\d.e+-]+( \[.*\])?", surplus_cell)
     else:
-        assert re.fullmatch(r"not detected \(≤ [\d.e+-]+\)", surplus_cell)
-    assert re.fullmatch(r"-?[\d.e+-]+", row.locator("td").nth(11).inner_text())
+        assert re.fullmatch(r"not detected \(≤ [\d.e+-]+\)|insufficient data", surplus_cell)
+    # The own-prototype lift with its interval; the model-free one once the server has it.
+    number = r"-?[\d.e+-]+( \[-?[\d.e+-]+, -?[\d.e+-]+\])?"
+    assert re.fullmatch(number, row.locator("td[data-col='lift_proto'] .v").inner_text())
+    models = service.api.get("/api/v1/models").json()
+    [entry] = [e for m in models for e in m["latest"] if e["result_id"] == full["result_id"]]
+    if entry["headline"].get("alignment_kernel") == "lin":
+        assert re.fullmatch(number, row.locator("td[data-col='lift'] .v").inner_text())
 
     # The model whose directory name is HTML: shown verbatim, never parsed.
     names = page.locator("#models-table td.name").all_inner_texts()
@@ -85,8 +91,9 @@ def test_dashboard_tabs_render_real_charts_provenance_and_exports(
 ) -> None:
     job = service.jobs["full"]
     page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}")
-    assert page.locator("#summary .stat").count() >= 5
-    assert "nats" in page.locator("#summary").inner_text()
+    assert page.locator("#headline-cards .stat").count() >= 5
+    assert "nats" in page.locator("#headline-cards").inner_text()
+    assert page.locator("#summary .stat").count() >= 3
     entropy_points = chart_points(page, "#panel-entropy")
     assert len(entropy_points) >= 5 and all(n > 0 for n in entropy_points)
     titles = page.locator("#panel-entropy figure.chart h3").all_inner_texts()
@@ -193,7 +200,7 @@ def test_checkpoints_of_one_run_get_a_training_step_axis(ui: UI, service: Servic
     x = chart.evaluate("e => e.data[0].x")
     assert x == [100, 200]  # sorted by step, whatever order they were chosen in
     assert chart.evaluate("e => e.layout.xaxis.title.text") == "training step"
-    labels = page.locator("#compare-table tbody th").all_inner_texts()
+    labels = page.locator("#compare-key .key-item a").all_inner_texts()
     assert labels == [f"{HTML_NAME} @ step 200", f"{HTML_NAME} @ step 100"]
 
 
@@ -207,8 +214,8 @@ def test_two_models_compared_from_the_models_page(ui: UI, service: Service) -> N
         "() => (document.querySelector('main').dataset.renderedHash || '').startsWith("
         "'#/compare') && document.querySelector('main').dataset.ready === 'true'"
     )
-    assert page.locator("#compare-table tbody tr").count() == 2
-    assert HTML_NAME in page.locator("#compare-table").inner_text()
+    assert page.locator("#compare-key .key-item").count() == 2
+    assert HTML_NAME in page.locator("#compare-table thead").inner_text()
     points = chart_points(page)
     assert len(points) >= 10 and all(n > 0 for n in points)
     # The position chart overlays both models.

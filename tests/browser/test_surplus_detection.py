@@ -27,6 +27,7 @@ def older_zero(surplus: dict[str, Any]) -> None:
     surplus["surplus"]["2"] = ZERO
     surplus["bounds"]["2"]["high"] = UPPER
     surplus.pop("detected", None)
+    surplus.pop("verdict", None)
     for term in surplus["terms"].values():
         term.pop("state_used", None)
 
@@ -35,6 +36,7 @@ def detected(surplus: dict[str, Any]) -> None:
     surplus["surplus"]["2"] = FOUND
     surplus["bounds"]["2"]["high"] = UPPER
     surplus["detected"] = {k: True for k in surplus["surplus"]}
+    surplus["verdict"] = {k: "detected" for k in surplus["surplus"]}
 
 
 def rewrite(ui: UI, pattern: str, edit: Callable[[dict[str, Any]], None]) -> None:
@@ -92,25 +94,29 @@ def test_models_and_compare_show_not_detected_for_surplus_2(ui: UI, service: Ser
             for entry in model.get("latest") or []:
                 if entry["result_id"] == zero_id:
                     entry["headline"].update(
-                        surplus_k2=0.0, surplus_k2_detected=False, surplus_k2_upper=UPPER
+                        surplus_k2=0.0, surplus_k2_detected=False, surplus_k2_upper=UPPER,
+                        surplus_k2_low=0.0, surplus_k2_high=0.0, surplus_k2_verdict="not detected",
                     )
                 elif entry["result_id"] == found_id:
-                    entry["headline"].update(surplus_k2=0.3, surplus_k2_detected=True)
+                    entry["headline"].update(
+                        surplus_k2=0.3, surplus_k2_detected=True, surplus_k2_low=0.2,
+                        surplus_k2_high=0.4, surplus_k2_verdict="detected",
+                    )
 
     def compare(body: dict[str, Any]) -> None:
         for item in body["items"]:
             surplus = item["result"]["result"]["surplus"]
             (older_zero if item["result"]["id"] == zero_id else detected)(surplus)
+            # The page prefers the server's headline where it has one: rewrite it alike.
+            models([item["model"]])
 
     rewrite(ui, "**/api/v1/models", models)
     rewrite(ui, "**/api/v1/compare*", compare)
     page = ui.goto("#/models")
-    cell = "#models-table tr[data-result-id='{}'] td:nth-child(10)"
+    cell = "#models-table tr[data-result-id='{}'] td[data-col='surplus'] .v"
     assert page.locator(cell.format(zero_id)).inner_text() == "not detected (≤ 1.25)"
-    assert page.locator(cell.format(found_id)).inner_text() == "0.3"
+    assert page.locator(cell.format(found_id)).inner_text() == "0.3 [0.2, 0.4]"
 
     page = ui.goto(f"#/compare?results={zero_id},{found_id}")
-    header = page.locator("#compare-table thead th").all_inner_texts()
-    column = header.index("Surplus K=2 (nats)")
-    cells = page.locator(f"#compare-table tbody td:nth-child({column + 1})").all_inner_texts()
-    assert cells == ["not detected (≤ 1.25)", "0.3"]
+    cells = page.locator("#compare-table tr[data-metric='surplus_k2'] td .v").all_inner_texts()
+    assert cells == ["not detected (≤ 1.25)", "0.3 [0.2, 0.4]"]

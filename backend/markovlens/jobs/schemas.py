@@ -113,6 +113,7 @@ class LatestResult(BaseModel):
     preset: str
     created_at: datetime
     headline: Headline
+    resolved_revision: str | None = None  # the revision the weights resolved to for this run
 
 
 class ModelOut(BaseModel):

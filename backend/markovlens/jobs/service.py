@@ -292,6 +292,13 @@ def _headline_of(session: Session, result: Result) -> Headline:
     return cached
 
 
+def _resolved_revision(payload: Any) -> str | None:
+    """``provenance.model.revision`` of a result: the commit (or "local") actually loaded."""
+    model = payload.get("provenance", {}).get("model") if isinstance(payload, dict) else None
+    revision = model.get("revision") if isinstance(model, dict) else None
+    return revision if isinstance(revision, str) and revision else None
+
+
 def latest_results_by_model(session: Session, model_id: int) -> list[LatestResult]:
     """The model's dashboard: newest succeeded result per (corpus, preset), with headlines."""
     return [
@@ -302,6 +309,7 @@ def latest_results_by_model(session: Session, model_id: int) -> list[LatestResul
             preset=job.preset,
             created_at=result.created_at,
             headline=_headline_of(session, result),
+            resolved_revision=_resolved_revision(result.payload),
         )
         for result, job in repo_results.latest_results_for_model(session, model_id)
     ]

@@ -7,8 +7,9 @@ import {
   download, fmt, fmtBytes, fmtCount, fmtDate, fmtInterval, h, message, modelName, replace,
 } from "../dom.js";
 import {
-  entropySpecs, exactScalars, flatten, get, humanize, isInterval, toCsv, unitOf,
-} from "../specs.js";
+  headlineOf, helpLink, metricCell, METRICS, methodsUrl, serverHeadline, tooltip,
+} from "../headlines.js";
+import { entropySpecs, exactScalars, get, humanize, isInterval, unitOf } from "../specs.js";
 import { sectionSpecs } from "../suites.js";
 import { tabView } from "../tabs.js";
 
@@ -26,22 +27,35 @@ function scalarTable(rows, caption) {
       h("td", { class: "muted", text: unit ?? (typeof v === "string" ? "" : unitOf(path)) })))));
 }
 
+/** A labelled number whose tooltip and "?" say what it is, which way is good and what chance
+ * gives (the same definitions as the models list). */
+function headlineCard(m, head, model) {
+  return h("div", { class: "stat", title: tooltip(m, model), dataset: { metric: m.key } },
+    h("div", { class: "stat-label" }, `${m.label} ${m.arrow} `, helpLink(m, model)),
+    h("div", { class: "stat-value" }, metricCell(m, head, model)),
+    h("div", { class: "stat-unit", text: m.unit }));
+}
+
+/** The result's headline numbers, each with its interval and its explanation. */
+function headlineCards(result, head, model) {
+  return h("section", { "aria-label": "Headline numbers" },
+    h("div", { class: "stats", id: "headline-cards" },
+      METRICS.filter((m) => head[m.key] !== undefined && head[m.key] !== null)
+        .map((m) => headlineCard(m, head, model))));
+}
+
 function summaryCards(result) {
   const s = get(result, "entropy.summary");
   if (!s) return message("Entropy summary not computed in this result.", "info");
-  const card = (label, value, unit, hint) => h("div", { class: "stat" },
-    h("div", { class: "stat-label", text: label }),
+  const card = (label, value, unit, hint, anchor) => h("div", { class: "stat" },
+    h("div", { class: "stat-label" }, `${label} `, anchor ? h("a", { class: "help",
+      href: methodsUrl(anchor), title: `${label}: see the methods`, text: "?" }) : null),
     h("div", { class: "stat-value", text: value }),
     h("div", { class: "stat-unit", text: unit }),
     hint ? h("div", { class: "stat-hint", text: hint }) : null);
   return h("div", { class: "stats", id: "summary" },
-    card("Mean NLL", fmtInterval(s.mean_nll), "nats / token", "95% bootstrap interval"),
-    card("Perplexity", fmt(s.perplexity), "exp(mean NLL)"),
-    card("Mean entropy H(p)", fmtInterval(s.mean_entropy), "nats / token"),
-    card("Calibration gap", fmtInterval(s.calibration_gap), "nats; 0 when calibrated",
-      "mean NLL − mean entropy"),
-    card("Top-1 accuracy", fmt(s.top1_accuracy), "fraction"),
-    card("Mean Gini (TV entropy)", fmt(s.mean_gini), "1 − Σp²"),
+    card("Perplexity", fmt(s.perplexity), "exp(mean NLL)", null, "nll"),
+    card("Mean Gini (TV entropy)", fmt(s.mean_gini), "1 − Σp²", null, "entropy"),
     card("Tokens", fmtCount(s.num_tokens), "scored"));
 }
 
@@ -94,7 +108,8 @@ function provenancePanel(result, job) {
     h("dt", { text: k }), h("dd", { text: v === null || v === undefined || v === "" ? "—" : v })]));
   const stageRows = Object.entries(p.stage_seconds || {}).map(([k, v]) => [k, `${fmt(v)} s`]);
   return h("details", { class: "provenance", id: "provenance", open: true },
-    h("summary", { text: "Provenance" }),
+    h("summary", {}, "Provenance ", h("a", { class: "help", href: methodsUrl("provenance"),
+      title: "What each provenance field records", text: "?" })),
     h("div", { class: "prov-grid" },
       h("div", {}, h("h4", { text: "Model" }), dl([
         ["source", p.model?.source], ["revision", p.model?.revision],
@@ -152,11 +167,11 @@ export async function render(main, { args, params }) {
     h("button", { type: "button", id: "export-json", text: "Export JSON",
       onclick: () => download(`markovlens-result-${resultId}.json`,
         JSON.stringify(res, null, 2), "application/json") }),
+    // The server makes the one CSV format (also GET /results/{id}/csv): fetched with the
+    // page's token, then saved.
     h("button", { type: "button", id: "export-csv", text: "Export CSV",
-      onclick: () => download(`markovlens-result-${resultId}.csv`,
-        toCsv(flatten(result)), "text/csv") }),
-    h("a", { href: api.csvUrl(resultId), class: "button-link", text: "Server CSV",
-      download: `result-${resultId}.csv` }));
+      onclick: async () => download(`markovlens-result-${resultId}.csv`,
+        await api.resultCsv(resultId), "text/csv") }));
 
   const tab = params.get("tab") || "entropy";
   const view = tabView([
@@ -174,10 +189,11 @@ export async function render(main, { args, params }) {
   ], tab, (id) => history.replaceState(null, "",
     `#/model/${modelId}?result=${resultId}&tab=${id}`));
 
+  const head = headlineOf(result, serverHeadline(model, resultId));
   replace(main, title, sub,
     h("div", { class: "toolbar" }, h("label", { for: "result-picker", text: "Result" }), picker,
       exports),
-    view, provenancePanel(result, res.job_id));
+    headlineCards(result, head, model), view, provenancePanel(result, res.job_id));
   main.dataset.resultId = String(resultId);
   view.open();
   return null;

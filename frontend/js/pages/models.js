@@ -2,38 +2,52 @@
 
 import { api } from "../api.js";
 import { fmt, fmtCount, fmtDate, h, message, modelName, replace } from "../dom.js";
-import { fmtLiftHeadline, fmtSurplusHeadline } from "../suites.js";
+import {
+  headlineOf, helpLink, metric, metricCell, metricText, methodsUrl, tooltip,
+} from "../headlines.js";
+
+/** A headline metric as a column: tooltip and "?" link in the header, interval in the cell. */
+const metricColumn = (key, colKey) => {
+  const m = metric(key);
+  return { key: colKey, label: `${m.label} ${m.arrow}`, metric: m, num: true,
+    get: (r) => r.head?.[key] ?? null };
+};
 
 const COLUMNS = [
   { key: "name", label: "Model", get: (r) => modelName(r.model) },
-  { key: "revision", label: "Revision", get: (r) => r.model.revision || r.model.content_hash,
-    f: shortRevision },
+  { key: "revision", label: "Revision", get: revisionText, tip: revisionTip,
+    help: "The model revision the weights were resolved to (a Hub commit or tag); local and "
+      + "checkpoint files have none. The content hash of the weights is in the tooltip." },
   { key: "arch", label: "Architecture", get: (r) => r.model.architecture },
   { key: "params", label: "Params", get: (r) => r.model.num_parameters, num: true, f: fmtCount },
   { key: "corpus", label: "Corpus", get: (r) => r.entry?.corpus_source },
   { key: "preset", label: "Preset", get: (r) => r.entry?.preset },
-  { key: "nll", label: "NLL (nats)", get: (r) => r.entry?.headline?.mean_nll, num: true },
-  { key: "gap", label: "Calib. gap (nats)", get: (r) => r.entry?.headline?.calibration_gap,
-    num: true },
-  { key: "surplus", label: "Surplus K=2 (nats)", get: (r) => r.entry?.headline?.surplus_k2,
-    num: true, show: (r) => fmtSurplusHeadline(r.entry?.headline),
-    tip: (r) => (r.entry?.headline?.surplus_k2_detected === false
-      ? `95% interval not above 0: no surplus detected at this sample size (estimate ${
-        fmt(r.entry.headline.surplus_k2)}, a floor)` : null) },
-  { key: "lift", label: "Align. lift (last)", get: (r) => r.entry?.headline?.alignment_lift_last,
-    num: true, show: (r) => fmtLiftHeadline(r.entry?.headline),
-    tip: (r) => (typeof r.entry?.headline?.alignment_lift_last_low === "number"
-      ? "data-side kernel, last layer; 95% interval: ±1.96 jackknife SE over windows" : null) },
-  { key: "erank", label: "Eff. rank (last)", get: (r) => r.entry?.headline?.effective_rank_last,
-    num: true },
+  metricColumn("mean_nll", "nll"),
+  metricColumn("calibration_gap", "gap"),
+  metricColumn("surplus_k2", "surplus"),
+  metricColumn("alignment_lift_last", "lift"),
+  metricColumn("alignment_lift_proto_last", "lift_proto"),
+  metricColumn("effective_rank_last", "erank"),
   { key: "date", label: "Analysed", get: (r) => r.entry?.created_at, f: fmtDate },
 ];
 
-/** Hashes are long: show the scheme and 12 hex digits (the full value is in the tooltip). */
-function shortRevision(value) {
-  if (!value) return "—";
-  const match = /^(\w+:)?([0-9a-f]{16,})$/i.exec(value);
-  return match ? `${match[1] || ""}${match[2].slice(0, 12)}…` : value;
+/** Hashes and commits are long: 12 hex digits each (the full value is in the tooltip). */
+function shortHash(value) {
+  return value ? value.replace(/[0-9a-f]{16,}/gi, (hex) => `${hex.slice(0, 12)}…`) : null;
+}
+
+/** The revision the weights resolved to for this result (a commit, "local"), never a hash. */
+function revisionText(row) {
+  const rev = row.entry?.resolved_revision || row.model.revision;
+  if (rev) return shortHash(rev);
+  return row.model.source?.startsWith("hf:") ? "default branch" : "local files";
+}
+
+function revisionTip(row) {
+  const rev = row.entry?.resolved_revision || row.model.revision;
+  return [rev ? `revision ${rev}` : "no revision recorded",
+    row.model.content_hash ? `content hash ${shortHash(row.model.content_hash)}` : null]
+    .filter(Boolean).join("\n");
 }
 
 /** One row per (model, latest result per corpus and preset); models without results get one. */
@@ -41,8 +55,10 @@ export function rowsOf(models) {
   const rows = [];
   for (const model of models) {
     const latest = Array.isArray(model.latest) ? model.latest : [];
-    if (latest.length === 0) rows.push({ model, entry: null });
-    for (const entry of latest) rows.push({ model, entry });
+    if (latest.length === 0) rows.push({ model, entry: null, head: null });
+    for (const entry of latest) {
+      rows.push({ model, entry, head: headlineOf(null, entry.headline) });
+    }
   }
   return rows;
 }
@@ -80,8 +96,9 @@ export async function render(main) {
         draw();
       } });
     headButtons[col.key] = btn;
-    headRow.append(h("th", { scope: "col", class: col.num ? "num" : "", dataset: { col: col.key } },
-      btn));
+    const tip = col.metric ? tooltip(col.metric) : col.help;
+    headRow.append(h("th", { scope: "col", class: col.num ? "num" : "", title: tip,
+      dataset: { col: col.key } }, btn, col.metric ? helpLink(col.metric) : null));
   }
 
   function draw() {
@@ -114,13 +131,19 @@ export async function render(main) {
         h("td", {}, box),
         COLUMNS.map((c) => {
           const v = c.get(r);
-          const text = c.show ? c.show(r) : c.f ? c.f(v) : c.num ? fmt(v) : (v ?? "—");
+          if (c.metric) {
+            const tip = `${c.metric.label}: ${metricText(c.metric, r.head || {}, r.model)}\n`
+              + tooltip(c.metric, r.model);
+            return h("td", { class: "num", title: tip, dataset: { col: c.key } },
+              r.head ? metricCell(c.metric, r.head, r.model) : "—");
+          }
+          const text = c.f ? c.f(v) : c.num ? fmt(v) : (v ?? "—");
           if (c.key === "name") {
             return h("td", { class: "name" }, h("a", { href: link, text }),
               h("div", { class: "muted small", text: r.model.source }));
           }
-          return h("td", { class: c.num ? "num" : "", text,
-            title: c.tip ? c.tip(r) : c.key === "revision" && v ? v : null });
+          return h("td", { class: c.num ? "num" : "", text, dataset: { col: c.key },
+            title: c.tip ? c.tip(r) : null });
         }));
     }));
     count.textContent = `${visible.length} of ${rows.length} rows`;
@@ -129,7 +152,12 @@ export async function render(main) {
   replace(main,
     h("h1", { text: "Models" }),
     h("p", { class: "lede", text: "Every analysed model, one row per corpus and preset (its "
-      + "latest succeeded job). Entropies in nats. Select two or more rows to compare." }),
+      + "latest succeeded job). Entropies in nats; the arrow by a column says which way is "
+      + "better; hover a header or a value, or follow its “?”, for its definition and chance "
+      + "level. Select two or more rows to compare." }),
+    h("p", { class: "muted small" }, "Lifts: 1 = chance. The model-free lift is comparable "
+      + "between rows on the same corpus and contexts; the own-prototype lift uses each "
+      + "model's own kernel. ", h("a", { href: methodsUrl("alignment"), text: "Methods" })),
     h("div", { class: "toolbar" },
       h("label", { for: "model-filter", text: "Filter" }), filterInput, count, compareBtn),
     rows.length === 0

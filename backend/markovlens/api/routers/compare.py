@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from markovlens.api.csvexport import results_csv
 from markovlens.api.deps import get_session
 from markovlens.api.routers.results import load_result
 from markovlens.jobs import service
@@ -53,3 +55,19 @@ def compare(
         model = service.model_out(session, service.get_model(session, row.model_id))
         items.append(CompareItem(model=model, result=ResultOut.from_row(row)))
     return CompareOut(items=items)
+
+
+@router.get("/compare/csv", response_class=PlainTextResponse)
+def compare_csv(
+    result_ids: str = Query(..., description="Comma-separated result ids, e.g. 1,2,3"),
+    session: Session = Depends(get_session),
+) -> PlainTextResponse:
+    """``result_id,path,value`` rows of every number of each result (the per-result CSV's rows)."""
+    ids = parse_ids(result_ids)
+    documents = [(result_id, dict(load_result(session, result_id).payload)) for result_id in ids]
+    name = "-".join(str(i) for i in ids)
+    return PlainTextResponse(
+        results_csv(documents),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="compare-{name}.csv"'},
+    )
