@@ -67,6 +67,5 @@ async function showHealth() {
 }
 
 window.addEventListener("hashchange", route);
-// Plotly is a classic deferred script; modules run after it, so it is defined here.
 route();
 showHealth();
