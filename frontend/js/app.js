@@ -2,6 +2,7 @@
 // #/jobs. Each page module exports render(main, params) and may return a cleanup function.
 
 import { api } from "./api.js";
+import { chartsSettled } from "./charts.js";
 import { h, message, replace } from "./dom.js";
 import * as compare from "./pages/compare.js";
 import * as dashboard from "./pages/dashboard.js";
@@ -43,6 +44,7 @@ async function route() {
   main.dataset.renderedHash = "";
   try {
     cleanup = await page.render(main, { args, params });
+    await chartsSettled(); // the first chart of a page loads Plotly: "ready" means drawn
   } catch (err) {
     replace(main, h("h1", { text: "Something went wrong" }), message(err.message, "error"));
   }

@@ -548,7 +548,14 @@ export function chartCard(spec) {
   return { card, plot };
 }
 
-/** Render `specs` into `container` (already in the document). Resolves once all are drawn. */
+const pending = new Set();
+
+/** Resolves once every chart started so far is drawn (the router waits before "ready"). */
+export function chartsSettled() {
+  return Promise.allSettled([...pending]);
+}
+
+/** Render `specs` into `container` (already in the document); `grid.drawn` resolves when drawn. */
 export function renderCharts(container, specs) {
   const grid = h("div", { class: "chart-grid" });
   container.append(grid);
@@ -559,5 +566,7 @@ export function renderCharts(container, specs) {
     drawn.push(plot());
   }
   grid.drawn = Promise.all(drawn);
+  pending.add(grid.drawn);
+  grid.drawn.finally(() => pending.delete(grid.drawn));
   return grid;
 }
