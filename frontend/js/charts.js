@@ -46,11 +46,10 @@ const SCALED_ROLES = new Set(["estimate", "exact"]);
 // ------------------------------------------------------------------------------ Plotly loading
 
 export const PLOTLY_SRC = "/static/plotly.min.js";
-// Plotly skips its inline <style> injections (blocked by the CSP) when elements with these ids
-// exist: its base styles (linked), and maplibre's, which the basic bundle's map code would add
-// (no map traces here, so an empty placeholder stands in for that stylesheet).
+// Plotly skips its inline <style> injection (blocked by the CSP) when an element with this id
+// exists, so its base styles are linked first. (The basic bundle registers no map traces, so
+// maplibre's stylesheet, injected only when a map trace registers, is never needed.)
 const PLOTLY_CSS_ID = "plotly.js-style-global";
-const MAPLIBRE_CSS_ID = "9f215cf04c5486422605d13261cb87401f4e7763b6296af81e98efbc0130da53";
 let plotlyLoading = null;
 
 /** Plotly, loaded on the first chart only: pages without charts never fetch its 1.2 MB. */
@@ -62,9 +61,6 @@ export function loadPlotly() {
         document.head.append(h("link", {
           rel: "stylesheet", href: "/css/plotly.css", id: PLOTLY_CSS_ID, class: "no-inline-styles",
         }));
-      }
-      if (!document.getElementById(MAPLIBRE_CSS_ID)) {
-        document.head.append(h("meta", { id: MAPLIBRE_CSS_ID, name: "plotly-map-styles-unused" }));
       }
       const script = h("script", { src: PLOTLY_SRC });
       script.addEventListener("load", () => resolve(window.Plotly));
@@ -154,14 +150,13 @@ export function applyFloor(trace) {
 }
 
 /**
- * Why a spec has nothing to draw, or null: no finite value at all, or every value equal
- * (a flat line or zero-height bars look like a broken chart). A single point, or values with
- * an interval, are worth drawing.
+ * Why a spec has nothing to draw, or null: no finite value in any trace, or every value of
+ * every trace equal (zero-height bars, or a lone flat line on a −1..1 axis, look like a broken
+ * chart). A single point, values with an interval, or a flat line beside a reference (y = x,
+ * a bound) are worth drawing.
  */
 export function chartMessage(spec) {
-  const traces = spec.traces || [];
-  const scaled = traces.filter((t) => SCALED_ROLES.has(t.role || "estimate"));
-  const pool = scaled.length ? scaled : traces;
+  const pool = spec.traces || [];
   const ys = pool.flatMap((t) => (Array.isArray(t.y) ? t.y : [])).filter(isFiniteNum);
   if (ys.length === 0) {
     return spec.emptyText || "No values to chart: every value of this quantity is missing.";
@@ -226,7 +221,8 @@ export function offscaleText(offscale, xTitle) {
   const parts = [...byName].map(([name, pts]) => {
     const ys = pts.map((p) => p.y);
     if (pts.length === 1) return `${name} ${fmt(ys[0])} at ${xWord} ${fmt(pts[0].x)}`;
-    return `${name} ${fmt(Math.min(...ys))} to ${fmt(Math.max(...ys))}`;
+    const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
+    return lo === hi ? `${name} ${fmt(lo)}` : `${name} ${fmt(lo)} to ${fmt(hi)}`;
   });
   return `Off scale (▲▼ at the edge; “Full range” shows them): ${parts.join("; ")}.`;
 }
@@ -425,13 +421,17 @@ export function getChartContext() {
   return { ...chartContext };
 }
 
-/** The layout of an exported figure: title on top, model · corpus and provenance beneath. */
-export function figureLayout(spec, layout, context = chartContext) {
+/**
+ * The layout of an exported figure: title on top; model · corpus, the provenance line and the
+ * chart's caption lines (`notes`: off-scale values, vacuous points…) beneath.
+ */
+export function figureLayout(spec, layout, context = chartContext, notes = []) {
   const lines = [
     [context.model ? `model: ${context.model}` : "", context.corpus ? `corpus: ${context.corpus}`
       : ""].filter(Boolean).join(" · "),
     context.provenance || "",
     spec.note || "",
+    ...notes,
   ].filter(Boolean);
   const th = themeLayout(LIGHT_THEME); // papers and slides: always the light theme
   return {
@@ -451,9 +451,9 @@ export function figureLayout(spec, layout, context = chartContext) {
   };
 }
 
-async function exportFigure(plotEl, spec, format, fileBase) {
+async function exportFigure(plotEl, spec, format, fileBase, notes) {
   const Plotly = await loadPlotly();
-  const layout = figureLayout(spec, plotEl.layout || {});
+  const layout = figureLayout(spec, plotEl.layout || {}, chartContext, notes);
   const height = 460 + 18 * (layout.annotations?.length || 0);
   const url = await Plotly.toImage({ data: plotEl.data, layout }, {
     format, width: 1000, height,
@@ -478,7 +478,8 @@ export function chartCard(spec) {
   const exportBtn = (format) => h("button", {
     type: "button", class: "small", text: format.toUpperCase(),
     "aria-label": `Download “${spec.title}” as ${format.toUpperCase()}`,
-    onclick: () => exportFigure(plotEl, spec, format, fileBase),
+    onclick: () => exportFigure(plotEl, spec, format, fileBase,
+      [full ? "" : offText, ...extra]),
   });
   const help = spec.help ? h("a", {
     class: "help", href: `/methods#${encodeURIComponent(spec.help)}`, text: "?",
@@ -511,7 +512,7 @@ export function chartCard(spec) {
   }) : null;
   const card = h("figure", { class: "chart", dataset: { chartId: spec.id || "" } },
     h("div", { class: "chart-head" },
-      h("h3", {}, spec.title, help ? " " : null, help),
+      h("div", { class: "chart-title" }, h("h3", { text: spec.title }), help),
       msg ? null : h("div", { class: "chart-actions" }, toggle, exportBtn("png"),
         exportBtn("svg"))),
     msg ? h("p", { class: "chart-empty", role: "status", text: msg }) : plotEl,
