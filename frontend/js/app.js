@@ -2,7 +2,7 @@
 // #/jobs. Each page module exports render(main, params) and may return a cleanup function.
 
 import { api } from "./api.js";
-import { chartsSettled } from "./charts.js";
+import { chartsSettled, setChartContext } from "./charts.js";
 import { h, message, replace } from "./dom.js";
 import * as compare from "./pages/compare.js";
 import * as dashboard from "./pages/dashboard.js";
@@ -39,6 +39,7 @@ async function route() {
     return;
   }
   replace(main, h("p", { class: "loading", text: "Loading…" }));
+  setChartContext({}); // exported figures carry the context of the page that set it, no other
   main.dataset.page = name;
   main.dataset.ready = "false";
   main.dataset.renderedHash = "";

@@ -370,3 +370,39 @@ def test_api_docs_work_with_the_network_blocked(browser: Any, service: Service) 
         assert errors == [], errors
     finally:
         context.close()
+
+
+def test_real_dashboard_reliability_is_square_with_help_links_and_no_si_prefixes(
+    ui: UI, service: Service
+) -> None:
+    job = service.jobs["full"]
+    page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}")
+    for chart_id, anchor in (
+        ("entropy.by_position", "nll"),
+        ("entropy.calibration", "calibration"),
+        ("entropy.reliability", "reliability"),
+        ("lens.nats", "lens"),
+        ("lens.predictive_info", "predictive-information"),
+    ):
+        link = page.locator(f"figure[data-chart-id='{chart_id}'] a.help")
+        assert link.get_attribute("href") == f"/methods#{anchor}", chart_id
+    for chart_id in ("entropy.calibration", "entropy.reliability"):
+        scale = page.eval_on_selector(
+            f"figure[data-chart-id='{chart_id}'] .js-plotly-plot",
+            """e => ['xaxis', 'yaxis'].map(a => {
+              const ax = e._fullLayout[a];
+              return ax._length / (ax.range[1] - ax.range[0]);
+            })""",
+        )
+        assert scale[0] == pytest.approx(scale[1], rel=0.02), chart_id
+    labels = page.locator("#panel-entropy .xtick text, #panel-entropy .ytick text")
+    texts = labels.all_text_contents()
+    assert texts and not any(re.search(r"\d[μµmkMG]$", t) for t in texts), texts
+    # Predictive information never goes below 0 on screen (a negative bound is vacuous).
+    info_ticks = tick_values_in(page, "figure[data-chart-id='lens.predictive_info']")
+    assert min(info_ticks) >= 0
+
+
+def tick_values_in(page: Any, scope: str) -> list[float]:
+    texts = page.locator(f"{scope} .ytick text").all_text_contents()
+    return [float(t.replace("−", "-")) for t in texts if t.strip()]
