@@ -194,7 +194,9 @@ export function estimateRange(spec, traces = spec.traces) {
   if (vals.length === 0) return null;
   let lo = Math.min(...vals);
   let hi = Math.max(...vals);
-  const span = hi - lo || Math.abs(hi) || 1;
+  // Estimates all equal (e.g. every layer vacuous, drawn on 0): the bounds give the scale.
+  if (lo === hi) return null;
+  const span = hi - lo;
   lo -= 0.08 * span;
   hi += 0.08 * span;
   if (Math.min(...vals) >= 0 && lo < 0) lo = 0; // a non-negative quantity keeps 0 as its floor
