@@ -2,6 +2,7 @@
 // #/jobs. Each page module exports render(main, params) and may return a cleanup function.
 
 import { api } from "./api.js";
+import { chartsSettled, setChartContext } from "./charts.js";
 import { h, message, replace } from "./dom.js";
 import * as compare from "./pages/compare.js";
 import * as dashboard from "./pages/dashboard.js";
@@ -38,11 +39,13 @@ async function route() {
     return;
   }
   replace(main, h("p", { class: "loading", text: "Loading…" }));
+  setChartContext({}); // exported figures carry the context of the page that set it, no other
   main.dataset.page = name;
   main.dataset.ready = "false";
   main.dataset.renderedHash = "";
   try {
     cleanup = await page.render(main, { args, params });
+    await chartsSettled(); // the first chart of a page loads Plotly: "ready" means drawn
   } catch (err) {
     replace(main, h("h1", { text: "Something went wrong" }), message(err.message, "error"));
   }
@@ -67,6 +70,5 @@ async function showHealth() {
 }
 
 window.addEventListener("hashchange", route);
-// Plotly is a classic deferred script; modules run after it, so it is defined here.
 route();
 showHealth();

@@ -85,6 +85,15 @@ function seriesFrom(name, values, x) {
   return { name, x, y: values, role: roleOf(name) };
 }
 
+/**
+ * The y axis of a walked chart: scaled to its estimates (bounds and baselines become edge
+ * markers when far off), plain decimals on fractions, major ticks on log axes (charts.js).
+ */
+export function yAxis(title, log = false) {
+  if (log) return { title, log: true };
+  return { title, rangeFrom: "estimates", ...(/^fraction/.test(title) ? { fraction: true } : {}) };
+}
+
 function isSpectral(path) {
   return /eigen|spectrum|spectra|singular|lambda|fisher|capture/.test(path.toLowerCase());
 }
@@ -118,7 +127,7 @@ export function autoSpecs(value, path, specs, scalars, title) {
     specs.push({
       id: path, title: label,
       x: { title: spectral ? "index i (log)" : "index i", log: spectral },
-      y: { title: unitOf(path), log: spectral },
+      y: yAxis(unitOf(path), spectral),
       traces: [seriesFrom(label, value, x)],
     });
     return;
@@ -156,7 +165,7 @@ function objectSpecs(obj, path, specs, scalars, label) {
         // {kernel: [per-x values]} -> one chart, one trace per entry.
         specs.push({
           id: `${path}.${key}`, title: `${label}: ${humanize(key)}`,
-          x: { title: xTitle }, y: { title: unitOf(key) },
+          x: { title: xTitle }, y: yAxis(unitOf(key)),
           traces: Object.entries(v).map(([name, s]) => seriesFrom(name, s, x)),
         });
       } else {
@@ -167,7 +176,7 @@ function objectSpecs(obj, path, specs, scalars, label) {
       const only = traces.length === 1 ? `: ${traces[0].name}` : "";
       specs.push({
         id: `${path}[${unit}]`, title: `${label}${only}`,
-        x: { title: xTitle, log: /eigen/.test(xKey) }, y: { title: unit }, traces,
+        x: { title: xTitle, log: /eigen/.test(xKey) }, y: yAxis(unit), traces,
       });
     }
     return;
@@ -181,7 +190,7 @@ function objectSpecs(obj, path, specs, scalars, label) {
     specs.push({
       id: path, title: label,
       x: { title: spectral ? "index i (log)" : "index i", log: spectral },
-      y: { title: spectral ? "eigenvalue (log)" : unitOf(path), log: spectral },
+      y: yAxis(spectral ? "eigenvalue (log)" : unitOf(path), spectral),
       traces: seriesEntries.map(([k, v]) => seriesFrom(humanize(k), v, v.map((_, i) => i + 1))),
     });
     for (const [k, v] of entries) if (!seriesEntries.some(([s]) => s === k)) {
@@ -230,7 +239,7 @@ function arraySpecs(items, path, specs, scalars, label) {
         // A spectrum per row: one chart with a trace per row.
         specs.push({
           id: `${path}.${key}`, title: `${label}: ${humanize(key)}`,
-          x: { title: "index i (log)", log: true }, y: { title: `${unitOf(key)} (log)`, log: true },
+          x: { title: "index i (log)", log: true }, y: yAxis(`${unitOf(key)} (log)`, true),
           traces: items.filter((it) => isNumArray(it[key])).map((it) => ({
             name: `${groupName(it)} ${xKey} ${it[xKey]}`.trim(),
             x: it[key].map((_, i) => i + 1), y: it[key], role: "estimate",
@@ -242,7 +251,7 @@ function arraySpecs(items, path, specs, scalars, label) {
       if (traces.length > 12) traces.splice(12); // keep charts legible
       specs.push({
         id: `${path}[${unit}]`, title: traces.length === 1 ? `${label}: ${traces[0].name}` : label,
-        x: { title: xTitle }, y: { title: unit }, traces,
+        x: { title: xTitle }, y: yAxis(unit), traces,
       });
     }
     return;
@@ -280,8 +289,9 @@ export function headline(result) {
   };
 }
 
-const diag = (xs) => {
-  const finite = xs.filter(isNum);
+/** The y = x line over the range of both axes (reliability plots are drawn equal-aspect). */
+const diag = (xs, ys = []) => {
+  const finite = [...xs, ...ys].filter(isNum);
   if (finite.length === 0) return null;
   const lo = Math.min(...finite);
   const hi = Math.max(...finite);
@@ -308,6 +318,7 @@ export function entropySpecs(result) {
   }
   const posSpec = curveSpec("entropy.by_position", "NLL and entropy by context position",
     curves, "nats / token");
+  posSpec.help = "nll";
   if (exact && isInterval(exact.mean_true_entropy) && posSpec.traces.length) {
     const xs = posSpec.traces[0].x;
     posSpec.traces.push({ name: "exact: mean H(p*) (data entropy)", x: [xs[0], xs[xs.length - 1]],
@@ -318,23 +329,28 @@ export function entropySpecs(result) {
   const rel = Array.isArray(ent.entropy_reliability) ? ent.entropy_reliability.filter(isObj) : [];
   if (rel.length) {
     const x = rel.map((b) => b.mean_x);
+    const y = rel.map((b) => b.mean_y);
     specs.push({
       id: "entropy.reliability", title: "Entropy reliability: mean NLL per entropy bin",
+      help: "reliability", equalAspect: true,
       note: "Equal-mass bins of the predicted entropy H(p_t); on the diagonal the model's "
         + "uncertainty matches its loss.",
       x: { title: "predicted entropy H(p_t) (nats)" }, y: { title: "mean NLL (nats)" },
-      traces: [{ name: "mean NLL in bin", x, y: rel.map((b) => b.mean_y) }, diag(x)]
+      traces: [{ name: "mean NLL in bin", x, y }, diag(x, y)]
         .filter(Boolean),
     });
   }
   const cal = isObj(ent.calibration) ? ent.calibration : null;
   if (cal && Array.isArray(cal.bins) && cal.bins.length) {
     const x = cal.bins.map((b) => b.mean_x);
+    const y = cal.bins.map((b) => b.mean_y);
     specs.push({
       id: "entropy.calibration", title: `Top-1 calibration (ECE ${fmtNum(cal.ece)})`,
+      help: "calibration", equalAspect: true,
       note: "15 equal-mass bins of top-1 confidence against top-1 accuracy.",
-      x: { title: "top-1 confidence (fraction)" }, y: { title: "top-1 accuracy (fraction)" },
-      traces: [{ name: "accuracy in bin", x, y: cal.bins.map((b) => b.mean_y) }, diag(x)]
+      x: { title: "top-1 confidence (fraction)", fraction: true },
+      y: { title: "top-1 accuracy (fraction)", fraction: true },
+      traces: [{ name: "accuracy in bin", x, y }, diag(x, y)]
         .filter(Boolean),
     });
   }
@@ -352,26 +368,34 @@ export function entropySpecs(result) {
     const col = (k) => layers.map((l) => (isNum(l[k]) ? l[k] : null));
     specs.push({
       id: "lens.nats", title: "Logit lens per layer: entropy, NLL, KL to the last layer",
-      note: "p^ℓ = softmax(U·norm(h^ℓ)) on the sampled contexts (nats).",
-      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats" },
+      note: "p^ℓ = softmax(U·norm(h^ℓ)) on the sampled contexts (nats). The axis is scaled to "
+        + "layers ≥ 1: the embeddings' lens is near-uniform guessing and would flatten the rest.",
+      help: "lens",
+      x: { title: "layer ℓ (0 = embeddings)" },
+      // Scaled to the layers after the embeddings (layer 0's NLL can be 100+ nats).
+      y: { title: "nats", rangeFrom: "estimates",
+        focusX: x.length > 2 ? [x[1], x[x.length - 1]] : undefined },
       traces: [{ name: "mean entropy H(p^ℓ)", x, y: col("mean_entropy") },
         { name: "mean NLL", x, y: col("mean_nll") },
         { name: "mean KL(p^L ‖ p^ℓ)", x, y: col("mean_kl_to_last") }],
     });
     specs.push({
       id: "lens.agreement", title: "Logit lens per layer: top-1 agreement and accuracy",
-      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "fraction (0–1)" },
+      help: "lens",
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "fraction (0–1)", fraction: true },
       traces: [{ name: "top-1 agreement with last layer", x, y: col("top1_agreement") },
         { name: "top-1 accuracy", x, y: col("top1_accuracy") }],
     });
-    const info = { name: "I(H^ℓ; Y) ≥ H(Y) − CE^ℓ", x, y: col("predictive_info") };
+    const info = { name: "I(H^ℓ; Y) ≥ H(Y) − CE^ℓ", x, y: col("predictive_info"),
+      floor: { value: 0, label: "vacuous: the bound is below 0 (I ≥ 0 always)" } };
     const hy = isNum(lens.unigram_entropy) ? lens.unigram_entropy : ent.unigram_entropy;
     specs.push({
       id: "lens.predictive_info", title: "Predictive information per layer",
+      help: "predictive-information",
       note: "Lower bound on I(H^ℓ; Y) from the lens cross-entropy; upper bound H(Y), the "
         + "unigram entropy of next tokens. Below 0 the bound is vacuous (I ≥ 0 always): the "
         + "lens cannot decode that layer.",
-      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats" },
+      x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats", rangeFrom: "estimates" },
       traces: [info, isNum(hy)
         ? { name: "upper bound H(Y)", x: [x[0], x[x.length - 1]], y: [hy, hy], role: "bound" }
         : null].filter(Boolean),

@@ -199,3 +199,54 @@ def test_alignment_lift_carries_its_interval(ui: UI) -> None:
     assert model[1] == [3, 4] and model[2] is None  # model side: no interval
     assert out["scalar"][1] == pytest.approx({"estimate": 1.8, "low": 1.7, "high": 1.9})
     assert out["headline"] == ["1.8 [1.7, 1.9]", "1.8"]
+
+
+def test_chart_scaling_known_answers(ui: UI) -> None:
+    out = run(
+        ui,
+        """
+        const c = m.charts;
+        const lens = {y: {rangeFrom: 'estimates', focusX: [1, 3]}, traces: [
+          {name: 'nll', x: [0, 1, 2, 3], y: [108, 4, 3, 2], role: 'estimate'},
+          {name: 'H(Y)', x: [0, 3], y: [9, 9], role: 'bound'}]};
+        const r = c.estimateRange(lens);
+        const noFocus = c.estimateRange({...lens, y: {rangeFrom: 'estimates'}});
+        return {
+          range: r.range, off: r.offscale.map(o => [o.name, o.x, o.y]),
+          text: c.offscaleText(r.offscale, 'layer ℓ'),
+          noFocusHi: noFocus.range[1],
+          auto: c.estimateRange({...lens, y: {}}),
+          floor: c.applyFloor({x: [0, 1], y: [-98, 0.5], floor: {value: 0, label: 'vacuous'}}),
+          msgs: [c.chartMessage({traces: [{x: [1, 2], y: [0, 0]}]}),
+                 c.chartMessage({traces: [{x: [1], y: [null]}]}),
+                 c.chartMessage({traces: [{x: [1, 2], y: [0, 0]}, {x: [0, 1], y: [0, 1],
+                                 role: 'bound'}]}),
+                 c.chartMessage({traces: [{x: [1, 2], y: [1, 1], low: [0, 0], high: [2, 2]}]})],
+          dticks: [c.logDtick([1, 1e-6]), c.logDtick([1, 1e-20]), c.logDtick([0.3, 0.9])],
+          same: c.coincidentTraces([{name: 'a', x: [1], y: [1]}, {name: 'b', x: [1], y: [1]},
+                                    {name: 'c', x: [1], y: [2]}]),
+          styles: c.assignStyles([{colorIndex: 0}, {colorIndex: 0}, {colorIndex: 1}])
+            .map(s => [s.color, s.dash, s.symbol]),
+          fig: c.figureLayout({title: 'T', note: 'N'}, {margin: {t: 10, b: 50}},
+                              {model: 'M', corpus: 'C', provenance: 'P'}, ['off'])
+            .annotations.map(a => a.text),
+        };
+        """,
+    )
+    lo, hi = out["range"]
+    assert (lo, hi) == (pytest.approx(2 - 0.16), pytest.approx(4 + 0.16))  # layers 1–3 only
+    assert out["off"] == [["nll", 0, 108], ["H(Y)", 0, 9], ["H(Y)", 3, 9]]
+    assert out["text"].endswith("nll 108 at layer 0; H(Y) 9.")
+    assert out["noFocusHi"] > 108  # the check can fail: without focusX layer 0 sets the axis
+    assert out["auto"] is None
+    assert out["floor"]["y"] == [0, 0.5] and out["floor"]["hollow"] == [True, False]
+    assert out["floor"]["hover"][0] == "vacuous (bound -98)"
+    assert out["msgs"][0] == "Every value is 0: nothing to chart."
+    assert out["msgs"][1].startswith("No values to chart")
+    assert out["msgs"][2] is None and out["msgs"][3] is None
+    assert out["dticks"] == [1, 3, "D2"]
+    assert out["same"] == [["a", "b"]]
+    first, second, third = out["styles"]
+    assert first[0] == second[0] and (first[1], first[2]) != (second[1], second[2])
+    assert third == ["#d9480f", "solid", "circle"]
+    assert out["fig"] == ["model: M · corpus: C", "P", "N", "off"]

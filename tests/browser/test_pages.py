@@ -15,11 +15,18 @@ pytestmark = pytest.mark.browser
 
 
 def chart_points(page: Any, scope: str = "main") -> list[int]:
-    """Data points per rendered chart (set by the renderer once Plotly drew it)."""
+    """Data points per drawn chart (set by the renderer once Plotly drew it); cards that say
+    why there is nothing to chart (empty or all-equal series) are not charts. Waits until every
+    chart is drawn: a tab opened later may be the page's first chart, which loads Plotly."""
+    page.wait_for_function(
+        "s => [...document.querySelectorAll(s)].every(e => e.dataset.points !== undefined)",
+        arg=f"{scope} figure.chart",
+    )
     return [
         int(n)
         for n in page.eval_on_selector_all(
-            f"{scope} figure.chart", "els => els.map(e => e.dataset.points || '0')"
+            f"{scope} figure.chart:not([data-empty])",
+            "els => els.map(e => e.dataset.points || '0')",
         )
     ]
 

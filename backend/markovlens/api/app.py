@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from markovlens import __version__
+from markovlens.api.apidocs import install_api_docs
 from markovlens.api.error_schema import install_error_schema
 from markovlens.api.errors import install_error_handlers
 from markovlens.api.routers import compare, corpora, health, jobs, methods, models, results
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
         version=__version__,
         description="Information surplus, categorical entropy and spectral alignment of LMs.",
         lifespan=lifespan,
+        docs_url=None,  # served from packaged files by install_api_docs (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
         app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
     app.include_router(ops_metrics.router)  # /metrics (Prometheus), outside /api/v1
     app.include_router(methods.router)  # /methods: docs/methods.md, the UI's help links
+    install_api_docs(app)  # /docs and /redoc
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API
     install_error_schema(app)  # OpenAPI documents the {"detail": str} error bodies we send
     return app

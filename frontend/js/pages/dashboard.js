@@ -2,7 +2,7 @@
 // provenance and exports (JSON, CSV, PNG/SVG per chart).
 
 import { api } from "../api.js";
-import { renderCharts } from "../charts.js";
+import { renderCharts, setChartContext } from "../charts.js";
 import {
   download, fmt, fmtBytes, fmtCount, fmtDate, fmtInterval, h, message, modelName, replace,
 } from "../dom.js";
@@ -155,6 +155,15 @@ export async function render(main, { args, params }) {
   const resultId = wanted; // any result id may be opened, not only the latest ones
   const res = await api.result(resultId);
   const result = res.result || {};
+  const prov = result.provenance || {};
+  setChartContext({ // exported figures carry these lines (charts.js figureLayout)
+    model: modelName(model), corpus: prov.corpus?.source,
+    provenance: [`markovlens result #${resultId}`, res.job_id ? `job #${res.job_id}` : null,
+      prov.seed !== undefined ? `seed ${prov.seed}` : null,
+      prov.corpus?.hash ? `corpus hash ${String(prov.corpus.hash).slice(0, 12)}` : null,
+      result.schema_version ? `schema ${result.schema_version}` : null]
+      .filter(Boolean).join(" · "),
+  });
 
   const picker = h("select", {
     id: "result-picker", "aria-label": "Result (corpus and preset)",
