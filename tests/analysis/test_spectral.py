@@ -108,7 +108,8 @@ def test_alignment_is_one_when_states_span_the_top_eigenspace() -> None:
         vals = alignment(q, eig, capture_top=7)
         assert vals.d_eff == k
         assert vals.alignment == pytest.approx(1.0, abs=1e-5)
-        assert vals.alignment_random == pytest.approx((k / n) * 15.7 / 14.0, rel=1e-5)
+        # Chance over the centred space (dimension n − 1; issue 11 changed N to N − 1).
+        assert vals.alignment_random == pytest.approx((k / (n - 1)) * 15.7 / 14.0, rel=1e-5)
         # Capture: the top-k eigenvectors are inside span(Q), the rest outside.
         np.testing.assert_allclose(vals.capture, [1, 1, 1, 1, 0, 0, 0], atol=1e-5)
     # States spanning the bottom of the spectrum instead: A = (1 + 0.5 + 0.2 + 0)/(14).
@@ -304,3 +305,31 @@ def test_suite_reports_lift_intervals_on_the_data_side_only() -> None:
     rows = {(a.layer, a.kernel, a.side): a for a in suite.alignment}
     assert rows[(1, "proto", "data")].lift_interval.low > 2.0  # type: ignore[union-attr]
     assert rows[(0, "proto", "data")].lift_interval.low < 1.0  # type: ignore[union-attr]
+
+
+def test_chance_alignment_is_the_mean_over_random_centred_subspaces() -> None:
+    """Closed form: a uniformly random d-dimensional subspace of the centred space (dimension
+    N − 1) captures (d/(N−1))·tr(K_c) on average, so A_rand uses N − 1, not N. Checked two
+    ways: exactly, when the states span the whole centred space (A = A_rand = 1, lift 1;
+    with N the lift would be N/(N−1)); and by Monte Carlo over random states, where the
+    mean lift is 1 (with N it would be N/(N−1) = 1.083 at N = 13)."""
+    n = 13
+    gen = torch.Generator().manual_seed(3)
+    f = torch.randn(n, 5, generator=gen, dtype=torch.float64)
+    eig = centered_eigen(Kernel("k", "data", factor=f), n, gen, 1000, 4)
+    full = alignment(whitened_basis(torch.randn(n, n - 1, generator=gen), 1e-9), eig, 3)
+    assert full.d_eff == n - 1
+    assert full.alignment == pytest.approx(1.0, abs=1e-9)
+    assert full.alignment_random == pytest.approx(1.0, abs=1e-9)
+    d = 3
+    lifts = []
+    for _ in range(3000):
+        vals = alignment(whitened_basis(torch.randn(n, d, generator=gen), 1e-9), eig, 1)
+        lifts.append(vals.alignment / vals.alignment_random)
+    mean, se = float(np.mean(lifts)), float(np.std(lifts) / np.sqrt(len(lifts)))
+    assert abs(mean - 1.0) < 4 * se
+    assert abs(mean - n / (n - 1)) > 4 * se  # the old N normalisation is rejected
+    # The jackknife's moment formula uses the same N − 1.
+    h = torch.randn(n, n - 1, generator=gen)
+    [(lift, _)] = jackknife_lifts(h, [f], torch.arange(n) // 4, 1e-9)
+    assert lift == pytest.approx(1.0, abs=1e-9)

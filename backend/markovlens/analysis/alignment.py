@@ -69,9 +69,11 @@ class AlignmentValues:
 
 
 def alignment(q: torch.Tensor, eig: CenteredEigen, capture_top: int) -> AlignmentValues:
-    """A = tr(Qᵀ K_c Q)/Σ_{i≤d_eff} λ_i and A_rand = (d_eff/N) tr(K_c)/Σ_{i≤d_eff} λ_i.
+    """A = tr(Qᵀ K_c Q)/Σ_{i≤d_eff} λ_i and A_rand = (d_eff/(N−1)) tr(K_c)/Σ_{i≤d_eff} λ_i.
 
-    Q's columns are centred (orthogonal to 1), so Qᵀ K_c Q = Qᵀ K Q either way.
+    Q's columns are centred (orthogonal to 1), so Qᵀ K_c Q = Qᵀ K Q either way. Chance is a
+    uniformly random d_eff-dimensional subspace of the centred space, which has N − 1
+    dimensions (1 is excluded): its expected tr(Qᵀ K_c Q) is (d_eff/(N−1)) tr(K_c).
     """
     n, d_eff = q.shape
     top_sum = float(eig.eigenvalues[:d_eff].sum())
@@ -83,7 +85,7 @@ def alignment(q: torch.Tensor, eig: CenteredEigen, capture_top: int) -> Alignmen
         d_eff=d_eff,
         # Clip the rounding overshoot only: A ≤ 1 is Ky Fan's theorem.
         alignment=min(quad / top_sum, 1.0),
-        alignment_random=(d_eff / n) * eig.trace / top_sum,
+        alignment_random=(d_eff / (n - 1)) * eig.trace / top_sum,
         capture=capture.tolist(),
     )
 
@@ -173,7 +175,8 @@ class _Moments:
 
 
 def _lifts_from_moments(m: _Moments) -> list[float]:
-    """N·tr(QᵀK_cQ) / (d_eff·tr(K_c)) per factor, from sums alone (no N×N or N×d_eff matrix).
+    """(N−1)·tr(QᵀK_cQ) / (d_eff·tr(K_c)) per factor, from sums alone (no N×N or N×d_eff
+    matrix; N − 1: chance is a random subspace of the centred space, see ``alignment``).
 
     h is expressed in the d_eff directions kept by the rank floor, so with the centred Gram
     G = H̃ᵀH̃ = LLᵀ and cross-product C = H̃ᵀF̃: tr(QᵀK_cQ) = tr(CᵀG⁻¹C) = ‖L⁻¹C‖². A_rand's
@@ -195,7 +198,7 @@ def _lifts_from_moments(m: _Moments) -> list[float]:
             quad = float((torch.linalg.solve_triangular(chol, centred, upper=False) ** 2).sum())
         else:  # a window's removal left a kept direction degenerate: pseudo-inverse
             quad = float((centred * (torch.linalg.pinv(gram, hermitian=True) @ centred)).sum())
-        lifts.append(m.n * quad / (d_eff * trace))
+        lifts.append((m.n - 1) * quad / (d_eff * trace))
     return lifts
 
 
