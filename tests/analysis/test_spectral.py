@@ -214,6 +214,9 @@ def test_spectral_suite_end_to_end() -> None:
         ("hel", "model"),
     }
     assert all(v >= 0 for x in suite.dirichlet for v in x.fisher)
+    # Every layer's energy uses the last layer's Fisher directions, and says so.
+    assert {x.directions_layer for x in suite.dirichlet} == {1}
+    assert any("layer-L directions" in note for note in suite.notes)
     payload = suite.model_dump_json()
     assert len(payload) < 60_000
     json.loads(payload)

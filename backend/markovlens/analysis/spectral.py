@@ -237,6 +237,7 @@ def _spectral_suite(
             dirichlet.append(
                 DirichletEnergy(
                     layer=layer,
+                    directions_layer=last,
                     kernel=kernel.name,  # type: ignore[arg-type]
                     side=kernel.side,  # type: ignore[arg-type]
                     fisher=_rounded(e_f.numpy()),
@@ -247,7 +248,12 @@ def _spectral_suite(
     timings["dirichlet"] = time.perf_counter() - clock
     notes.append(
         f"Fisher metric over {m} contexts, top {config.fisher_top_tokens} tokens each "
-        f"(mean retained mass {fisher.retained_mass:.4f}; a Loewner lower bound)."
+        f"(mean retained mass {fisher.retained_mass:.4f}; centred at the full mean, so a "
+        "Loewner lower bound)."
+    )
+    notes.append(
+        f"Dirichlet energies use the Fisher directions of the head at layer {last} for every "
+        "layer: below it they are layer-L directions read in that layer's coordinates."
     )
     progress(1.0, "spectral: done")
     return SpectralSuite(

@@ -111,9 +111,16 @@ class FisherSpectrum(BaseModel):
 
 
 class DirichletEnergy(BaseModel):
-    """E_K(Hv)/Var(Hv) for top Fisher directions v versus random unit v."""
+    """E_K(H^ℓ v)/Var(H^ℓ v) for top Fisher directions v versus random unit v.
+
+    The Fisher directions are those of the head's metric at ``directions_layer`` (the last
+    layer L) at every ℓ: below L they are layer-L directions read in layer ℓ's coordinates.
+    """
 
     layer: int
+    directions_layer: int | None = Field(
+        default=None, description="Layer whose Fisher metric gave v (L); None: older results."
+    )
     kernel: KernelName
     side: Side
     fisher: list[float]
