@@ -14,7 +14,7 @@ from markovlens.analysis.linalg import (
     eigvalsh,
     factor_top_eigh,
     rank_floor,
-    top_eigh,
+    top_eigen,
 )
 
 
@@ -23,40 +23,43 @@ class CenteredEigen:
     """Top eigenpairs of K_c = J K J and its trace (shared by every layer)."""
 
     kernel: Kernel  # the centred kernel
-    eigenvalues: torch.Tensor  # descending, fp64
+    eigenvalues: torch.Tensor  # descending, fp64, exact
     eigenvectors: torch.Tensor  # [N, top]
     trace: float
+    vector_error: float = 0.0  # Ritz values of the eigenvectors vs exact, relative to λ_1
 
 
 def centered_eigen(
     kernel: Kernel,
     top: int,
     gen: torch.Generator,
-    dense_max_n: int,
+    dense_max_n: int | None,
     iterations: int,
     vectors: int | None = None,
 ) -> CenteredEigen:
-    """Eigen-decompose the centred kernel once: factors by thin SVD, dense ones by eigh."""
+    """Eigen-decompose the centred kernel once: factors by thin SVD, dense ones by an exact
+    eigvalsh (eigenvectors by checked subspace iteration, see ``top_eigen``).
+
+    ``dense_max_n`` no longer changes anything (eigenvalues are exact at every N); it stays
+    so existing callers keep working.
+    """
+    del dense_max_n
     kc = kernel.centered()
     if kc.factor is not None:
         evals, evecs = factor_top_eigh(kc.factor, top)
-    else:
-        assert kc.dense is not None
-        evals, evecs = top_eigh(kc.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations)
-    return CenteredEigen(kc, evals.clamp_min(0.0), evecs, kc.trace())
+        return CenteredEigen(kc, evals.clamp_min(0.0), evecs[:, :vectors], kc.trace())
+    assert kc.dense is not None
+    res = top_eigen(kc.dense, top, gen, iterations=iterations, vectors=vectors)
+    return CenteredEigen(kc, res.values.clamp_min(0.0), res.vectors, kc.trace(), res.vector_error)
 
 
-def kernel_spectrum(
-    kernel: Kernel, top: int, gen: torch.Generator, dense_max_n: int, iterations: int
-) -> torch.Tensor:
+def kernel_spectrum(kernel: Kernel, top: int, gen: torch.Generator) -> torch.Tensor:
     """Top eigenvalues of K/N (uncentred; Nyström scaling of the operator's spectrum)."""
     if kernel.factor is not None:
         evals, _ = factor_top_eigh(kernel.factor, top)
     else:
         assert kernel.dense is not None
-        evals, _ = top_eigh(
-            kernel.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations, vectors=0
-        )
+        evals = top_eigen(kernel.dense, top, gen, vectors=0).values
     return evals.clamp_min(0.0) / kernel.n
 
 

@@ -39,9 +39,14 @@ class SpectralConfig(BaseModel):
     dirichlet_directions: int = Field(default=8, ge=1, le=256)
     dirichlet_random: int = Field(default=32, ge=1, le=1024)
     dense_eigh_max_n: int = Field(
-        default=3072, ge=2, description="Above this N use randomized subspace iteration."
+        default=3072,
+        ge=2,
+        description="No longer used (kept so stored configs load): kernel eigenvalues are "
+        "exact at every N; randomized Ritz values under-estimated Σλ and inflated A.",
     )
-    eig_iterations: int = Field(default=6, ge=1, le=100)
+    eig_iterations: int = Field(
+        default=6, ge=1, le=100, description="Subspace iterations for capture eigenvectors."
+    )
     train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0)
     val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     layers: list[int] | None = Field(default=None, description="None = every captured layer.")
