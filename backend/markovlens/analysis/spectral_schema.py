@@ -73,7 +73,8 @@ class Alignment(BaseModel):
     d_eff: int
     alignment: float = Field(description="A = tr(Qᵀ K_c Q) / Σ_{i≤d_eff} λ_i(K_c) ∈ [0,1].")
     alignment_random: float = Field(
-        description="A_rand = (d_eff/(N−1)) tr(K_c) / Σ_{i≤d_eff} λ_i (chance in the centred space)."
+        description="A_rand = (d_eff/(N−1)) tr(K_c) / Σ_{i≤d_eff} λ_i: chance in the centred "
+        "space (dimension N − 1)."
     )
     lift: float
     lift_interval: Interval | None = Field(
