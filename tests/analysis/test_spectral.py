@@ -357,3 +357,47 @@ def test_alignment_of_a_large_dense_kernel_matches_the_dense_computation() -> No
     assert vals.alignment_random == pytest.approx(
         (d / (n - 1)) * float(kc.trace()) / float(exact_top), rel=1e-5
     )
+
+
+def test_the_headline_kernel_is_model_free(tiny_model_dirs: dict[str, object]) -> None:
+    """Two different models on one corpus and seed: the data-side same-next-token kernel (the
+    headline) is the same kernel — identical eigenvalues — while the own-prototype kernel is
+    each model's own; the lifts differ because the representations do. Their headlines carry
+    the same contexts_key (comparable) and lead with the ``lin`` lift."""
+    from markovlens.analysis import preset_config, run_analysis
+    from markovlens.analysis.results import CorpusMeta, ModelMeta
+    from markovlens.jobs.headline import headline
+    from transformers import AutoModelForCausalLM
+
+    windows = torch.randint(3, 384, (8, 48), generator=torch.Generator().manual_seed(0))
+    meta = CorpusMeta(source="t", hash="abc", num_windows=8, window_len=48, num_tokens=384)
+    cfg = preset_config(
+        "quick", window_len=48, max_tokens=384, n_contexts=160, min_position=2,
+        bootstrap_samples=100, run_surplus=False, max_layers=2,
+        spectral={"rank": 16, "fisher_contexts": 4, "dirichlet_random": 2, "model_kernels": []},
+    )  # fmt: skip
+    results = {}
+    for arch in ("llama", "gpt2"):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dirs[arch], dtype=torch.float32)
+        out = run_analysis(model.eval(), windows, cfg, ModelMeta(source=arch), meta)
+        results[arch] = out.result
+    spectra = {
+        arch: {(s.kernel, s.side): s.eigenvalues for s in r.spectral.spectra}  # type: ignore[union-attr]
+        for arch, r in results.items()
+    }
+    assert spectra["llama"][("lin", "data")] == spectra["gpt2"][("lin", "data")]
+    assert spectra["llama"][("proto", "data")] != spectra["gpt2"][("proto", "data")]
+    heads = {arch: headline(r.model_dump(mode="json")) for arch, r in results.items()}
+    assert heads["llama"].contexts_key == heads["gpt2"].contexts_key is not None
+    assert heads["llama"].alignment_kernel == "lin"
+    last = {
+        arch: next(
+            a for a in r.spectral.alignment  # type: ignore[union-attr]
+            if a.layer == max(r.spectral.layers) and (a.kernel, a.side) == ("lin", "data")  # type: ignore[union-attr]
+        )
+        for arch, r in results.items()
+    }
+    for arch in results:
+        assert heads[arch].alignment_lift_last == last[arch].lift
+        assert heads[arch].alignment_lift_proto_last is not None
+    assert last["llama"].lift != last["gpt2"].lift
