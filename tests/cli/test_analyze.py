@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from markovlens.analysis import AnalysisResult
-from markovlens.cli import app, provenance_line, summary_rows
+from markovlens.cli import LIFT_LABEL, PROTO_LIFT_LABEL, app, provenance_line, summary_rows
 from markovlens.corpora import resolve_corpus
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
@@ -126,7 +126,7 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
     summary = document["entropy"]["summary"]
     assert summary["num_tokens"] == 32 * 127  # quick: 4096 tokens in 128-token windows
     # All three measurements are in the printed summary, with the same numbers as the JSON.
-    for label in ("Surplus_2 (nats)", "Surplus_3 (nats)", "alignment lift A/A_rand"):
+    for label in ("Surplus_2 (nats)", "Surplus_3 (nats)", "model-free", "own prototypes"):
         assert label in result.stdout
     surplus_2 = document["surplus"]["surplus"]["2"]
     rows = dict(summary_rows(AnalysisResult.model_validate(document)))
@@ -139,16 +139,19 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
     bound = document["surplus"]["bounds"]["2"]["high"]
     assert rows["Surplus_2 (nats)"] == f"not detected  (≤ {bound:.4f})"
     last = max(a["layer"] for a in document["spectral"]["alignment"])
-    proto = next(
-        a
-        for a in document["spectral"]["alignment"]
-        if (a["layer"], a["kernel"], a["side"]) == (last, "proto", "data")
-    )
-    interval = proto["lift_interval"]
-    assert interval["low"] < proto["lift"] < interval["high"]
-    assert rows["alignment lift A/A_rand, last layer"] == (
-        f"{proto['lift']:.4f}  [{interval['low']:.4f}, {interval['high']:.4f}]"
-    )
+    # The model-free same-next-token lift leads; the own-prototype one is labelled.
+    for kernel, label in (("lin", LIFT_LABEL), ("proto", PROTO_LIFT_LABEL)):
+        row = next(
+            a
+            for a in document["spectral"]["alignment"]
+            if (a["layer"], a["kernel"], a["side"]) == (last, kernel, "data")
+        )
+        interval = row["lift_interval"]
+        assert interval["low"] < row["lift"] < interval["high"]
+        assert rows[label] == (
+            f"{row['lift']:.4f}  [{interval['low']:.4f}, {interval['high']:.4f}]"
+        )
+    assert next(iter(rows)) == LIFT_LABEL
     line = provenance_line(AnalysisResult.model_validate(document).provenance)
     assert document["provenance"]["model"]["content_hash"][:19] in line
     assert document["provenance"]["corpus"]["hash"][:19] in line and "seed 0" in line
