@@ -1,4 +1,7 @@
-"""Alignment of representations with kernels, and the representation spectrum (metrics.md §3)."""
+"""Alignment of representations with kernels, and the representation spectrum.
+
+Definitions: docs/methods.md#alignment, #capture-curve, #representation.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Spectral suite (metrics.md §3): kernels, eigenspectra, alignment, Fisher metric, ranks."""
+"""Spectral suite: kernels, eigenspectra, alignment, Fisher metric, ranks.
+
+Definitions: docs/methods.md#spectral.
+"""
 
 from __future__ import annotations
 

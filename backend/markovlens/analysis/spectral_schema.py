@@ -1,4 +1,4 @@
-"""Configuration and result schema of the spectral-alignment suite (metrics.md §3)."""
+"""Configuration and result schema of the spectral-alignment suite (docs/methods.md#spectral)."""
 
 from __future__ import annotations
 
