@@ -126,7 +126,9 @@ def _spectral_suite(
         kernels += [model[name] for name in config.model_kernels]
         notes.append(
             "Model-side kernels are built from the model's own p_i = head(h^L): near the head "
-            "they are partly tautological (A → 1 even untrained); data side is the headline."
+            "they are partly tautological (A → 1 even untrained). The headline is the "
+            "data-side K_lin (same next token): model-free, so it compares across models on "
+            "the same contexts; data-side K_proto uses this model's own prototypes."
         )
     timings["kernels"] = time.perf_counter() - clock
 
