@@ -134,7 +134,9 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
         assert rows["Surplus_2 (nats)"].startswith(f"{surplus_2['estimate']:.4f}")
     # An interval that does not clear 0 is "not detected" with its upper bound, never "0 [0, 0]".
     surplus_2.update(estimate=0.0, low=0.0, high=0.0)
-    document["surplus"].pop("detected", None)  # derived from the interval, as for old results
+    # Derived from the interval, as for old results (stored verdicts would win).
+    document["surplus"].pop("detected", None)
+    document["surplus"].pop("verdict", None)
     rows = dict(summary_rows(AnalysisResult.model_validate(document)))
     bound = document["surplus"]["bounds"]["2"]["high"]
     assert rows["Surplus_2 (nats)"] == f"not detected  (≤ {bound:.4f})"
