@@ -197,7 +197,7 @@ const KERNEL_LABEL = { proto: "K_proto ⟨ḡ,ḡ'⟩", lin: "K_lin", bc: "K_bc 
 // Data side: K_lin = 1[y_i = y_j] needs no model (the comparable headline); K_proto is built
 // from each model's OWN unembedding rows, a different kernel for every model.
 const DATA_KERNEL_LABEL = { proto: "K_proto (own prototypes)",
-  lin: "K_lin (same next token, model-free)" };
+  lin: "K_lin (model-free)" };
 const klabel = (k, side) =>
   (side === "data" && DATA_KERNEL_LABEL[k]) || KERNEL_LABEL[k] || k;
 const kname = (k, side) => `${side}-side ${klabel(k, side)}`;
@@ -329,8 +329,8 @@ export function spectralSpecs(sp) {
     specs.push({
       id: "spectral.lift", title: "Alignment lift A / A_rand per layer",
       help: "alignment",
-      note: "The data-side K_lin lift is model-free and compares across models on the same "
-        + "corpus, contexts and N; K_proto uses this model's own prototypes.",
+      note: "The data-side K_lin lift (same next token) is model-free and compares across "
+        + "models on the same corpus, contexts and N; K_proto uses this model's own prototypes.",
       x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "lift (1 = chance)" }, traces,
     });
     // Capture curve at the last layer: c_i = ‖Qᵀu_i‖² against the kernel's eigenvalue rank.

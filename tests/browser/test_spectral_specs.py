@@ -66,8 +66,40 @@ def test_kernels_are_labelled_and_model_side_lines_are_distinguishable(ui: UI) -
     # Four overlapping model-side A lines (all ≈ 1): four different dash styles.
     assert len(out["modelA"]) == 4 and len(set(out["modelA"])) == 4
     names = " | ".join(out["liftNames"])
-    assert "data-side K_lin (same next token, model-free)" in names
+    assert "data-side K_lin (model-free)" in names
     assert "data-side K_proto (own prototypes)" in names
     assert "layer-2 Fisher" in out["dirichlet"][0] and "layer 2" in out["dirichlet"][1]
     # The model-free lift is listed first among the numbers, the own-prototype one labelled.
     assert "model-free" in out["scalars"][0] and "own prototypes" in out["scalars"][1]
+
+
+def test_spectral_legends_fit_above_the_plot_area(ui: UI) -> None:
+    """Drawn at the page's width, each spectral chart's legend lies inside its figure and
+    above the plot area: the longer kernel labels must not spill over the data."""
+    out = run(
+        ui,
+        SUITE
+        + """
+        const host = document.createElement('div');
+        host.style.width = '640px';
+        document.body.append(host);
+        m.charts.renderCharts(host, specs);
+        await new Promise(r => setTimeout(r, 300));
+        return [...host.querySelectorAll('figure.chart')].map(fig => {
+          const plot = fig.querySelector('.js-plotly-plot').getBoundingClientRect();
+          const legend = fig.querySelector('g.legend')?.getBoundingClientRect();
+          const area = fig.querySelector('.nsewdrag')?.getBoundingClientRect();
+          return {id: fig.dataset.chartId, plotTop: plot.top, plotRight: plot.right,
+                  legend: legend ? [legend.top, legend.bottom, legend.right] : null,
+                  areaTop: area ? area.top : null};
+        });
+        """,
+    )
+    assert out
+    for chart in out:
+        if chart["legend"] is None:
+            continue
+        top, bottom, right = chart["legend"]
+        assert top >= chart["plotTop"] - 1, chart
+        assert right <= chart["plotRight"] + 1, chart
+        assert bottom <= chart["areaTop"] + 1, chart
