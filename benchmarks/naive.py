@@ -131,7 +131,7 @@ def naive_spectral(
         for key, (kc, lam) in centred.items():
             top = float(lam[:d_eff].sum())
             a = float(torch.trace(q.T @ kc @ q)) / top
-            a_rand = d_eff / n * float(torch.trace(kc)) / top
+            a_rand = d_eff / (n - 1) * float(torch.trace(kc)) / top
             align[(layer, *key)] = (min(a, 1.0), a / a_rand)
         hc = h.double() - h.double().mean(0)
         lam_h = torch.linalg.eigvalsh(hc.T @ hc / n).clamp_min(0)

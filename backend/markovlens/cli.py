@@ -311,28 +311,92 @@ def _interval_text(value: Any) -> str:
 
 
 def _surplus_rows(suite: Any) -> list[tuple[str, str]]:
-    """Surplus_K by K; an interval that does not clear 0 reads "not detected" with the bound
-    (a 0 [0, 0] would look like a precise measurement of none)."""
+    """Surplus_K by K with its verdict (docs/methods.md#surplus). "not detected": the
+    interval does not clear 0, shown as the upper bound (a 0 [0, 0] would look like a precise
+    measurement of none); "insufficient data": too few windows to decide, the interval is
+    shown but decides nothing. A probe stopped at its cap adds a warning row."""
     from markovlens.analysis.surplus_schema import is_detected
 
     rows = []
+    verdicts = getattr(suite, "verdict", None) or {}
     for k in sorted(suite.surplus):
         interval, bound = suite.surplus[k], suite.bounds.get(k)
-        if suite.detected.get(k, is_detected(interval)):
+        verdict = verdicts.get(k)
+        if verdict is None:
+            detected = suite.detected.get(k, is_detected(interval))
+            verdict = "detected" if detected else "not detected"
+        bound_text = f"  (≤ {bound.high:.4f})" if bound is not None else ""
+        if verdict == "detected":
             text = _interval_text(interval)
+        elif verdict == "insufficient data":
+            text = f"insufficient data  {_interval_text(interval)}{bound_text}"
         else:
-            text = "not detected" + (f"  (≤ {bound.high:.4f})" if bound is not None else "")
+            text = "not detected" + bound_text
         rows.append((f"Surplus_{k} (nats)", text))
+    if getattr(suite, "capped", False):
+        rows.append(
+            (
+                "warning",
+                "a surplus probe stopped at its step/epoch cap while still improving: "
+                "Surplus may be under-estimated (raise surplus.max_steps)",
+            )
+        )
+    return rows
+
+
+def _lift_text(value: float, low: float | None, high: float | None) -> str:
+    text = f"{value:.4f}"
+    if low is not None and high is not None:
+        text += f"  [{low:.4f}, {high:.4f}]"
+    return text
+
+
+# Labels fit the 100-column table beside a "1.2345  [1.2000, 1.3000]" value without wrapping.
+LIFT_LABEL = "alignment lift A/A_rand, last layer (model-free)"
+PROTO_LIFT_LABEL = "lift with own prototypes, last layer (per model)"
+
+
+def spectral_rows(card: Any) -> list[tuple[str, str]]:
+    """The spectral headline: the model-free data-side lift first (comparable across models
+    on the same contexts_key), then the lift under the model's own prototypes, labelled."""
+    rows = []
+    if card.alignment_lift_last is not None:
+        rows.append(
+            (
+                LIFT_LABEL,
+                _lift_text(
+                    card.alignment_lift_last,
+                    card.alignment_lift_last_low,
+                    card.alignment_lift_last_high,
+                ),
+            )
+        )
+    if card.alignment_lift_proto_last is not None:
+        rows.append(
+            (
+                PROTO_LIFT_LABEL,
+                _lift_text(
+                    card.alignment_lift_proto_last,
+                    card.alignment_lift_proto_last_low,
+                    card.alignment_lift_proto_last_high,
+                ),
+            )
+        )
+    if card.effective_rank_last is not None:
+        rows.append(("effective rank, last layer", f"{card.effective_rank_last:.1f}"))
     return rows
 
 
 def summary_rows(result: Any) -> list[tuple[str, str]]:
     """The headline numbers of an AnalysisResult as (label, text) rows: the same numbers the
-    dashboard's model card shows (``jobs.headline``), with their intervals or bounds."""
+    dashboard's model card shows (``jobs.headline``), with their intervals or bounds. The
+    model-free alignment lift leads (docs/methods.md#alignment)."""
     from markovlens.jobs.headline import headline
 
     summary = result.entropy.summary
-    rows = [
+    card = headline(result.model_dump(mode="json"))
+    rows = spectral_rows(card) if result.spectral is not None else []
+    rows += [
         ("tokens", f"{summary.num_tokens:,}"),
         ("mean NLL (nats)", _interval_text(summary.mean_nll)),
         ("perplexity", f"{summary.perplexity:.3f}"),
@@ -340,18 +404,10 @@ def summary_rows(result: Any) -> list[tuple[str, str]]:
         ("calibration gap (nats)", _interval_text(summary.calibration_gap)),
         ("top-1 accuracy", f"{summary.top1_accuracy:.4f}"),
     ]
+    if card.ece is not None:
+        rows.append(("ECE (top-1 confidence)", f"{card.ece:.4f}"))
     if result.surplus is not None:
         rows += _surplus_rows(result.surplus)
-    if result.spectral is not None:
-        card = headline(result.model_dump(mode="json"))
-        if card.alignment_lift_last is not None:
-            low, high = card.alignment_lift_last_low, card.alignment_lift_last_high
-            lift = f"{card.alignment_lift_last:.4f}"
-            if low is not None and high is not None:
-                lift += f"  [{low:.4f}, {high:.4f}]"
-            rows.append(("alignment lift A/A_rand, last layer", lift))
-        if card.effective_rank_last is not None:
-            rows.append(("effective rank, last layer", f"{card.effective_rank_last:.1f}"))
     return rows
 
 

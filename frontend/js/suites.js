@@ -194,8 +194,17 @@ export function surplusScalars(s) {
 
 const KERNEL_LABEL = { proto: "K_proto ⟨ḡ,ḡ'⟩", lin: "K_lin", bc: "K_bc (Bhattacharyya)",
   hel: "K_hel (Hellinger)" };
-const kname = (k, side) => `${side}-side ${KERNEL_LABEL[k] || k}`;
+// Data side: K_lin = 1[y_i = y_j] needs no model (the comparable headline); K_proto is built
+// from each model's OWN unembedding rows, a different kernel for every model.
+const DATA_KERNEL_LABEL = { proto: "K_proto (own prototypes)",
+  lin: "K_lin (model-free)" };
+const klabel = (k, side) =>
+  (side === "data" && DATA_KERNEL_LABEL[k]) || KERNEL_LABEL[k] || k;
+const kname = (k, side) => `${side}-side ${klabel(k, side)}`;
 const KERNEL_COLOR = { proto: 0, lin: 1, bc: 2, hel: 3 };
+// Model-side A sits near 1 for every kernel near the head: distinct dashes keep the
+// overlapping lines apart where colour alone would hide all but the top one.
+const KERNEL_DASH = { proto: "solid", lin: "dash", bc: "dot", hel: "longdash" };
 
 /** A few evenly spaced items (always first and last) to keep per-layer overlays legible. */
 function spread(items, n) {
@@ -214,6 +223,7 @@ export function spectralSpecs(sp) {
   if (spectra.length) {
     specs.push({
       id: "spectral.kernel_spectra", title: "Eigenspectra of the kernels K/N (log–log)",
+      help: "eigenspectra",
       note: "Top eigenvalues of each context kernel (Nyström scaling). Solid: data side (the "
         + "test of the theorem); dashed: model side (partly tautological near the head).",
       x: { title: "eigenvalue index i (log)", log: true },
@@ -230,6 +240,7 @@ export function spectralSpecs(sp) {
     specs.push({
       id: "spectral.representation_spectra",
       title: "Representation spectra per layer (covariance of H^ℓ, log–log)",
+      help: "representation",
       x: { title: "eigenvalue index i (log)", log: true },
       y: { title: "eigenvalue λ_i (log)", log: true },
       traces: spread(reps, 8).map((r, i) => ({
@@ -240,6 +251,7 @@ export function spectralSpecs(sp) {
     const layers = reps.map((r) => r.layer);
     specs.push({
       id: "spectral.effective_rank", title: "Effective rank and participation ratio per layer",
+      help: "representation",
       note: "Effective rank exp(−Σ q log q), q = λ/Σλ (RankMe); participation ratio (Σλ)²/Σλ².",
       x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "dimensions" },
       traces: [
@@ -249,6 +261,7 @@ export function spectralSpecs(sp) {
     });
     specs.push({
       id: "spectral.anisotropy", title: "Anisotropy and power-law slope per layer",
+      help: "representation",
       x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "mean cosine / exponent α" },
       traces: [
         { name: "anisotropy (mean pairwise cosine)", x: layers,
@@ -272,19 +285,26 @@ export function spectralSpecs(sp) {
       const kernel = key.split("|")[1];
       const x = rows.map((r) => r.layer);
       const c = KERNEL_COLOR[kernel] ?? 5;
-      traces.push({ name: `A, ${KERNEL_LABEL[kernel] || kernel}`, x,
-        y: rows.map((r) => r.alignment ?? null), colorIndex: c });
-      traces.push({ name: `A_rand (chance), ${KERNEL_LABEL[kernel] || kernel}`, x,
+      const label = klabel(kernel, side);
+      const dash = KERNEL_DASH[kernel];
+      traces.push({ name: `A, ${label}`, x, y: rows.map((r) => r.alignment ?? null),
+        colorIndex: c, ...(side === "model" && dash ? { dash } : {}) });
+      traces.push({ name: `A_rand (chance), ${label}`, x,
         y: rows.map((r) => r.alignment_random ?? null), role: "baseline", colorIndex: c });
     }
     if (traces.length) {
       specs.push({
         id: `spectral.alignment_${side}`,
         title: `Alignment A vs chance A_rand per layer (${side} side)`,
+        help: side === "data" ? "alignment" : "kernels",
         note: side === "data"
           ? "Data side: kernels from the observed next token, the unbiased test of Theorem 7.6. "
-            + "A ∈ [0,1]; A_rand = (d_eff/N)·tr(K_c)/Σλ is the chance baseline."
-          : "Model side: kernels from the model's own p; near the head A → 1 even untrained.",
+            + "K_lin needs no model (same for every model on these contexts); K_proto uses "
+            + "this model's own prototypes. A ∈ [0,1]; A_rand = (d_eff/(N−1))·tr(K_c)/Σλ is "
+            + "the chance baseline."
+          : "Model side: kernels from the model's own p; near the head A → 1 even untrained "
+            + "(the kernels' lines overlap there: solid K_proto, dashed K_lin, dotted K_bc, "
+            + "long-dashed K_hel).",
         x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "A (fraction of top-d_eff mass)" },
         traces,
       });
@@ -293,7 +313,8 @@ export function spectralSpecs(sp) {
   if (groups.size) {
     const traces = [...groups].map(([key, rows]) => {
       const [side, kernel] = key.split("|");
-      const extra = { colorIndex: KERNEL_COLOR[kernel] ?? 5 };
+      const extra = { colorIndex: KERNEL_COLOR[kernel] ?? 5,
+        ...(side === "model" && KERNEL_DASH[kernel] ? { dash: KERNEL_DASH[kernel] } : {}) };
       // Data side: a band of ±1.96 jackknife SE over windows (lift_interval).
       if (side === "data" && rows.some((r) => isInterval(r.lift_interval))) {
         return ivTrace(`${kname(kernel, side)} (95% interval)`, rows.map((r) => r.layer),
@@ -307,6 +328,9 @@ export function spectralSpecs(sp) {
       role: "bound", color: "#868e96" });
     specs.push({
       id: "spectral.lift", title: "Alignment lift A / A_rand per layer",
+      help: "alignment",
+      note: "The data-side K_lin lift (same next token) is model-free and compares across "
+        + "models on the same corpus, contexts and N; K_proto uses this model's own prototypes.",
       x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "lift (1 = chance)" }, traces,
     });
     // Capture curve at the last layer: c_i = ‖Qᵀu_i‖² against the kernel's eigenvalue rank.
@@ -315,6 +339,7 @@ export function spectralSpecs(sp) {
     if (capture.length) {
       specs.push({
         id: "spectral.capture", title: `Capture curve c_i = ‖Qᵀu_i‖² (layer ${last})`,
+        help: "capture-curve",
         note: "How much of each top eigenvector u_i of K_c lies in the span of the whitened "
           + "states; 1 = fully captured.",
         x: { title: "eigenvector index i (by eigenvalue, descending)" },
@@ -329,6 +354,7 @@ export function spectralSpecs(sp) {
   if (held.length) {
     specs.push({
       id: "spectral.heldout_r2", title: "Held-out alignment: R² of ridge H^ℓ → Ḡ^data",
+      help: "held-out-alignment",
       note: "Fitted on probe-train contexts, scored on test contexts (no in-sample inflation).",
       x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "R² (fraction)" },
       traces: [{ name: "test R²", x: held.map((r) => r.layer), y: held.map((r) => r.r2 ?? null) }],
@@ -350,6 +376,7 @@ export function spectralSpecs(sp) {
     if (cc.length) {
       specs.push({
         id: "spectral.cca", title: "Canonical correlations between H^ℓ and Ḡ^data",
+        help: "cca",
         note: "Ridge CCA; in-sample and on test contexts with the train-fitted pairs.",
         x: { title: "canonical pair index" }, y: { title: "correlation (0–1)" }, traces: cc,
       });
@@ -359,8 +386,10 @@ export function spectralSpecs(sp) {
   if (isObj(fisher) && arr(fisher.eigenvalues).length) {
     specs.push({
       id: "spectral.fisher", title: `Pullback Fisher metric spectrum (layer ${fisher.layer})`,
+      help: "fisher",
       note: `Eigenvalues of the mean G(h) = Jᵀ(diag p − ppᵀ)J over ${fisher.num_contexts} `
-        + `contexts; retained probability mass ${Number(fisher.retained_mass).toFixed(3)}.`,
+        + `contexts, top tokens only (retained mass ${Number(fisher.retained_mass).toFixed(3)})`
+        + ", centred at the full mean: a lower bound of the full metric.",
       x: { title: "eigenvalue index i (log)", log: true },
       y: { title: "eigenvalue (log)", log: true },
       traces: [{ name: "Fisher eigenvalues", x: idx(fisher.eigenvalues),
@@ -372,15 +401,20 @@ export function spectralSpecs(sp) {
   const lastDir = allDir.length ? Math.max(...allDir.map((d) => d.layer)) : null;
   const dir = allDir.filter((d) => d.layer === lastDir && d.side === "data").slice(0, 4);
   if (dir.length) {
+    const from = dir[0].directions_layer ?? sp.fisher?.layer ?? lastDir;
     specs.push({
       id: "spectral.dirichlet",
-      title: `Dirichlet energy of Fisher vs random directions (layer ${lastDir}, data side)`,
-      note: "E_K(Hv)/Var(Hv): low energy = smooth over the kernel graph. Random: mean ± std.",
+      title: `Dirichlet energy of layer-${from} Fisher vs random directions `
+        + `(layer ${lastDir}, data side)`,
+      help: "dirichlet",
+      note: `E_K(Hv)/Var(Hv) with v the top Fisher directions of the head at layer ${from} `
+        + "(the same directions at every layer): low energy = smooth over the kernel graph. "
+        + "Random: mean ± std.",
       x: { title: "Fisher direction rank" }, y: { title: "normalised energy" },
       traces: dir.flatMap((d, i) => [
-        { name: `Fisher directions, ${KERNEL_LABEL[d.kernel] || d.kernel}`, x: idx(arr(d.fisher)),
+        { name: `Fisher directions, ${klabel(d.kernel, d.side)}`, x: idx(arr(d.fisher)),
           y: arr(d.fisher), colorIndex: i },
-        { name: `random (mean ± std), ${KERNEL_LABEL[d.kernel] || d.kernel}`,
+        { name: `random (mean ± std), ${klabel(d.kernel, d.side)}`,
           x: idx(arr(d.fisher)),
           y: arr(d.fisher).map(() => d.random_mean), low: arr(d.fisher).map(() =>
             d.random_mean - d.random_std), high: arr(d.fisher).map(() =>
@@ -398,11 +432,13 @@ export function spectralScalars(sp) {
   const reps = arr(sp.representation).filter(isObj);
   const last = reps.length ? reps.reduce((a, b) => (b.layer > a.layer ? b : a)) : null;
   if (last) rows.push([`spectral.Effective rank (layer ${last.layer})`, last.effective_rank]);
-  for (const a of arr(sp.alignment).filter(isObj)) {
-    if (a.layer === last?.layer && a.side === "data") {
-      rows.push([`spectral.Lift ${a.kernel} data side (layer ${a.layer})`,
-        isInterval(a.lift_interval) ? a.lift_interval : a.lift]);
-    }
+  // The model-free kernel first: it is the one that compares across models.
+  const dataRows = arr(sp.alignment).filter((a) => isObj(a) && a.layer === last?.layer
+    && a.side === "data").sort((a, b) => (a.kernel === "lin" ? -1 : b.kernel === "lin" ? 1 : 0));
+  for (const a of dataRows) {
+    const what = a.kernel === "lin" ? "model-free" : a.kernel === "proto" ? "own prototypes" : "";
+    rows.push([`spectral.Lift ${a.kernel} data side${what ? `, ${what}` : ""} (layer ${a.layer})`,
+      isInterval(a.lift_interval) ? a.lift_interval : a.lift]);
   }
   for (const [k, v] of Object.entries(sp.stage_seconds || {})) {
     rows.push([`spectral.Seconds ${k}`, v]);

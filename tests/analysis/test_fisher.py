@@ -109,3 +109,58 @@ def test_dirichlet_energy_matches_pairwise_definition() -> None:
     energy = (k[:, :, None] * diff).sum((0, 1)) / (2 * 15**2)
     expected = energy / phi.var(0, unbiased=False)
     torch.testing.assert_close(dirichlet_energy(Kernel("k", "data", dense=k), phi), expected)
+
+
+def offset_head(offset: float) -> HeadSpec:
+    """An RMS-norm head whose unembedding rows share a common offset (like a trained model's
+    mean unembedding direction): it shifts every logit equally, so p and G do not change."""
+    head = make_head("rms")
+    common = offset * torch.ones(D) / math.sqrt(D)
+    return HeadSpec(
+        norm=head.norm,
+        unembed=head.unembed + common,
+        bias=None,
+        logit_scale=head.logit_scale,
+        final_softcap=None,
+    )
+
+
+def test_truncated_fisher_with_a_shared_offset_stays_below_the_full_metric() -> None:
+    """G − G_trunc ⪰ 0 with rows sharing an offset: the truncation is centred at the full mean
+    m = Jᵀp. Centred at the truncated mean, a spurious P(1−P)·o oᵀ term breaks the bound."""
+    hidden = 2.0 * torch.randn(6, D, generator=torch.Generator().manual_seed(4))
+    plain = mean_fisher(make_head("rms"), hidden, top_tokens=V).mean_metric
+    full = mean_fisher(offset_head(8.0), hidden, top_tokens=V).mean_metric
+    # The offset shifts all logits of a context by the same amount: the metric is unchanged
+    # (up to the norm's Jacobian acting on an unchanged softmax).
+    torch.testing.assert_close(full, plain, rtol=1e-3, atol=1e-4)
+    part = mean_fisher(offset_head(8.0), hidden, top_tokens=8)
+    assert 0.5 < part.retained_mass < 0.99
+    scale = float(torch.linalg.eigvalsh(full).max())
+    assert float(torch.linalg.eigvalsh(full - part.mean_metric).min()) > -1e-5 * scale
+    assert float(part.eigenvalues[0]) <= float(torch.linalg.eigvalsh(full).max()) * (1 + 1e-5)
+
+
+def truncated_mean_fisher(head: HeadSpec, hidden: torch.Tensor, top: int) -> torch.Tensor:
+    """The old estimator, for contrast: Σ_top p j jᵀ − s sᵀ with s = Σ_top p j (autograd)."""
+    total = torch.zeros(D, D, dtype=torch.float64)
+    for h in hidden:
+        jac = torch.autograd.functional.jacobian(lambda x: head.logits(x), h).double()
+        p = torch.softmax(head.logits(h).double(), dim=-1)
+        idx = p.topk(top).indices
+        pj, jj = p[idx], jac[idx]
+        s = pj @ jj
+        total += (jj * pj[:, None]).T @ jj - torch.outer(s, s)
+    return total.detach() / hidden.shape[0]
+
+
+def test_truncated_mean_centring_fails_the_loewner_bound() -> None:
+    """The check above can fail: the old truncated-mean centring breaks G − G_trunc ⪰ 0 on the
+    same head, with a top eigenvalue well above the full metric's."""
+    head = offset_head(8.0)
+    hidden = 2.0 * torch.randn(6, D, generator=torch.Generator().manual_seed(4))
+    full = mean_fisher(head, hidden, top_tokens=V).mean_metric
+    old = truncated_mean_fisher(head, hidden, top=8)
+    scale = float(torch.linalg.eigvalsh(full).max())
+    assert float(torch.linalg.eigvalsh(full - old).min()) < -0.1 * scale
+    assert float(torch.linalg.eigvalsh(old).max()) > 1.5 * scale

@@ -13,6 +13,7 @@ from markovlens.analysis.linalg import (
     randomized_eigh,
     ridge_cca,
     ridge_fit,
+    top_eigen,
     top_eigh,
     whitened_basis,
 )
@@ -41,11 +42,26 @@ def test_top_eigh_dense_and_randomized_paths_agree() -> None:
     evals = 1.0 / torch.arange(1, n + 1, dtype=torch.float64) ** 2
     mat, _ = known_spectrum(n, evals, seed=3)
     gen = torch.Generator().manual_seed(0)
-    dense, _ = top_eigh(mat, 10, gen, dense_max_n=1000)
-    rand, _ = top_eigh(mat, 10, gen, dense_max_n=10, iterations=10)
+    dense, _ = top_eigh(mat, 10, gen, vectors=0)
+    values, vectors = top_eigh(mat, 10, gen, iterations=10)
     # fp32 solvers: eigenvalues to ~1e-6 of the largest.
     torch.testing.assert_close(dense, evals[:10], rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(rand, evals[:10], rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(values, evals[:10], rtol=1e-5, atol=1e-7)
+    ritz = ((vectors.T @ mat) * vectors.T).sum(1)
+    torch.testing.assert_close(ritz, evals[:10], rtol=1e-4, atol=1e-6)
+
+
+def test_top_eigen_refines_the_vectors_until_their_ritz_values_converge() -> None:
+    """A flat spectrum: one round of subspace iteration leaves the vectors far from converged
+    (the error is reported), the refinement loop brings them to the tolerance."""
+    n = 300
+    evals = 1.0 / torch.arange(1, n + 1, dtype=torch.float64) ** 0.3
+    mat, _ = known_spectrum(n, evals, seed=5)
+    rough = top_eigen(mat, 8, torch.Generator().manual_seed(0), iterations=1, max_refinements=0)
+    assert rough.vector_error > 1e-3
+    good = top_eigen(mat, 8, torch.Generator().manual_seed(0), iterations=1, max_refinements=8)
+    assert good.vector_error <= 1e-4
+    torch.testing.assert_close(good.values, evals[:8], rtol=1e-5, atol=1e-7)
 
 
 def test_factor_eigh_equals_dense() -> None:

@@ -108,7 +108,8 @@ def test_alignment_is_one_when_states_span_the_top_eigenspace() -> None:
         vals = alignment(q, eig, capture_top=7)
         assert vals.d_eff == k
         assert vals.alignment == pytest.approx(1.0, abs=1e-5)
-        assert vals.alignment_random == pytest.approx((k / n) * 15.7 / 14.0, rel=1e-5)
+        # Chance over the centred space (dimension n − 1; issue 11 changed N to N − 1).
+        assert vals.alignment_random == pytest.approx((k / (n - 1)) * 15.7 / 14.0, rel=1e-5)
         # Capture: the top-k eigenvectors are inside span(Q), the rest outside.
         np.testing.assert_allclose(vals.capture, [1, 1, 1, 1, 0, 0, 0], atol=1e-5)
     # States spanning the bottom of the spectrum instead: A = (1 + 0.5 + 0.2 + 0)/(14).
@@ -213,6 +214,9 @@ def test_spectral_suite_end_to_end() -> None:
         ("hel", "model"),
     }
     assert all(v >= 0 for x in suite.dirichlet for v in x.fisher)
+    # Every layer's energy uses the last layer's Fisher directions, and says so.
+    assert {x.directions_layer for x in suite.dirichlet} == {1}
+    assert any("layer-L directions" in note for note in suite.notes)
     payload = suite.model_dump_json()
     assert len(payload) < 60_000
     json.loads(payload)
@@ -304,3 +308,96 @@ def test_suite_reports_lift_intervals_on_the_data_side_only() -> None:
     rows = {(a.layer, a.kernel, a.side): a for a in suite.alignment}
     assert rows[(1, "proto", "data")].lift_interval.low > 2.0  # type: ignore[union-attr]
     assert rows[(0, "proto", "data")].lift_interval.low < 1.0  # type: ignore[union-attr]
+
+
+def test_chance_alignment_is_the_mean_over_random_centred_subspaces() -> None:
+    """Closed form: a uniformly random d-dimensional subspace of the centred space (dimension
+    N − 1) captures (d/(N−1))·tr(K_c) on average, so A_rand uses N − 1, not N. Checked two
+    ways: exactly, when the states span the whole centred space (A = A_rand = 1, lift 1;
+    with N the lift would be N/(N−1)); and by Monte Carlo over random states, where the
+    mean lift is 1 (with N it would be N/(N−1) = 1.083 at N = 13)."""
+    n = 13
+    gen = torch.Generator().manual_seed(3)
+    f = torch.randn(n, 5, generator=gen, dtype=torch.float64)
+    eig = centered_eigen(Kernel("k", "data", factor=f), n, gen, 1000, 4)
+    full = alignment(whitened_basis(torch.randn(n, n - 1, generator=gen), 1e-9), eig, 3)
+    assert full.d_eff == n - 1
+    assert full.alignment == pytest.approx(1.0, abs=1e-9)
+    assert full.alignment_random == pytest.approx(1.0, abs=1e-9)
+    d = 3
+    lifts = []
+    for _ in range(3000):
+        vals = alignment(whitened_basis(torch.randn(n, d, generator=gen), 1e-9), eig, 1)
+        lifts.append(vals.alignment / vals.alignment_random)
+    mean, se = float(np.mean(lifts)), float(np.std(lifts) / np.sqrt(len(lifts)))
+    assert abs(mean - 1.0) < 4 * se
+    assert abs(mean - n / (n - 1)) > 4 * se  # the old N normalisation is rejected
+    # The jackknife's moment formula uses the same N − 1.
+    h = torch.randn(n, n - 1, generator=gen)
+    [(lift, _)] = jackknife_lifts(h, [f], torch.arange(n) // 4, 1e-9)
+    assert lift == pytest.approx(1.0, abs=1e-9)
+
+
+def test_alignment_of_a_large_dense_kernel_matches_the_dense_computation() -> None:
+    """Above ``dense_eigh_max_n`` the old randomized Ritz values under-estimated Σ_{i≤d} λ_i
+    (a flat spectrum converges slowly), inflating A. A must match the exact fp64
+    computation within 1e-5 relative whatever the threshold (the eigenvalues are exact)."""
+    n, d = 500, 48
+    gen = torch.Generator().manual_seed(7)
+    spectrum = 1.0 / torch.arange(1, 201, dtype=torch.float64) ** 0.25
+    kmat, _ = kernel_with_known_eigenspace(n, spectrum.tolist(), seed=8)
+    kmat = kmat + 0.5  # an uncentred offset: centring must remove it
+    q = whitened_basis(torch.randn(n, d, generator=gen), 1e-9)
+    kc = kmat - kmat.mean(0) - kmat.mean(1, keepdim=True) + kmat.mean()
+    exact_top = torch.linalg.eigvalsh(kc).flip(0)[:d].sum()
+    want = float(((q.double().T @ kc @ q.double()).trace()) / exact_top)
+    eig = centered_eigen(Kernel("k", "model", dense=kmat), d, gen, 64, 6, vectors=8)
+    vals = alignment(q, eig, 8)
+    assert vals.alignment == pytest.approx(want, rel=1e-5)
+    assert vals.alignment_random == pytest.approx(
+        (d / (n - 1)) * float(kc.trace()) / float(exact_top), rel=1e-5
+    )
+
+
+def test_the_headline_kernel_is_model_free(tiny_model_dirs: dict[str, object]) -> None:
+    """Two different models on one corpus and seed: the data-side same-next-token kernel (the
+    headline) is the same kernel — identical eigenvalues — while the own-prototype kernel is
+    each model's own; the lifts differ because the representations do. Their headlines carry
+    the same contexts_key (comparable) and lead with the ``lin`` lift."""
+    from markovlens.analysis import preset_config, run_analysis
+    from markovlens.analysis.results import CorpusMeta, ModelMeta
+    from markovlens.jobs.headline import headline
+    from transformers import AutoModelForCausalLM
+
+    windows = torch.randint(3, 384, (8, 48), generator=torch.Generator().manual_seed(0))
+    meta = CorpusMeta(source="t", hash="abc", num_windows=8, window_len=48, num_tokens=384)
+    cfg = preset_config(
+        "quick", window_len=48, max_tokens=384, n_contexts=160, min_position=2,
+        bootstrap_samples=100, run_surplus=False, max_layers=2,
+        spectral={"rank": 16, "fisher_contexts": 4, "dirichlet_random": 2, "model_kernels": []},
+    )  # fmt: skip
+    results = {}
+    for arch in ("llama", "gpt2"):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dirs[arch], dtype=torch.float32)
+        out = run_analysis(model.eval(), windows, cfg, ModelMeta(source=arch), meta)
+        results[arch] = out.result
+    spectra = {
+        arch: {(s.kernel, s.side): s.eigenvalues for s in r.spectral.spectra}  # type: ignore[union-attr]
+        for arch, r in results.items()
+    }
+    assert spectra["llama"][("lin", "data")] == spectra["gpt2"][("lin", "data")]
+    assert spectra["llama"][("proto", "data")] != spectra["gpt2"][("proto", "data")]
+    heads = {arch: headline(r.model_dump(mode="json")) for arch, r in results.items()}
+    assert heads["llama"].contexts_key == heads["gpt2"].contexts_key is not None
+    assert heads["llama"].alignment_kernel == "lin"
+    last = {
+        arch: next(
+            a for a in r.spectral.alignment  # type: ignore[union-attr]
+            if a.layer == max(r.spectral.layers) and (a.kernel, a.side) == ("lin", "data")  # type: ignore[union-attr]
+        )
+        for arch, r in results.items()
+    }
+    for arch in results:
+        assert heads[arch].alignment_lift_last == last[arch].lift
+        assert heads[arch].alignment_lift_proto_last is not None
+    assert last["llama"].lift != last["gpt2"].lift

@@ -124,6 +124,8 @@ def test_real_job_end_to_end(worker_client: TestClient, tiny_model_dirs: dict[st
     compared = client.get(f"/api/v1/compare?result_ids={job['result_id']}").json()
     assert compared["items"][0]["model"]["id"] == job["model_id"]
     assert compared["items"][0]["result"]["id"] == job["result_id"]
+    assert compared["items"][0]["headline"]["mean_nll"] == pytest.approx(mean_nll)
+    assert compared["lifts"]["comparable"] is True
 
     # A finished job: cancel is a conflict, its stream is one state plus the end marker.
     assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 409

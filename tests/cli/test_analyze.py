@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from markovlens.analysis import AnalysisResult
-from markovlens.cli import app, provenance_line, summary_rows
+from markovlens.cli import LIFT_LABEL, PROTO_LIFT_LABEL, app, provenance_line, summary_rows
 from markovlens.corpora import resolve_corpus
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
@@ -126,7 +126,7 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
     summary = document["entropy"]["summary"]
     assert summary["num_tokens"] == 32 * 127  # quick: 4096 tokens in 128-token windows
     # All three measurements are in the printed summary, with the same numbers as the JSON.
-    for label in ("Surplus_2 (nats)", "Surplus_3 (nats)", "alignment lift A/A_rand"):
+    for label in ("Surplus_2 (nats)", "Surplus_3 (nats)", "model-free", "own prototypes"):
         assert label in result.stdout
     surplus_2 = document["surplus"]["surplus"]["2"]
     rows = dict(summary_rows(AnalysisResult.model_validate(document)))
@@ -134,21 +134,26 @@ def test_analyze_real_smollm2_quick(tmp_path: Path) -> None:
         assert rows["Surplus_2 (nats)"].startswith(f"{surplus_2['estimate']:.4f}")
     # An interval that does not clear 0 is "not detected" with its upper bound, never "0 [0, 0]".
     surplus_2.update(estimate=0.0, low=0.0, high=0.0)
-    document["surplus"].pop("detected", None)  # derived from the interval, as for old results
+    # Derived from the interval, as for old results (stored verdicts would win).
+    document["surplus"].pop("detected", None)
+    document["surplus"].pop("verdict", None)
     rows = dict(summary_rows(AnalysisResult.model_validate(document)))
     bound = document["surplus"]["bounds"]["2"]["high"]
     assert rows["Surplus_2 (nats)"] == f"not detected  (≤ {bound:.4f})"
     last = max(a["layer"] for a in document["spectral"]["alignment"])
-    proto = next(
-        a
-        for a in document["spectral"]["alignment"]
-        if (a["layer"], a["kernel"], a["side"]) == (last, "proto", "data")
-    )
-    interval = proto["lift_interval"]
-    assert interval["low"] < proto["lift"] < interval["high"]
-    assert rows["alignment lift A/A_rand, last layer"] == (
-        f"{proto['lift']:.4f}  [{interval['low']:.4f}, {interval['high']:.4f}]"
-    )
+    # The model-free same-next-token lift leads; the own-prototype one is labelled.
+    for kernel, label in (("lin", LIFT_LABEL), ("proto", PROTO_LIFT_LABEL)):
+        row = next(
+            a
+            for a in document["spectral"]["alignment"]
+            if (a["layer"], a["kernel"], a["side"]) == (last, kernel, "data")
+        )
+        interval = row["lift_interval"]
+        assert interval["low"] < row["lift"] < interval["high"]
+        assert rows[label] == (
+            f"{row['lift']:.4f}  [{interval['low']:.4f}, {interval['high']:.4f}]"
+        )
+    assert next(iter(rows)) == LIFT_LABEL
     line = provenance_line(AnalysisResult.model_validate(document).provenance)
     assert document["provenance"]["model"]["content_hash"][:19] in line
     assert document["provenance"]["corpus"]["hash"][:19] in line and "seed 0" in line

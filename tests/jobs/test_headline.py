@@ -50,9 +50,13 @@ def test_surplus_and_spectral_sections_last_layer_data_side() -> None:
     h = headline(payload)
     assert h.mean_nll is None and h.perplexity is None
     assert h.surplus_k2 == 0.25
-    assert h.alignment_lift_last == 1.7
+    # The headline is the model-free same-next-token kernel (issue 11), not the model's own
+    # prototypes; those are reported beside it, labelled.
+    assert (h.alignment_lift_last, h.alignment_kernel) == (1.5, "lin")
+    assert h.alignment_lift_last_low is None  # that row stored no interval
+    assert h.alignment_lift_proto_last == 1.7
     interval = _interval(1.7)
-    assert (h.alignment_lift_last_low, h.alignment_lift_last_high) == (
+    assert (h.alignment_lift_proto_last_low, h.alignment_lift_proto_last_high) == (
         interval["low"],
         interval["high"],
     )
@@ -104,3 +108,68 @@ def test_surplus_detected_of_an_older_result_is_derived_from_the_interval() -> N
     nan_low = {"estimate": 0.1, "low": float("nan"), "high": 0.2}
     assert headline(_surplus_payload(nan_low)).surplus_k2_detected is None
     assert headline({}).surplus_k2_detected is None and headline({}).surplus_k2_upper is None
+
+
+def test_surplus_verdict_share_and_cap_from_the_new_fields() -> None:
+    iv = {"estimate": 0.02, "low": -0.01, "high": 0.05}
+    h = headline(
+        _surplus_payload(
+            iv,
+            detected={"2": False},
+            verdict={"2": "insufficient data"},
+            ceiling={"1": {"j": 1, "ceiling": _interval(0.5), "share": _interval(0.3)}},
+            capped=True,
+        )
+    )
+    assert h.surplus_k2_verdict == "insufficient data" and h.surplus_k2_detected is False
+    assert (h.surplus_k2_low, h.surplus_k2_high) == (-0.01, 0.05)
+    assert h.surplus_k2_share == 0.3 and h.surplus_capped is True
+
+
+def test_surplus_verdict_of_older_results_falls_back_to_detected_then_interval() -> None:
+    zero = {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    assert headline(_surplus_payload(zero, detected={"2": True})).surplus_k2_verdict == "detected"
+    assert headline(_surplus_payload(_interval(0.3))).surplus_k2_verdict == "detected"
+    assert headline(_surplus_payload(_interval(0.05))).surplus_k2_verdict == "not detected"
+    assert headline(_surplus_payload(zero)).surplus_k2_share is None
+    assert headline(_surplus_payload(zero)).surplus_capped is None
+    assert headline({}).surplus_k2_verdict is None
+
+
+def test_ece_and_relative_calibration_gap() -> None:
+    payload = {
+        "entropy": {
+            "summary": {"mean_entropy": _interval(2.0), "calibration_gap": _interval(0.5)},
+            "calibration": {"ece": 0.04, "bins": []},
+        }
+    }
+    h = headline(payload)
+    assert h.ece == 0.04 and h.calibration_gap_relative == 0.25
+    assert headline({"entropy": {"summary": {"calibration_gap": _interval(0.5)}}}).ece is None
+
+
+def _provenanced(corpus: str = "abc", n: int = 2000, **config: object) -> dict[str, object]:
+    cfg = {"window_len": 256, "min_position": 8, "seed": 0, **config}
+    return {
+        "provenance": {"corpus": {"hash": corpus}, "config": cfg, "seed": cfg["seed"]},
+        "contexts": {"num_contexts": n},
+    }
+
+
+def test_contexts_key_changes_with_whatever_fixes_the_contexts() -> None:
+    base = headline(_provenanced())
+    assert base.contexts_key is not None and base.corpus_hash == "abc"
+    assert base.num_contexts == 2000
+    assert headline(_provenanced()).contexts_key == base.contexts_key
+    for other in (
+        _provenanced(corpus="xyz"),
+        _provenanced(n=1000),
+        _provenanced(window_len=128),
+        _provenanced(min_position=0),
+        _provenanced(seed=1),
+        _provenanced(split="blocks"),
+    ):
+        assert headline(other).contexts_key != base.contexts_key
+    # Stored before the split setting: those results used the random split.
+    assert headline(_provenanced(split="random")).contexts_key == base.contexts_key
+    assert headline({}).contexts_key is None

@@ -1,4 +1,7 @@
-"""Alignment of representations with kernels, and the representation spectrum (metrics.md §3)."""
+"""Alignment of representations with kernels, and the representation spectrum.
+
+Definitions: docs/methods.md#alignment, #capture-curve, #representation.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from markovlens.analysis.linalg import (
     eigvalsh,
     factor_top_eigh,
     rank_floor,
-    top_eigh,
+    top_eigen,
 )
 
 
@@ -23,40 +26,43 @@ class CenteredEigen:
     """Top eigenpairs of K_c = J K J and its trace (shared by every layer)."""
 
     kernel: Kernel  # the centred kernel
-    eigenvalues: torch.Tensor  # descending, fp64
+    eigenvalues: torch.Tensor  # descending, fp64, exact
     eigenvectors: torch.Tensor  # [N, top]
     trace: float
+    vector_error: float = 0.0  # Ritz values of the eigenvectors vs exact, relative to λ_1
 
 
 def centered_eigen(
     kernel: Kernel,
     top: int,
     gen: torch.Generator,
-    dense_max_n: int,
+    dense_max_n: int | None,
     iterations: int,
     vectors: int | None = None,
 ) -> CenteredEigen:
-    """Eigen-decompose the centred kernel once: factors by thin SVD, dense ones by eigh."""
+    """Eigen-decompose the centred kernel once: factors by thin SVD, dense ones by an exact
+    eigvalsh (eigenvectors by checked subspace iteration, see ``top_eigen``).
+
+    ``dense_max_n`` no longer changes anything (eigenvalues are exact at every N); it stays
+    so existing callers keep working.
+    """
+    del dense_max_n
     kc = kernel.centered()
     if kc.factor is not None:
         evals, evecs = factor_top_eigh(kc.factor, top)
-    else:
-        assert kc.dense is not None
-        evals, evecs = top_eigh(kc.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations)
-    return CenteredEigen(kc, evals.clamp_min(0.0), evecs, kc.trace())
+        return CenteredEigen(kc, evals.clamp_min(0.0), evecs[:, :vectors], kc.trace())
+    assert kc.dense is not None
+    res = top_eigen(kc.dense, top, gen, iterations=iterations, vectors=vectors)
+    return CenteredEigen(kc, res.values.clamp_min(0.0), res.vectors, kc.trace(), res.vector_error)
 
 
-def kernel_spectrum(
-    kernel: Kernel, top: int, gen: torch.Generator, dense_max_n: int, iterations: int
-) -> torch.Tensor:
+def kernel_spectrum(kernel: Kernel, top: int, gen: torch.Generator) -> torch.Tensor:
     """Top eigenvalues of K/N (uncentred; Nyström scaling of the operator's spectrum)."""
     if kernel.factor is not None:
         evals, _ = factor_top_eigh(kernel.factor, top)
     else:
         assert kernel.dense is not None
-        evals, _ = top_eigh(
-            kernel.dense, top, gen, dense_max_n=dense_max_n, iterations=iterations, vectors=0
-        )
+        evals = top_eigen(kernel.dense, top, gen, vectors=0).values
     return evals.clamp_min(0.0) / kernel.n
 
 
@@ -69,9 +75,11 @@ class AlignmentValues:
 
 
 def alignment(q: torch.Tensor, eig: CenteredEigen, capture_top: int) -> AlignmentValues:
-    """A = tr(Qᵀ K_c Q)/Σ_{i≤d_eff} λ_i and A_rand = (d_eff/N) tr(K_c)/Σ_{i≤d_eff} λ_i.
+    """A = tr(Qᵀ K_c Q)/Σ_{i≤d_eff} λ_i and A_rand = (d_eff/(N−1)) tr(K_c)/Σ_{i≤d_eff} λ_i.
 
-    Q's columns are centred (orthogonal to 1), so Qᵀ K_c Q = Qᵀ K Q either way.
+    Q's columns are centred (orthogonal to 1), so Qᵀ K_c Q = Qᵀ K Q either way. Chance is a
+    uniformly random d_eff-dimensional subspace of the centred space, which has N − 1
+    dimensions (1 is excluded): its expected tr(Qᵀ K_c Q) is (d_eff/(N−1)) tr(K_c).
     """
     n, d_eff = q.shape
     top_sum = float(eig.eigenvalues[:d_eff].sum())
@@ -83,7 +91,7 @@ def alignment(q: torch.Tensor, eig: CenteredEigen, capture_top: int) -> Alignmen
         d_eff=d_eff,
         # Clip the rounding overshoot only: A ≤ 1 is Ky Fan's theorem.
         alignment=min(quad / top_sum, 1.0),
-        alignment_random=(d_eff / n) * eig.trace / top_sum,
+        alignment_random=(d_eff / (n - 1)) * eig.trace / top_sum,
         capture=capture.tolist(),
     )
 
@@ -173,7 +181,8 @@ class _Moments:
 
 
 def _lifts_from_moments(m: _Moments) -> list[float]:
-    """N·tr(QᵀK_cQ) / (d_eff·tr(K_c)) per factor, from sums alone (no N×N or N×d_eff matrix).
+    """(N−1)·tr(QᵀK_cQ) / (d_eff·tr(K_c)) per factor, from sums alone (no N×N or N×d_eff
+    matrix; N − 1: chance is a random subspace of the centred space, see ``alignment``).
 
     h is expressed in the d_eff directions kept by the rank floor, so with the centred Gram
     G = H̃ᵀH̃ = LLᵀ and cross-product C = H̃ᵀF̃: tr(QᵀK_cQ) = tr(CᵀG⁻¹C) = ‖L⁻¹C‖². A_rand's
@@ -195,7 +204,7 @@ def _lifts_from_moments(m: _Moments) -> list[float]:
             quad = float((torch.linalg.solve_triangular(chol, centred, upper=False) ** 2).sum())
         else:  # a window's removal left a kept direction degenerate: pseudo-inverse
             quad = float((centred * (torch.linalg.pinv(gram, hermitian=True) @ centred)).sum())
-        lifts.append(m.n * quad / (d_eff * trace))
+        lifts.append((m.n - 1) * quad / (d_eff * trace))
     return lifts
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from markovlens.analysis.architecture import ModelArchitecture
 from markovlens.analysis.entropy import token_stats
+from markovlens.analysis.splits import SplitScheme, window_splits
 
 ProgressFn = Callable[[float, str], None]
 TOKEN_FLOAT_ARRAYS = ("nll", "entropy", "gini", "top1_hit", "top1_conf")
@@ -62,11 +63,14 @@ def sample_contexts(
     horizon: int,
     seed: int,
     split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+    split: SplitScheme = "blocks",
 ) -> ContextPlan:
     """Spread ``num_contexts`` over windows as evenly as possible, positions without replacement.
 
     Positions t satisfy ``min_position ≤ t`` and ``t + horizon ≤ window_len − 1`` so that
-    y_t … y_{t+horizon−1} all exist. Windows are split into probe-train / val / test.
+    y_t … y_{t+horizon−1} all exist. Windows are split into probe-train / val / test, as
+    contiguous blocks of windows (``split="blocks"``) or one by one (``"random"``); the
+    contexts themselves do not depend on the scheme.
     """
     if num_windows < 3:
         raise ValueError(
@@ -99,15 +103,11 @@ def sample_contexts(
         positions.append(pos.astype(np.int64))
     window_index = np.concatenate(windows)
     position = np.concatenate(positions)
-    # Split by window so probes never see a test window's neighbouring positions.
-    order = rng.permutation(num_windows)
-    n_train = max(1, round(split_fractions[0] * num_windows))
-    n_val = max(1, round(split_fractions[1] * num_windows))
-    n_train = min(n_train, num_windows - 2)
-    n_val = min(n_val, num_windows - n_train - 1)
-    window_split = np.full(num_windows, 2, dtype=np.int8)
-    window_split[order[:n_train]] = 0
-    window_split[order[n_train : n_train + n_val]] = 1
+    # Split by window so probes never see a test window's neighbouring positions; by blocks
+    # of windows so few test windows have a neighbour (same document) in train.
+    window_split = window_splits(
+        num_windows, split_fractions[0], split_fractions[1], rng, scheme=split
+    )
     return ContextPlan(
         window_index=torch.from_numpy(window_index),
         position=torch.from_numpy(position),

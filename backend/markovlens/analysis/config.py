@@ -64,6 +64,11 @@ class AnalysisConfig(BaseModel):
     )
     train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0, description="Probe-train windows.")
     val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Probe-val windows.")
+    split: Literal["blocks", "random"] = Field(
+        default="blocks",
+        description="How windows go to train/val/test: contiguous blocks of windows (text "
+        "windows are adjacent slices of the same documents) or each window at random.",
+    )
     ece_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass confidence bins.")
     reliability_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass entropy bins.")
     lens: LensConfig = Field(default_factory=LensConfig)

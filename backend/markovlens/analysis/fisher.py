@@ -1,9 +1,12 @@
 """Pullback Fisher–Rao metric at the head and the Dirichlet energy of linear read-outs.
 
 G(h) = Jᵀ (diag p − p pᵀ) J with J = ∂z/∂h = diag(c) U N(h): N(h) the final norm's Jacobian,
-c the per-logit factor of the logit scale and the soft-cap. The vocabulary sum is restricted to
-each context's top-mass tokens (treated as a sub-probability: the dropped mass sits at J = 0),
-which keeps G PSD and makes it a Loewner lower bound; the retained mass is reported.
+c the per-logit factor of the logit scale and the soft-cap. G(h) = Σ_w p_w (j_w − m)(j_w − m)ᵀ
+with j_w the rows of J and m = Jᵀp the mean over the WHOLE vocabulary. The outer sum is
+restricted to each context's top-mass tokens, still centred at the full m: the dropped terms
+are PSD, so the truncated metric is a Loewner lower bound of G (the retained mass is reported).
+Centring at the truncated mean instead adds a spurious term along any direction the
+unembedding rows share (a common offset), and the bound fails.
 """
 
 from __future__ import annotations
@@ -45,6 +48,28 @@ class FisherResult:
 
 
 @torch.no_grad()
+def _full_mean_direction(
+    head: HeadSpec, normed: torch.Tensor, probs: torch.Tensor, chunk: int
+) -> torch.Tensor:
+    """Σ_w p_w c_w U_w over the whole vocabulary [M, d] (fp64): m = Jᵀp before the norm's
+    Jacobian. c_w = scale·(1 − tanh²(raw_w/cap)) is the logit's chain-rule factor."""
+    vocab = head.unembed.shape[0]
+    total = torch.zeros(normed.shape[0], normed.shape[1], dtype=torch.float64)
+    for lo in range(0, vocab, chunk):
+        hi = min(vocab, lo + chunk)
+        u = head.unembed[lo:hi].detach().to("cpu", torch.float32)
+        weight = probs[:, lo:hi] * float(head.logit_scale)
+        if head.final_softcap is not None:
+            raw = normed @ u.T
+            if head.bias is not None:
+                raw = raw + head.bias[lo:hi].detach().to("cpu", torch.float32)
+            raw = raw * head.logit_scale
+            weight = weight * (1.0 - torch.tanh(raw.double() / head.final_softcap) ** 2)
+        total += weight @ u.double()
+    return total
+
+
+@torch.no_grad()
 def _probs_full(head: HeadSpec, normed: torch.Tensor, chunk: int) -> torch.Tensor:
     """Full softmax of the head for a small subsample [M, V] (M is small, so this is fine)."""
     vocab = head.unembed.shape[0]
@@ -61,6 +86,10 @@ def mean_fisher(
     normed = normed_hidden(head, hidden)
     probs = _probs_full(head, normed, chunk)
     jac_norm = norm_jacobians(head.norm, hidden)
+    # m = Jᵀp over the whole vocabulary: the centre of every retained term.
+    full_mean = torch.bmm(
+        _full_mean_direction(head, normed, probs, chunk).float()[:, None, :], jac_norm
+    ).squeeze(1)  # [M, d]
     keep = min(top_tokens, probs.shape[1])
     d = hidden.shape[1]
     total = torch.zeros(d, d, dtype=torch.float64)
@@ -85,9 +114,13 @@ def mean_fisher(
             factor = factor * (1.0 - torch.tanh(raw / head.final_softcap) ** 2)
         jac = torch.bmm(factor[..., None] * u, jac_norm[sl])  # [b, keep, d]
         p = p_top[sl].to(torch.float32)
-        mean_row = torch.einsum("bk,bkd->bd", p, jac)
-        second = torch.einsum("bkd,bke->de", jac * p[..., None], jac)
-        total += second.double() - (mean_row.T @ mean_row).double()
+        part = torch.einsum("bk,bkd->bd", p, jac).double()  # Σ_top p_w j_w
+        mass = p.sum(1).double()  # Σ_top p_w
+        m = full_mean[sl].double()
+        second = torch.einsum("bkd,bke->de", jac * p[..., None], jac).double()
+        # Σ_top p_w (j_w − m)(j_w − m)ᵀ = Σ p j jᵀ − m sᵀ − s mᵀ + (Σ p) m mᵀ.
+        cross = m.T @ part
+        total += second - cross - cross.T + (m * mass[:, None]).T @ m
     metric = total / hidden.shape[0]
     metric = (metric + metric.T) / 2
     evals, evecs = eigh(metric)

@@ -1,4 +1,5 @@
-"""Kernels on contexts (metrics.md §3): data side from observed tokens, model side from p_i.
+"""Kernels on contexts (docs/methods.md#kernels): data side from observed tokens, model side
+from p_i.
 
 The model-side quantities need P [N, |V|], which is never materialised: one pass over
 vocabulary chunks with an online (running-max) log-sum-exp accumulates Ḡ, P Pᵀ and √P √Pᵀ.

@@ -162,6 +162,7 @@ def run_analysis(
             config.val_fraction,
             1.0 - config.train_fraction - config.val_fraction,
         ),
+        split=config.split,
     )
     notes: list[str] = [
         "Entropies and NLL in nats. Intervals: 95% bootstrap over windows.",

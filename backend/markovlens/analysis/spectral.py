@@ -1,4 +1,7 @@
-"""Spectral suite (metrics.md §3): kernels, eigenspectra, alignment, Fisher metric, ranks."""
+"""Spectral suite: kernels, eigenspectra, alignment, Fisher metric, ranks.
+
+Definitions: docs/methods.md#spectral.
+"""
 
 from __future__ import annotations
 
@@ -123,7 +126,9 @@ def _spectral_suite(
         kernels += [model[name] for name in config.model_kernels]
         notes.append(
             "Model-side kernels are built from the model's own p_i = head(h^L): near the head "
-            "they are partly tautological (A → 1 even untrained); data side is the headline."
+            "they are partly tautological (A → 1 even untrained). The headline is the "
+            "data-side K_lin (same next token): model-free, so it compares across models on "
+            "the same contexts; data-side K_proto uses this model's own prototypes."
         )
     timings["kernels"] = time.perf_counter() - clock
 
@@ -133,9 +138,7 @@ def _spectral_suite(
     spectra: list[Spectrum] = []
     eigens = {}
     for i, kernel in enumerate(kernels):
-        evals = kernel_spectrum(
-            kernel, config.rank, gen, config.dense_eigh_max_n, config.eig_iterations
-        )
+        evals = kernel_spectrum(kernel, config.rank, gen)
         spectra.append(
             Spectrum(
                 kernel=kernel.name,  # type: ignore[arg-type]
@@ -144,14 +147,16 @@ def _spectral_suite(
                 trace=round_sig(kernel.trace() / n),
             )
         )
-        eigens[(kernel.name, kernel.side)] = centered_eigen(
-            kernel,
-            top_c,
-            gen,
-            config.dense_eigh_max_n,
-            config.eig_iterations,
-            vectors=config.capture_top,
+        eig = centered_eigen(
+            kernel, top_c, gen, None, config.eig_iterations, vectors=config.capture_top
         )
+        eigens[(kernel.name, kernel.side)] = eig
+        if eig.vector_error > 1e-3:
+            notes.append(
+                f"Capture curve of {kernel.side}-side {kernel.name}: its eigenvectors are "
+                f"approximate (Ritz values within {eig.vector_error:.1e}·λ₁ of the exact "
+                "eigenvalues); A and the eigenvalues are exact."
+            )
         progress(0.15 + 0.25 * (i + 1) / len(kernels), "spectral: eigenspectra")
     timings["eigen"] = time.perf_counter() - clock
 
@@ -237,6 +242,7 @@ def _spectral_suite(
             dirichlet.append(
                 DirichletEnergy(
                     layer=layer,
+                    directions_layer=last,
                     kernel=kernel.name,  # type: ignore[arg-type]
                     side=kernel.side,  # type: ignore[arg-type]
                     fisher=_rounded(e_f.numpy()),
@@ -247,7 +253,12 @@ def _spectral_suite(
     timings["dirichlet"] = time.perf_counter() - clock
     notes.append(
         f"Fisher metric over {m} contexts, top {config.fisher_top_tokens} tokens each "
-        f"(mean retained mass {fisher.retained_mass:.4f}; a Loewner lower bound)."
+        f"(mean retained mass {fisher.retained_mass:.4f}; centred at the full mean, so a "
+        "Loewner lower bound)."
+    )
+    notes.append(
+        f"Dirichlet energies use the Fisher directions of the head at layer {last} for every "
+        "layer: below it they are layer-L directions read in that layer's coordinates."
     )
     progress(1.0, "spectral: done")
     return SpectralSuite(

@@ -1,4 +1,4 @@
-"""Configuration and result schema of the spectral-alignment suite (metrics.md §3)."""
+"""Configuration and result schema of the spectral-alignment suite (docs/methods.md#spectral)."""
 
 from __future__ import annotations
 
@@ -39,9 +39,14 @@ class SpectralConfig(BaseModel):
     dirichlet_directions: int = Field(default=8, ge=1, le=256)
     dirichlet_random: int = Field(default=32, ge=1, le=1024)
     dense_eigh_max_n: int = Field(
-        default=3072, ge=2, description="Above this N use randomized subspace iteration."
+        default=3072,
+        ge=2,
+        description="No longer used (kept so stored configs load): kernel eigenvalues are "
+        "exact at every N; randomized Ritz values under-estimated Σλ and inflated A.",
     )
-    eig_iterations: int = Field(default=6, ge=1, le=100)
+    eig_iterations: int = Field(
+        default=6, ge=1, le=100, description="Subspace iterations for capture eigenvectors."
+    )
     train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0)
     val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     layers: list[int] | None = Field(default=None, description="None = every captured layer.")
@@ -67,7 +72,10 @@ class Alignment(BaseModel):
     side: Side
     d_eff: int
     alignment: float = Field(description="A = tr(Qᵀ K_c Q) / Σ_{i≤d_eff} λ_i(K_c) ∈ [0,1].")
-    alignment_random: float = Field(description="A_rand = (d_eff/N) tr(K_c) / Σ_{i≤d_eff} λ_i.")
+    alignment_random: float = Field(
+        description="A_rand = (d_eff/(N−1)) tr(K_c) / Σ_{i≤d_eff} λ_i: chance in the centred "
+        "space (dimension N − 1)."
+    )
     lift: float
     lift_interval: Interval | None = Field(
         default=None,
@@ -109,9 +117,16 @@ class FisherSpectrum(BaseModel):
 
 
 class DirichletEnergy(BaseModel):
-    """E_K(Hv)/Var(Hv) for top Fisher directions v versus random unit v."""
+    """E_K(H^ℓ v)/Var(H^ℓ v) for top Fisher directions v versus random unit v.
+
+    The Fisher directions are those of the head's metric at ``directions_layer`` (the last
+    layer L) at every ℓ: below L they are layer-L directions read in layer ℓ's coordinates.
+    """
 
     layer: int
+    directions_layer: int | None = Field(
+        default=None, description="Layer whose Fisher metric gave v (L); None: older results."
+    )
     kernel: KernelName
     side: Side
     fisher: list[float]

@@ -1,15 +1,18 @@
-"""The headline numbers of a stored AnalysisResult payload (the model card and overview)."""
+"""The headline numbers of a stored AnalysisResult payload (the model card and overview).
+
+What each number means, and when two results' numbers compare: docs/methods.md.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any
 
 from markovlens.jobs.schemas import Headline
 
-# Kernel preference for the alignment headline: the data-side prototype kernel is the
-# theorem's test (metrics.md §3); the same-next-token kernel is the fallback.
-_KERNEL_ORDER = ("proto", "lin", "bc", "hel")
+VERDICTS = ("detected", "not detected", "insufficient data")
 
 
 def _dig(node: Any, *path: str) -> Any:
@@ -30,6 +33,10 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _by_k(mapping: Any, k: int) -> Any:
     """``mapping[k]``; JSON turns the int keys into strings, so accept both."""
     if not isinstance(mapping, dict):
@@ -37,15 +44,42 @@ def _by_k(mapping: Any, k: int) -> Any:
     return mapping.get(str(k), mapping.get(k))
 
 
-def _surplus_detected(surplus: Any, k: int) -> bool | None:
-    """Whether Surplus_k was detected: the stored ``detected`` flag, else (results stored
-    before that field) whether its interval's low is above 0; None without an interval."""
-    stored = _by_k(_dig(surplus, "detected"), k)
-    if isinstance(stored, bool):
-        return stored
-    interval = _by_k(_dig(surplus, "surplus"), k)
-    low = _number(interval.get("low")) if isinstance(interval, dict) else None
-    return None if low is None else low > 0.0
+def _bounds(interval: Any) -> tuple[float | None, float | None]:
+    if not isinstance(interval, dict):
+        return None, None
+    return _number(interval.get("low")), _number(interval.get("high"))
+
+
+def _surplus_verdict(surplus: Any, k: int) -> str | None:
+    """The stored verdict of Surplus_k; older results: from the ``detected`` flag, else from
+    whether the interval's low is above 0 (None without a usable interval)."""
+    stored = _by_k(_dig(surplus, "verdict"), k)
+    if stored in VERDICTS:
+        return str(stored)
+    flag = _by_k(_dig(surplus, "detected"), k)
+    if isinstance(flag, bool):
+        return "detected" if flag else "not detected"
+    low, _ = _bounds(_by_k(_dig(surplus, "surplus"), k))
+    if low is None:
+        return None
+    return "detected" if low > 0.0 else "not detected"
+
+
+def _surplus_fields(surplus: Any) -> dict[str, Any]:
+    interval = _by_k(_dig(surplus, "surplus"), 2)
+    low, high = _bounds(interval)
+    verdict = _surplus_verdict(surplus, 2)
+    capped = _dig(surplus, "capped")
+    return {
+        "surplus_k2": _number(interval),
+        "surplus_k2_low": low,
+        "surplus_k2_high": high,
+        "surplus_k2_verdict": verdict,
+        "surplus_k2_detected": None if verdict is None else verdict == "detected",
+        "surplus_k2_upper": _number(_dig(_by_k(_dig(surplus, "bounds"), 2), "high")),
+        "surplus_k2_share": _number(_dig(_by_k(_dig(surplus, "ceiling"), 1), "share")),
+        "surplus_capped": capped if isinstance(capped, bool) else None,
+    }
 
 
 def _last_layer_entries(entries: Any) -> list[dict[str, Any]]:
@@ -57,24 +91,50 @@ def _last_layer_entries(entries: Any) -> list[dict[str, Any]]:
     return [e for e in rows if e.get("layer") == last]
 
 
-def _alignment_lift_last(spectral: Any) -> dict[str, float | None]:
-    """Data-side lift A/A_rand at the last analysed layer, with its interval when stored."""
-    rows = [e for e in _last_layer_entries(_dig(spectral, "alignment")) if e.get("side") == "data"]
-    rows.sort(
-        key=lambda e: (
-            _KERNEL_ORDER.index(e["kernel"])
-            if e.get("kernel") in _KERNEL_ORDER
-            else len(_KERNEL_ORDER)
-        )
-    )
-    row = rows[0] if rows else {}
-    interval = row.get("lift_interval")
-    interval = interval if isinstance(interval, dict) else {}
+def _data_lift(rows: list[dict[str, Any]], kernel: str) -> tuple[float | None, ...]:
+    """(lift, low, high) of the data-side ``kernel`` row among ``rows``."""
+    row = next((e for e in rows if e.get("side") == "data" and e.get("kernel") == kernel), {})
+    low, high = _bounds(row.get("lift_interval"))
+    return _number(row.get("lift")), low, high
+
+
+def _alignment_fields(spectral: Any) -> dict[str, Any]:
+    """Last-layer data-side lifts: the model-free same-next-token kernel (the headline) and
+    the kernel of the model's own prototypes (labelled; differs between models)."""
+    rows = _last_layer_entries(_dig(spectral, "alignment"))
+    lin, lin_low, lin_high = _data_lift(rows, "lin")
+    proto, proto_low, proto_high = _data_lift(rows, "proto")
     return {
-        "alignment_lift_last": _number(row.get("lift")),
-        "alignment_lift_last_low": _number(interval.get("low")),
-        "alignment_lift_last_high": _number(interval.get("high")),
+        "alignment_lift_last": lin,
+        "alignment_lift_last_low": lin_low,
+        "alignment_lift_last_high": lin_high,
+        "alignment_kernel": "lin" if lin is not None else None,
+        "alignment_lift_proto_last": proto,
+        "alignment_lift_proto_last_low": proto_low,
+        "alignment_lift_proto_last_high": proto_high,
     }
+
+
+def contexts_key(payload: dict[str, Any]) -> str | None:
+    """Short hash of what fixes the sampled contexts: corpus hash, N, window length, earliest
+    position, seed and split scheme. Two results' data-side lifts compare only when equal.
+    Results stored before the split setting used the seeded random split."""
+    corpus_hash = _dig(payload, "provenance", "corpus", "hash")
+    config = _dig(payload, "provenance", "config")
+    n = _int(_dig(payload, "contexts", "num_contexts"))
+    if not isinstance(corpus_hash, str) or not isinstance(config, dict) or n is None:
+        return None
+    seed = _dig(payload, "provenance", "seed")
+    parts = {
+        "corpus": corpus_hash,
+        "n": n,
+        "window_len": config.get("window_len"),
+        "min_position": config.get("min_position"),
+        "seed": seed if seed is not None else config.get("seed"),
+        "split": config.get("split", "random"),
+    }
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return digest[:12]
 
 
 def _effective_rank_last(spectral: Any) -> float | None:
@@ -82,27 +142,45 @@ def _effective_rank_last(spectral: Any) -> float | None:
     return _number(rows[0].get("effective_rank")) if rows else None
 
 
+def _entropy_fields(entropy: Any) -> dict[str, Any]:
+    summary = _dig(entropy, "summary")
+    gap = _number(_dig(summary, "calibration_gap"))
+    mean_entropy = _number(_dig(summary, "mean_entropy"))
+    ece = _number(_dig(summary, "ece"))
+    if ece is None:
+        ece = _number(_dig(entropy, "calibration", "ece"))
+    relative = gap / mean_entropy if gap is not None and mean_entropy else None
+    return {
+        "mean_nll": _number(_dig(summary, "mean_nll")),
+        "perplexity": _number(_dig(summary, "perplexity")),
+        "mean_entropy": mean_entropy,
+        "calibration_gap": gap,
+        "calibration_gap_relative": relative,
+        "ece": ece,
+    }
+
+
 def headline(payload: dict[str, Any]) -> Headline:
     """Extract the headline numbers; None where a section is absent or not a finite number.
 
     Paths (AnalysisResult JSON): ``entropy.summary.{mean_nll, perplexity, mean_entropy,
-    calibration_gap}``; ``surplus.surplus["2"]`` (Surplus_2), ``surplus.detected["2"]``
-    (older results: derived from that interval's low > 0) and ``surplus.bounds["2"].high``;
-    the data-side ``lift`` (and ``lift_interval``) of ``spectral.alignment`` at the last
-    layer (kernel proto, else lin); the ``effective_rank`` of ``spectral.representation`` at
-    the last layer.
+    calibration_gap}`` and ``entropy.calibration.ece``; ``surplus.surplus["2"]`` (Surplus_2
+    and its interval), ``surplus.verdict["2"]`` (older results: from ``surplus.detected["2"]``,
+    else from the interval's low > 0), ``surplus.bounds["2"].high``,
+    ``surplus.ceiling["1"].share``, ``surplus.capped``; the data-side ``lift`` (and
+    ``lift_interval``) of ``spectral.alignment`` at the last layer for kernel ``lin`` (the
+    headline) and ``proto`` (own prototypes); the ``effective_rank`` of
+    ``spectral.representation`` at the last layer; ``provenance.corpus.hash`` and
+    ``contexts.num_contexts``.
     """
-    summary = _dig(payload, "entropy", "summary")
     spectral = payload.get("spectral")
-    surplus = payload.get("surplus")
+    corpus_hash = _dig(payload, "provenance", "corpus", "hash")
     return Headline(
-        mean_nll=_number(_dig(summary, "mean_nll")),
-        perplexity=_number(_dig(summary, "perplexity")),
-        mean_entropy=_number(_dig(summary, "mean_entropy")),
-        calibration_gap=_number(_dig(summary, "calibration_gap")),
-        surplus_k2=_number(_by_k(_dig(surplus, "surplus"), 2)),
-        surplus_k2_detected=_surplus_detected(surplus, 2),
-        surplus_k2_upper=_number(_dig(_by_k(_dig(surplus, "bounds"), 2), "high")),
-        **_alignment_lift_last(spectral),
+        **_entropy_fields(payload.get("entropy")),
+        **_surplus_fields(payload.get("surplus")),
+        **_alignment_fields(spectral),
+        contexts_key=contexts_key(payload),
+        num_contexts=_int(_dig(payload, "contexts", "num_contexts")),
+        corpus_hash=corpus_hash if isinstance(corpus_hash, str) else None,
         effective_rank_last=_effective_rank_last(spectral),
     )
