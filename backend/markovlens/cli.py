@@ -126,7 +126,8 @@ def serve(
             say(line)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     say(f"markovlens serving at {url} (API docs at {url}docs)")
-    uvicorn.run(create_app(served_settings(settings, host)), **uvicorn_options(settings, host, port))
+    app_ = create_app(served_settings(settings, host))
+    uvicorn.run(app_, **uvicorn_options(settings, host, port))
 
 
 def served_settings(settings: Settings, host: str) -> Settings:
