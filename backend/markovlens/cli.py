@@ -155,6 +155,9 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         # client pick its address; proxies are trusted only via MARKOVLENS_TRUSTED_PROXIES.
         "proxy_headers": False,
         "server_header": False,
+        # uvicorn's own log setup would format its lines (the access log holds the decoded
+        # request path) without escaping: its records go through ours instead.
+        "log_config": None,
     }
 
 

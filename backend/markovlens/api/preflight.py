@@ -57,5 +57,8 @@ def _check_local_is_causal(directory: str) -> None:
     try:
         config = AutoConfig.from_pretrained(directory, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"its config.json cannot be read by transformers ({exc})") from exc
+        # transformers' messages name the resolved directory: give the kind of error only.
+        raise ModelLoadError(
+            f"its config.json cannot be read by transformers ({type(exc).__name__})"
+        ) from None
     check_causal_lm(config)

@@ -78,13 +78,16 @@ def read_lab_meta(directory: Path) -> tuple[str | None, int | None]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {path}: {exc}") from exc
+        reason = getattr(exc, "strerror", None) or exc
+        raise ModelLoadError(f"cannot read the checkpoint's {LAB_META_FILE}: {reason}") from None
     if not isinstance(data, dict):
-        raise ModelLoadError(f"{path} is not a JSON object")
+        raise ModelLoadError(f"the checkpoint's {LAB_META_FILE} is not a JSON object")
     run_name = data.get("run_name")
     step = data.get("training_step")
     if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
-        raise ModelLoadError(f"{path}: training_step must be an integer, got {step!r}")
+        raise ModelLoadError(
+            f"{LAB_META_FILE}: training_step must be an integer, got {str(step)[:50]!r}"
+        )
     return (str(run_name) if run_name is not None else None), step
 
 
@@ -100,11 +103,12 @@ def _gguf_checkpoint(path: Path, revision: str) -> Checkpoint:
 
 def _local_checkpoint(source: ModelSource, settings: Settings, *, need_weights: bool) -> Checkpoint:
     directory = resolve_inside_roots(source.ref, settings.model_roots, what="local:")
+    label = f"local:{source.ref}"
     if not directory.is_dir():
-        raise ModelLoadError(f"local:{source.ref} is not a directory ({directory})")
-    config = read_config_json(directory)
-    check_no_remote_code(config, f"local:{source.ref}")
-    weights = check_weight_files(directory) if need_weights else []
+        raise ModelLoadError(f"{label} is not a directory")
+    config = read_config_json(directory, label)
+    check_no_remote_code(config, label)
+    weights = check_weight_files(directory, label) if need_weights else []
     run_name, step = read_lab_meta(directory)
     return Checkpoint(
         location=str(directory),
@@ -160,7 +164,7 @@ def resolve_checkpoint(
     if source.kind == "gguf":
         path = resolve_inside_roots(source.ref, settings.model_roots, what="gguf:")
         if not path.is_file():
-            raise ModelLoadError(f"gguf:{source.ref} is not a file ({path})")
+            raise ModelLoadError(f"gguf:{source.ref} is not a file")
         return _gguf_checkpoint(path, "local")
     if source.kind == "local":
         return _local_checkpoint(source, settings, need_weights=need_weights)
