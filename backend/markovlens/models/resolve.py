@@ -171,3 +171,51 @@ def resolve_checkpoint(
     if source.kind == "hf":
         return _hf_checkpoint(source, need_weights=need_weights)
     raise ModelLoadError(f"cannot resolve {source.canonical} directly")
+
+
+_GGUF_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def gguf_vocab_size(path: Path) -> int | None:
+    """The vocabulary size from a GGUF file's header (``tokenizer.ggml.tokens`` length), read
+    without loading tensors; None if the header does not say. Used to refuse a pairing (a
+    synthetic corpus with a text model) at submission instead of 47 s into the job."""
+    import struct
+
+    def read(handle: Any, fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        data = handle.read(size)
+        if len(data) != size:
+            raise ValueError("truncated GGUF header")
+        return struct.unpack(fmt, data)[0]
+
+    def skip(handle: Any, kind: int) -> None:
+        if kind == _GGUF_STRING:
+            handle.seek(read(handle, "<Q"), 1)
+        elif kind == _GGUF_ARRAY:
+            inner, count = read(handle, "<I"), read(handle, "<Q")
+            if inner in _GGUF_SCALAR_BYTES:
+                handle.seek(_GGUF_SCALAR_BYTES[inner] * count, 1)
+            else:
+                for _ in range(count):
+                    skip(handle, inner)
+        else:
+            handle.seek(_GGUF_SCALAR_BYTES[kind], 1)
+
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) != b"GGUF":
+                return None
+            read(handle, "<I")  # version
+            read(handle, "<Q")  # tensor count
+            for _ in range(min(read(handle, "<Q"), 100_000)):
+                key = handle.read(read(handle, "<Q")).decode("utf-8", "replace")
+                kind = read(handle, "<I")
+                if key == "tokenizer.ggml.tokens" and kind == _GGUF_ARRAY:
+                    read(handle, "<I")
+                    return int(read(handle, "<Q"))
+                skip(handle, kind)
+    except (OSError, ValueError, KeyError, struct.error):
+        return None
+    return None

@@ -35,7 +35,7 @@ class EscapingFormatter(logging.Formatter):
     """The text format, one record per line: control characters in the message (every
     logged value is in it) are escaped. A traceback, appended after, keeps its lines."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = escape_control(record.message)
         return super().formatMessage(record)
 
