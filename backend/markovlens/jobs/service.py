@@ -191,14 +191,17 @@ def _check_upload_size(corpus: Corpus, config: dict[str, Any]) -> None:
 
 
 def _check_queue_served(session: Session, settings: Settings, queue: str | None) -> None:
-    """An explicit queue must be one some worker consumes, or the job would wait forever."""
-    if queue is None:
+    """An explicit queue must be one some live worker consumes, or the job would wait forever.
+
+    Configured device classes are checked by routing (``unknown queue``); here the queues of
+    the workers that advertised themselves (the embedded one included). With none seen yet
+    nothing is known, and the job is accepted: its workers may be starting.
+    """
+    if queue is None or settings.device_classes:
         return
     from markovlens.jobs.routing import known_classes
 
     served = {device_class.queue for device_class in known_classes(session, settings)}
-    if settings.embedded_worker:
-        served |= set(settings.worker_queues)
     if served and queue not in served:
         raise SubmitError(
             f"no worker serves queue {queue!r}; queues with workers: {', '.join(sorted(served))}. "
