@@ -63,6 +63,14 @@ def test_cross_site_writes_are_refused(open_client: TestClient, headers: dict[st
 def test_own_origin_writes_pass(open_client: TestClient) -> None:
     own = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
     assert open_client.post("/api/v1/jobs", json=JOB, headers=own).status_code == 201
+    # Behind a TLS proxy that passes "Host: name": the https origin of that name is ours.
+    proxied = {"Origin": "https://testserver", "X-Markovlens-Client": "web"}
+    response = open_client.post("/api/v1/jobs", json={**JOB, "force": True}, headers=proxied)
+    assert response.status_code == 201
+    # With a port in Host, the origin's port must match it.
+    ported = {**proxied, "Host": "testserver:8000"}
+    response = open_client.post("/api/v1/jobs", json={**JOB, "force": True}, headers=ported)
+    assert response.status_code == 403
 
 
 @pytest.mark.parametrize("host", ["attacker.example", "attacker.example:8000", "rebind.test."])

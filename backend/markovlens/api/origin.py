@@ -75,10 +75,14 @@ def _origin_matches(origin: str, host: str, scheme: str) -> bool:
     if not parts.scheme or not parts.hostname:
         return False  # "null" (sandboxed frames, file://) is never ours
     name, port = split_host(host)
+    if parts.hostname.lower() != name.strip("[]"):
+        return False
     origin_port = str(parts.port) if parts.port else _DEFAULT_PORTS.get(parts.scheme)
-    our_port = port or _DEFAULT_PORTS.get(scheme)
-    # The scheme may differ behind a TLS-terminating proxy; name and port may not.
-    return parts.hostname.lower() == name.strip("[]") and origin_port == our_port
+    if port is None:
+        # "Host: name" means a default port; behind a TLS proxy the scheme (so which default)
+        # differs between the two sides. Another explicit port is another origin.
+        return origin_port in _DEFAULT_PORTS.values()
+    return origin_port == port
 
 
 def cross_site_refusal(headers: dict[bytes, bytes], scheme: str) -> str | None:
