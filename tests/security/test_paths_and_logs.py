@@ -172,3 +172,26 @@ def test_request_paths_cannot_forge_access_log_lines(tmp_path: Path) -> None:
     assert "/api/v1/health" in log  # the access log is written, through our handler
     assert not [line for line in log.splitlines() if line.startswith("2026-01-01 CRITICAL")]
     assert "%0A2026-01-01%20CRITICAL%20forged" in log  # uvicorn logs the raw (encoded) path
+
+
+def test_gguf_header_reader(tmp_path: Path) -> None:
+    """The vocabulary comes from the header alone; anything else is "not known" (None)."""
+    import struct
+
+    from markovlens.models.resolve import builtin_smollm2_path, gguf_vocab_size
+
+    assert gguf_vocab_size(builtin_smollm2_path()) == 49152
+    fake = tmp_path / "fake.gguf"
+
+    def string(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    header = b"GGUF" + struct.pack("<IQQ", 3, 0, 2)
+    header += string("general.name") + struct.pack("<I", 8) + string("tiny")
+    header += string("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 3)
+    fake.write_bytes(header + b"".join(string(t) for t in ("a", "b", "c")))
+    assert gguf_vocab_size(fake) == 3
+    fake.write_bytes(header[:30])  # truncated
+    assert gguf_vocab_size(fake) is None
+    fake.write_bytes(b"not a gguf file")
+    assert gguf_vocab_size(fake) is None
