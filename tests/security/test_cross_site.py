@@ -132,3 +132,17 @@ def test_lockout_follows_forwarded_addresses_only_from_trusted_proxies(
         assert client.post("/api/v1/jobs", json=JOB, headers=other).status_code == (
             401 if trusted else 429
         )
+
+
+def test_serve_options() -> None:
+    """``serve``: bounded header time, no implicit proxy trust, our log handler, its own name."""
+    from markovlens.cli import served_settings, uvicorn_options
+    from markovlens.settings import Settings
+
+    settings = Settings(header_timeout_seconds=3)
+    options = uvicorn_options(settings, "127.0.0.1", 8000)
+    assert options["proxy_headers"] is False and options["log_config"] is None
+    assert options["http"].header_timeout == 3
+    assert served_settings(settings, "lab.example").allowed_hosts == ["lab.example"]
+    assert served_settings(settings, "0.0.0.0").allowed_hosts == []
+    assert served_settings(settings, "127.0.0.1").allowed_hosts == ["127.0.0.1"]
