@@ -14,6 +14,10 @@ from markovlens.settings import Settings
 from tests.tiny_models import build_tiny_model
 
 ClientFactory = Callable[..., Any]
+# What a TestClient needs to pass the request guard like the UI does: its Host ("testserver")
+# allowed, and the header the UI and CLI send on writes (api/origin.py).
+TEST_HOSTS = ["testserver"]
+UI_HEADERS = {"X-Markovlens-Client": "tests"}
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +39,11 @@ def frontend_dir(tmp_path: Path) -> Path:
 
 
 def build_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"data_dir": tmp_path / "data", "embedded_worker": False}
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "embedded_worker": False,
+        "allowed_hosts": TEST_HOSTS,
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -47,7 +55,7 @@ def make_client(tmp_path: Path, frontend_dir: Path) -> Iterator[ClientFactory]:
 
     def factory(**overrides: Any) -> TestClient:
         settings = build_settings(tmp_path, **overrides)
-        client = TestClient(create_app(settings, frontend_dir=frontend_dir))
+        client = TestClient(create_app(settings, frontend_dir=frontend_dir), headers=UI_HEADERS)
         stack.append(client)
         return client.__enter__()
 

@@ -126,10 +126,39 @@ def serve(
             say(line)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     say(f"markovlens serving at {url} (API docs at {url}docs)")
-    # Open progress streams (SSE) must not hold a shutdown hostage for a whole job.
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5
-    )
+    app_ = create_app(served_settings(settings, host))
+    uvicorn.run(app_, **uvicorn_options(settings, host, port))
+
+
+def served_settings(settings: Settings, host: str) -> Settings:
+    """The bind address, when it is a name, is one the server answers to (Host check)."""
+    from markovlens.api.origin import split_host
+
+    name, _ = split_host(host)
+    if name in ("0.0.0.0", "::", "") or name in settings.allowed_hosts:
+        return settings
+    return settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, name]})
+
+
+def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """How ``serve`` runs uvicorn: bounded header time, no implicit proxy trust."""
+    from markovlens.api.slowclients import header_timeout_protocol
+
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        # Open progress streams (SSE) must not hold a shutdown hostage for a whole job.
+        "timeout_graceful_shutdown": 5,
+        "http": header_timeout_protocol(settings.header_timeout_seconds),
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which lets any local
+        # client pick its address; proxies are trusted only via MARKOVLENS_TRUSTED_PROXIES.
+        "proxy_headers": False,
+        "server_header": False,
+        # uvicorn's own log setup would format its lines (the access log holds the decoded
+        # request path) without escaping: its records go through ours instead.
+        "log_config": None,
+    }
 
 
 def submit_demo_jobs(settings: Settings) -> list[str]:

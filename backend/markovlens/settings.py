@@ -42,6 +42,33 @@ class Settings(BaseSettings):
         default=6.0, ge=0, description="Invalid tokens per address before 429; 0 disables it."
     )
     auth_failure_burst: int = Field(default=10, ge=1, description="Invalid tokens back to back.")
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token for /metrics (a scraper's credential, no API access). "
+        "When set, or when PROTECT_READS is on, /metrics needs it (or an API token).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the server answers to besides IP literals, localhost and this "
+        "machine's name (DNS-rebinding guard); '*' accepts any.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses/networks of reverse proxies whose X-Forwarded-For is believed; "
+        "empty: the header is ignored.",
+    )
+    body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Longest time a request body may take to arrive (408)."
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest time a connection may take to send its headers."
+    )
+    corpora_budget_bytes: int = Field(
+        default=1 << 30, ge=0, description="Total bytes of uploaded corpora kept; 0: no budget."
+    )
+    max_batch_size: int = Field(
+        default=4096, ge=1, description="Largest config batch_size a submission may ask for."
+    )
     lease_seconds: float = 60.0
     heartbeat_seconds: float = 5.0
     reaper_interval_seconds: float = 10.0
@@ -62,7 +89,15 @@ class Settings(BaseSettings):
     log_format: str = Field(default="text", pattern="^(text|json)$")
     log_level: str = "INFO"
 
-    @field_validator("worker_queues", "api_tokens", "model_roots", "device_classes", mode="before")
+    @field_validator(
+        "worker_queues",
+        "api_tokens",
+        "model_roots",
+        "device_classes",
+        "allowed_hosts",
+        "trusted_proxies",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Accept ``a,b,c`` in the environment as well as JSON lists."""

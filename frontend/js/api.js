@@ -44,8 +44,12 @@ export function setApiToken(token) {
   }
 }
 
+// Sent with every request: the server refuses writes without it (or a JSON body), so another
+// web page cannot post a form or a body-less request to a server running on this machine.
+const CLIENT_HEADER = "X-Markovlens-Client";
+
 async function request(method, path, { body, form } = {}) {
-  const init = { method, headers: { Accept: "application/json" } };
+  const init = { method, headers: { Accept: "application/json", [CLIENT_HEADER]: "web" } };
   const token = apiToken();
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (form) init.body = form;

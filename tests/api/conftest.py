@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markovlens.api import create_app
 
-from tests.conftest import build_settings
+from tests.conftest import UI_HEADERS, build_settings
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -37,11 +37,13 @@ def db_client(
 ) -> Iterator[TestClient]:
     """A client on SQLite, and (marked postgres) the same on PostgreSQL."""
     if request.param == "sqlite":
-        with TestClient(create_app(build_settings(tmp_path), frontend_dir=frontend_dir)) as client:
+        app = create_app(build_settings(tmp_path), frontend_dir=frontend_dir)
+        with TestClient(app, headers=UI_HEADERS) as client:
             yield client
         return
     with postgres_database() as url:
         settings = build_settings(tmp_path, database_url=url)
         # The client closes (disposing pooled connections) before the database is dropped.
-        with TestClient(create_app(settings, frontend_dir=frontend_dir)) as client:
+        app = create_app(settings, frontend_dir=frontend_dir)
+        with TestClient(app, headers=UI_HEADERS) as client:
             yield client

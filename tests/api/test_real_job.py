@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markovlens.api import create_app
 
-from tests.conftest import build_settings
+from tests.conftest import UI_HEADERS, build_settings
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 SMALL_CONFIG = {
@@ -62,7 +62,7 @@ def worker_client(
 ) -> Iterator[TestClient]:
     root = tiny_model_dirs["llama"].parent
     settings = build_settings(tmp_path, embedded_worker=True, model_roots=[root])
-    with TestClient(create_app(settings, frontend_dir=frontend_dir)) as client:
+    with TestClient(create_app(settings, frontend_dir=frontend_dir), headers=UI_HEADERS) as client:
         yield client
 
 

@@ -300,6 +300,21 @@ def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service
     assert all(n > 0 for n in chart_points(page, "#panel-entropy"))
 
 
+def advertise_idle_worker(service: Service, queue: str) -> None:
+    from markovlens.store import open_database, repo_workers
+
+    data_dir = service.models["llama"].parent.parent / "data"  # the fixture's layout
+    database = open_database(f"sqlite:///{data_dir / 'markovlens.db'}")
+    try:
+        with database.session() as session:
+            repo_workers.register(
+                session, "idle", hostname="h", pid=1, device="cpu", memory_bytes=1 << 34,
+                queues=[queue],
+            )
+    finally:
+        database.dispose()
+
+
 def test_upload_corpus_then_cancel_the_queued_job(ui: UI, service: Service, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("Markov kernels compose. " * 400)
@@ -309,7 +324,10 @@ def test_upload_corpus_then_cancel_the_queued_job(ui: UI, service: Service, tmp_
     page.set_input_files("#file", str(text))
     page.fill("#corpus_name", "my notes")
     page.click("details.advanced summary")
-    page.fill("#queue", "nowhere")  # no worker serves it: the job stays queued
+    # A queue no worker serves is refused at submission; one whose only worker never claims
+    # (advertised here, straight into the database) keeps the job queued.
+    advertise_idle_worker(service, "nowhere")
+    page.fill("#queue", "nowhere")
     page.click("#submit-job")
     page.wait_for_selector("#submit-status[data-job-id]")
     job_id = int(page.get_attribute("#submit-status", "data-job-id"))

@@ -86,9 +86,10 @@ def test_revision_folds_into_hf_source(db: Database, settings: Settings) -> None
 
 def test_upload_corpus_and_submit_on_it(db: Database, settings: Settings) -> None:
     with db.session() as s:
-        corpus = service.create_upload_corpus(s, "notes", "some text " * 10, settings=settings)
+        # Enough text for three windows of the standard preset (refused at submission if not).
+        corpus = service.create_upload_corpus(s, "notes", "some text " * 100, settings=settings)
         out = service.corpus_out(corpus)
-        assert out.source == f"upload:{corpus.id}" and out.num_bytes == 100
+        assert out.source == f"upload:{corpus.id}" and out.num_bytes == 1000
         with pytest.raises(SubmitError, match="empty"):
             service.create_upload_corpus(s, "x", "   ", settings=settings)
     small = settings.model_copy(update={"max_upload_bytes": 10})

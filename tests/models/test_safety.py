@@ -26,8 +26,8 @@ def refused(source: str, settings: Settings) -> str:
 class TestPaths:
     def test_traversal_out_of_the_roots(self, settings):
         message = refused("local:/root/../etc", settings)
-        assert "resolves to /etc" in message
         assert "outside the allowed model roots" in message
+        assert "resolves" not in message  # the resolved target is never shown
 
     def test_dotdot_from_inside_a_root(self, settings, tiny_root):
         message = refused(f"local:{tiny_root}/llama/../../..", settings)
@@ -40,8 +40,8 @@ class TestPaths:
         link = tmp_path / "root" / "innocent"
         link.symlink_to(outside, target_is_directory=True)
         message = refused(f"local:{link}", settings)
-        assert f"resolves to {outside}" in message
         assert "outside the allowed model roots" in message
+        assert str(outside) not in message  # where the link leads is not told
 
     def test_symlinked_weight_file_escaping(self, settings, tiny_model_dirs, tmp_path):
         directory = tmp_path / "root" / "linked-weights"
@@ -50,7 +50,8 @@ class TestPaths:
         (directory / "model.safetensors").rename(outside)
         (directory / "model.safetensors").symlink_to(outside)
         message = refused(f"local:{directory}", settings)
-        assert f"contains model.safetensors, a link to {outside} outside the allowed" in message
+        assert "contains 'model.safetensors', a link outside the allowed" in message
+        assert str(outside) not in message
 
     def test_symlink_inside_the_roots_is_followed(self, settings, tiny_model_dirs, tmp_path):
         (tmp_path / "root").mkdir()

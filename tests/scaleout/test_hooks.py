@@ -16,6 +16,8 @@ from markovlens.settings import Settings
 from markovlens.store import open_database, repo_workers
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import TEST_HOSTS, UI_HEADERS
+
 CORPUS = "builtin:python-docs"
 
 
@@ -24,9 +26,14 @@ def client_for(tmp_path: Path) -> Iterator[Any]:
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        values: dict[str, Any] = {"data_dir": tmp_path / "data", "embedded_worker": False}
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "embedded_worker": False,
+            "allowed_hosts": TEST_HOSTS,
+        }
         values.update(overrides)
-        client = TestClient(create_app(Settings(**values), frontend_dir=tmp_path))
+        app = create_app(Settings(**values), frontend_dir=tmp_path)
+        client = TestClient(app, headers=UI_HEADERS)
         clients.append(client)
         return client.__enter__()
 

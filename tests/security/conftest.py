@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -87,3 +95,62 @@ def bad_models(
         "escape-link": model_root / "escape-link",
         "linked-weights": linked_weights,
     }
+
+
+@dataclass
+class LiveServer:
+    """``markovlens serve`` in a subprocess on a loopback port (real uvicorn, real sockets)."""
+
+    host: str
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_server(tmp_path: Path, **env: str) -> Iterator[LiveServer]:
+    """Start ``markovlens serve`` with ``MARKOVLENS_<NAME>`` overrides; stop it afterwards."""
+    port = _free_port()
+    log_path = tmp_path / f"serve-{port}.log"
+    environment = {
+        **os.environ,
+        "MARKOVLENS_DATA_DIR": str(tmp_path / f"data-{port}"),
+        "MARKOVLENS_EMBEDDED_WORKER": "false",
+        **{f"MARKOVLENS_{name.upper()}": value for name, value in env.items()},
+    }
+    cli = Path(sys.executable).parent / "markovlens"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = LiveServer("127.0.0.1", port, log_path)
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if httpx.get(f"{server.base}/api/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {log_path.read_text()}")
+                time.sleep(0.25)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

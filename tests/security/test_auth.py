@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.api import security
+from markovlens.api import auth, security
 from markovlens.settings import Settings
 
 from tests.security.conftest import AUTH, TOKEN
@@ -96,13 +96,13 @@ def test_token_is_never_logged(client: TestClient, caplog: pytest.LogCaptureFixt
 def test_token_comparison_hashes_before_comparing(monkeypatch: pytest.MonkeyPatch) -> None:
     """compare_digest sees fixed-length digests for every configured token (no early exit)."""
     seen: list[tuple[int, int]] = []
-    real = security.hmac.compare_digest
+    real = auth.hmac.compare_digest
 
     def spy(a: bytes, b: bytes) -> bool:
         seen.append((len(a), len(b)))
         return real(a, b)
 
-    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
     assert security.token_matches("a", ["a", "bbbbbbbbbbbbbbbb", "c"])
     assert not security.token_matches("x" * 1000, ["a"])
     assert seen == [(32, 32)] * 4

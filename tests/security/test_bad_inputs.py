@@ -312,7 +312,7 @@ def test_script_and_sql_payloads_in_every_string_field(client: TestClient, paylo
     # Free-text fields are data: stored and returned byte for byte, as JSON strings.
     response = client.post(
         "/api/v1/corpora",
-        files={"file": (payload, b"plain text")},
+        files={"file": (payload, b"plain text " * 50)},  # enough for the quick windows
         data={"name": payload},
         headers=AUTH,
     )

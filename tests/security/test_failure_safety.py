@@ -17,6 +17,7 @@ from markovlens.store import Database, Result, open_database, repo_results
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from tests.conftest import TEST_HOSTS
 from tests.security.conftest import AUTH, TOKEN
 
 JOB = {"model": "builtin:smollm2-135m", "corpus": "builtin:python-docs", "preset": "quick"}
@@ -152,6 +153,7 @@ def test_lost_postgres_connection_is_a_503_and_the_api_recovers(
             embedded_worker=False,
             database_url=url,
             api_tokens=[TOKEN],
+            allowed_hosts=TEST_HOSTS,
         )
         with TestClient(create_app(settings, frontend_dir=frontend_dir)) as client:
             assert client.post("/api/v1/jobs", json=JOB, headers=AUTH).status_code == 201

@@ -17,6 +17,7 @@ from markovlens.api import create_app
 from markovlens.settings import Settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from tests.conftest import TEST_HOSTS
 from tests.security.conftest import AUTH, TOKEN
 
 _DATA = Path(tempfile.mkdtemp(prefix="markovlens-schemathesis-"))
@@ -34,6 +35,7 @@ app = create_app(
         model_roots=[_MODEL_ROOT],
         writes_per_minute=0,  # the fuzzer writes fast on purpose; rate limits have their own test
         max_upload_bytes=64 * 1024,
+        allowed_hosts=TEST_HOSTS,
     ),
     frontend_dir=_FRONTEND,
 )

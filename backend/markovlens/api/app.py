@@ -14,7 +14,7 @@ from markovlens.api.apidocs import install_api_docs
 from markovlens.api.error_schema import install_error_schema
 from markovlens.api.errors import install_error_handlers
 from markovlens.api.routers import compare, corpora, health, jobs, methods, models, results
-from markovlens.api.security import install_security, require_read_token
+from markovlens.api.security import install_security, require_metrics_token, require_read_token
 from markovlens.api.static import mount_static
 from markovlens.ops import metrics as ops_metrics
 from markovlens.settings import Settings, get_settings
@@ -53,12 +53,13 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_security(app, settings)  # headers, body limits, write rate limit, DB-outage 503
+    install_security(app, settings)  # host/origin/token guard, body limits, rate limits
     app.include_router(health.router, prefix=API_PREFIX)  # liveness stays open
     reads = [Depends(require_read_token)]  # no-op unless tokens and protect_reads are set
     for router in (models, corpora, jobs, results, compare):
         app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
-    app.include_router(ops_metrics.router)  # /metrics (Prometheus), outside /api/v1
+    # /metrics (Prometheus), outside /api/v1; its own token (METRICS_TOKEN, PROTECT_READS).
+    app.include_router(ops_metrics.router, dependencies=[Depends(require_metrics_token)])
     app.include_router(methods.router)  # /methods: docs/methods.md, the UI's help links
     install_api_docs(app)  # /docs and /redoc
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API

@@ -30,7 +30,11 @@ class ApiClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # The guard refuses "simple" writes (ones another web page could send); this header
+        # marks ours as deliberate (api/origin.py).
+        headers = {"X-Markovlens-Client": "cli"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self.server = server.rstrip("/")
         self._http = httpx.Client(
             base_url=f"{self.server}/api/v1", headers=headers, timeout=timeout, transport=transport

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: settings and database sessions (token checks: ``security.py``)."""
+"""FastAPI dependencies: settings and database sessions (token checks: ``auth.py``)."""
 
 from __future__ import annotations
 

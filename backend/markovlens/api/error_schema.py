@@ -26,10 +26,18 @@ COMMON = {
     "422": "Invalid input (the detail says which field and why)",
     "503": "Database unavailable or full; nothing was applied",
 }
-WRITE = {"401": "Missing or invalid bearer token", "429": "Too many writes from this client"}
+WRITE = {
+    "401": "Missing or invalid bearer token",
+    "403": "Cross-site or simple (form-like) write refused; send JSON or X-Markovlens-Client",
+    "408": "The request body did not arrive in time",
+    "429": "Too many writes from this client",
+}
 READ = {"401": "Missing or invalid bearer token (when reads are protected)", "404": "Not found"}
 BY_METHOD = {"post": {**WRITE, "404": "Not found", "409": "Conflict with the current state"}}
-UPLOAD = {"415": "The upload is not UTF-8 text"}
+UPLOAD = {
+    "415": "The upload is not UTF-8 text",
+    "507": "The corpora storage budget is full",
+}
 
 
 def _error_response(description: str) -> dict[str, Any]:

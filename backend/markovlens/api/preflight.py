@@ -12,13 +12,15 @@ enforces the same checks before it loads anything.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+from markovlens.corpora import CorpusError, parse_corpus_source
 from markovlens.jobs.errors import SubmitError
 from markovlens.models import ModelSourceError, parse_model_source
 from markovlens.models.errors import ModelLoadError
 from markovlens.models.hub import HubUnreachableError
-from markovlens.models.resolve import resolve_checkpoint
-from markovlens.models.safety import check_causal_lm
+from markovlens.models.resolve import builtin_smollm2_path, gguf_vocab_size, resolve_checkpoint
+from markovlens.models.safety import check_causal_lm, read_config_json
 from markovlens.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,52 @@ def preflight_model(source: str, settings: Settings, *, revision: str | None = N
         if base.kind == "local":
             _check_local_is_causal(checkpoint.location)
     except HubUnreachableError as exc:
-        log.info("preflight of %s skipped: %s", source, exc)
+        log.info("preflight of %r skipped: %s", source, exc)
     except ModelLoadError as exc:
         raise SubmitError(f"model {source!r} cannot be analysed: {exc}") from exc
+
+
+def preflight_pairing(model: str, corpus: str, settings: Settings) -> None:
+    """A synthetic corpus is a stream of the source's own symbols: only a model over that
+    vocabulary (a lab checkpoint trained on it, or its random init) can read it."""
+    try:
+        parsed = parse_corpus_source(corpus)
+    except CorpusError:
+        return  # the jobs service names the valid forms
+    if parsed.kind != "synthetic":
+        return
+    from markovlens.lab.sources import get_source
+
+    try:
+        symbols = get_source(parsed.ref).vocab_size
+    except (KeyError, ValueError):
+        return  # unknown name: the jobs service lists the known ones
+    vocab = model_vocab_size(model, settings)
+    if vocab is not None and vocab != symbols:
+        raise SubmitError(
+            f"{parsed.canonical} has a vocabulary of {symbols} symbols but {model[:200]!r} has "
+            f"{vocab} tokens: a synthetic corpus needs a model over its own symbols (a lab "
+            "checkpoint trained on it, see `markovlens lab`); for a text model use a text "
+            "corpus such as builtin:python-docs or an upload"
+        )
+
+
+def model_vocab_size(source: str, settings: Settings) -> int | None:
+    """The model's vocabulary size from its files' headers, or None when not known here."""
+    try:
+        base = parse_model_source(source).base
+        if base.kind == "builtin":
+            return gguf_vocab_size(builtin_smollm2_path())
+        if base.kind not in ("local", "gguf") or not settings.model_roots:
+            return None  # hf: would cost a Hub round trip; the worker checks it
+        checkpoint = resolve_checkpoint(base, settings, need_weights=False)
+        if checkpoint.is_gguf:
+            return gguf_vocab_size(checkpoint.weight_files[0])
+        config = read_config_json(Path(checkpoint.location))
+    except (ModelSourceError, ModelLoadError):
+        return None  # preflight_model has reported it
+    vocab = config.get("vocab_size")
+    return vocab if isinstance(vocab, int) and not isinstance(vocab, bool) else None
 
 
 def _check_local_is_causal(directory: str) -> None:
@@ -57,5 +102,8 @@ def _check_local_is_causal(directory: str) -> None:
     try:
         config = AutoConfig.from_pretrained(directory, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelLoadError(f"its config.json cannot be read by transformers ({exc})") from exc
+        # transformers' messages name the resolved directory: give the kind of error only.
+        raise ModelLoadError(
+            f"its config.json cannot be read by transformers ({type(exc).__name__})"
+        ) from None
     check_causal_lm(config)

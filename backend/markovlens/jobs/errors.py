@@ -17,3 +17,7 @@ class JobStateError(RuntimeError):
 
 class QueueUnavailableError(RuntimeError):
     """The job row was written but its id could not be put on the queue. HTTP 503."""
+
+
+class StorageFullError(SubmitError):
+    """An upload would exceed the corpora storage budget. HTTP 507."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,7 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from markovlens.analysis import preset_config
-from markovlens.jobs.errors import JobStateError, NotFoundError, QueueUnavailableError, SubmitError
+from markovlens.jobs.errors import (
+    JobStateError,
+    NotFoundError,
+    QueueUnavailableError,
+    StorageFullError,
+    SubmitError,
+)
 from markovlens.jobs.headline import headline
 from markovlens.jobs.queue import enqueue_job
 from markovlens.jobs.routing import Route, route_job
@@ -82,9 +89,35 @@ def _canonical_model_source(source: str, revision: str | None) -> tuple[str, str
     return parsed.canonical, revision or parsed.base.revision
 
 
+def _non_finite(value: Any, where: str) -> str | None:
+    """The dotted path of the first Infinity or NaN inside ``value``, else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def _validated_config(request: SubmitRequest, settings: Settings) -> dict[str, Any]:
     overrides = dict(request.config or {})
     overrides.pop("preset", None)  # the request's preset field is the one that counts
+    # Python's JSON reader accepts Infinity and NaN; a tolerance of Infinity would switch the
+    # lens check off and the stored config would not be standard JSON.
+    bad = _non_finite(overrides, "")
+    if bad is not None:
+        raise SubmitError(
+            f"invalid config: {bad} must be a finite number (Infinity and NaN are refused); "
+            "give a finite value or leave it out for the preset's default"
+        )
+    _check_batch_size(overrides.get("batch_size"), settings)
     try:
         config = preset_config(request.preset, **overrides)
     except ValidationError as exc:
@@ -100,11 +133,87 @@ def _validated_config(request: SubmitRequest, settings: Settings) -> dict[str, A
             f"invalid config: max_tokens {config.max_tokens} exceeds this server's limit "
             f"of {settings.max_corpus_tokens}"
         )
+    _check_batch_size(config.batch_size, settings)
     return config.model_dump(mode="json")
 
 
-def _dedupe_key(model: str, revision: str | None, corpus: str, config: dict[str, Any]) -> str:
-    text = json.dumps([model, revision or "", corpus, config], sort_keys=True)
+def _check_batch_size(value: object, settings: Settings) -> None:
+    """Checked on the raw number too: 1e23 must get this message, not a parse error."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if value > settings.max_batch_size:
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        raise SubmitError(
+            f"invalid config: batch_size {shown} exceeds this server's limit of "
+            f"{settings.max_batch_size}; leave it out (null) to fit the batch to memory"
+        )
+
+
+def _check_corpus_source(source: str) -> None:
+    """Refuse now what the worker would refuse later: an unknown synthetic source."""
+    from markovlens.corpora import CorpusError, parse_corpus_source
+
+    try:
+        parsed = parse_corpus_source(source)
+    except CorpusError as exc:
+        raise SubmitError(str(exc)) from exc
+    if parsed.kind == "synthetic":
+        from markovlens.lab.sources import source_names
+
+        names = source_names()
+        if parsed.ref not in names:
+            raise SubmitError(
+                f"unknown synthetic source {parsed.ref[:100]!r}; the synthetic sources are "
+                + ", ".join(f"synthetic:{name}" for name in names)
+            )
+
+
+# The probe-train / validation / test split needs this many windows (AnalysisConfig).
+MIN_WINDOWS = 3
+
+
+def _check_upload_size(corpus: Corpus, config: dict[str, Any]) -> None:
+    """An upload too short for the windows asked for is refused here, not in the worker.
+
+    A token covers at least one byte of UTF-8 text, so an upload of B bytes has at most B
+    tokens (plus a BOS per window): fewer than ``MIN_WINDOWS`` windows' worth can never run.
+    """
+    if corpus.num_bytes is None or not corpus.source.startswith("upload:"):
+        return
+    window_len = int(config["window_len"])
+    needed = MIN_WINDOWS * (window_len - 1)
+    if corpus.num_bytes < needed:
+        raise SubmitError(
+            f"{corpus.source} has {corpus.num_bytes} bytes, so at most {corpus.num_bytes} "
+            f"tokens: fewer than the {MIN_WINDOWS} windows of {window_len} tokens the analysis "
+            f"needs. Upload more text (at least {needed} bytes) or lower window_len"
+        )
+
+
+def _check_queue_served(session: Session, settings: Settings, queue: str | None) -> None:
+    """An explicit queue must be one some live worker consumes, or the job would wait forever.
+
+    Configured device classes are checked by routing (``unknown queue``); here the queues of
+    the workers that advertised themselves (the embedded one included). With none seen yet
+    nothing is known, and the job is accepted: its workers may be starting.
+    """
+    if queue is None or settings.device_classes:
+        return
+    from markovlens.jobs.routing import known_classes
+
+    served = {device_class.queue for device_class in known_classes(session, settings)}
+    if served and queue not in served:
+        raise SubmitError(
+            f"no worker serves queue {queue!r}; queues with workers: {', '.join(sorted(served))}. "
+            f"Leave queue empty to route automatically, or start one: markovlens worker -q {queue}"
+        )
+
+
+def _dedupe_key(
+    model: str, revision: str | None, corpus: str, config: dict[str, Any], queue: str
+) -> str:
+    # The queue is part of the job: the same analysis asked of a GPU class is another job.
+    text = json.dumps([model, revision or "", corpus, config, queue], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -144,10 +253,13 @@ def submit_job(
     settings = settings or get_settings()
     model_source, revision = _canonical_model_source(request.model, request.revision)
     config = _validated_config(request, settings)
+    _check_corpus_source(request.corpus)
+    _check_queue_served(session, settings, request.queue)
     route = _route(session, settings, model_source, revision, request.queue)
     begin_write(session)  # reads (dedupe) then writes: take SQLite's write lock up front
     corpus = resolve_corpus_row(session, request.corpus)
-    key = _dedupe_key(model_source, revision, corpus.source, config)
+    _check_upload_size(corpus, config)
+    key = _dedupe_key(model_source, revision, corpus.source, config, route.queue)
     if not request.force:
         existing = repo_jobs.find_reusable_job(session, key)
         if existing is not None:
@@ -261,6 +373,17 @@ def create_upload_corpus(
             f"the uploaded corpus is {size} bytes; this server accepts at most "
             f"{settings.max_upload_bytes}"
         )
+    if settings.corpora_budget_bytes > 0:
+        begin_write(session)  # sum and insert under one write lock (SQLite)
+        used = repo_corpora.upload_bytes(session)
+        if used + size > settings.corpora_budget_bytes:
+            session.rollback()
+            raise StorageFullError(
+                f"the corpora storage budget is full: {used:,} of "
+                f"{settings.corpora_budget_bytes:,} bytes are used and this upload has "
+                f"{size:,}; reuse an uploaded corpus (upload:<id>) or ask the operator to raise "
+                "MARKOVLENS_CORPORA_BUDGET_BYTES"
+            )
     corpus = repo_corpora.create_upload(session, (name or "").strip() or None, text)
     session.commit()
     return corpus

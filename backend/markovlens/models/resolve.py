@@ -78,13 +78,16 @@ def read_lab_meta(directory: Path) -> tuple[str | None, int | None]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {path}: {exc}") from exc
+        reason = getattr(exc, "strerror", None) or exc
+        raise ModelLoadError(f"cannot read the checkpoint's {LAB_META_FILE}: {reason}") from None
     if not isinstance(data, dict):
-        raise ModelLoadError(f"{path} is not a JSON object")
+        raise ModelLoadError(f"the checkpoint's {LAB_META_FILE} is not a JSON object")
     run_name = data.get("run_name")
     step = data.get("training_step")
     if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
-        raise ModelLoadError(f"{path}: training_step must be an integer, got {step!r}")
+        raise ModelLoadError(
+            f"{LAB_META_FILE}: training_step must be an integer, got {str(step)[:50]!r}"
+        )
     return (str(run_name) if run_name is not None else None), step
 
 
@@ -100,11 +103,12 @@ def _gguf_checkpoint(path: Path, revision: str) -> Checkpoint:
 
 def _local_checkpoint(source: ModelSource, settings: Settings, *, need_weights: bool) -> Checkpoint:
     directory = resolve_inside_roots(source.ref, settings.model_roots, what="local:")
+    label = f"local:{source.ref}"
     if not directory.is_dir():
-        raise ModelLoadError(f"local:{source.ref} is not a directory ({directory})")
-    config = read_config_json(directory)
-    check_no_remote_code(config, f"local:{source.ref}")
-    weights = check_weight_files(directory) if need_weights else []
+        raise ModelLoadError(f"{label} is not a directory")
+    config = read_config_json(directory, label)
+    check_no_remote_code(config, label)
+    weights = check_weight_files(directory, label) if need_weights else []
     run_name, step = read_lab_meta(directory)
     return Checkpoint(
         location=str(directory),
@@ -160,10 +164,58 @@ def resolve_checkpoint(
     if source.kind == "gguf":
         path = resolve_inside_roots(source.ref, settings.model_roots, what="gguf:")
         if not path.is_file():
-            raise ModelLoadError(f"gguf:{source.ref} is not a file ({path})")
+            raise ModelLoadError(f"gguf:{source.ref} is not a file")
         return _gguf_checkpoint(path, "local")
     if source.kind == "local":
         return _local_checkpoint(source, settings, need_weights=need_weights)
     if source.kind == "hf":
         return _hf_checkpoint(source, need_weights=need_weights)
     raise ModelLoadError(f"cannot resolve {source.canonical} directly")
+
+
+_GGUF_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def gguf_vocab_size(path: Path) -> int | None:
+    """The vocabulary size from a GGUF file's header (``tokenizer.ggml.tokens`` length), read
+    without loading tensors; None if the header does not say. Used to refuse a pairing (a
+    synthetic corpus with a text model) at submission instead of 47 s into the job."""
+    import struct
+
+    def read(handle: Any, fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        data = handle.read(size)
+        if len(data) != size:
+            raise ValueError("truncated GGUF header")
+        return struct.unpack(fmt, data)[0]
+
+    def skip(handle: Any, kind: int) -> None:
+        if kind == _GGUF_STRING:
+            handle.seek(read(handle, "<Q"), 1)
+        elif kind == _GGUF_ARRAY:
+            inner, count = read(handle, "<I"), read(handle, "<Q")
+            if inner in _GGUF_SCALAR_BYTES:
+                handle.seek(_GGUF_SCALAR_BYTES[inner] * count, 1)
+            else:
+                for _ in range(count):
+                    skip(handle, inner)
+        else:
+            handle.seek(_GGUF_SCALAR_BYTES[kind], 1)
+
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) != b"GGUF":
+                return None
+            read(handle, "<I")  # version
+            read(handle, "<Q")  # tensor count
+            for _ in range(min(read(handle, "<Q"), 100_000)):
+                key = handle.read(read(handle, "<Q")).decode("utf-8", "replace")
+                kind = read(handle, "<I")
+                if key == "tokenizer.ggml.tokens" and kind == _GGUF_ARRAY:
+                    read(handle, "<I")
+                    return int(read(handle, "<Q"))
+                skip(handle, kind)
+    except (OSError, ValueError, KeyError, struct.error):
+        return None
+    return None

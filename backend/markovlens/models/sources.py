@@ -31,6 +31,40 @@ VALID_FORMS = (
 _HF_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 
+# A revision is a commit id or a Git ref name (git check-ref-format's rules): it reaches the
+# Hub client, the database and the logs, so control characters and path tricks stop here.
+_COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+MAX_REVISION_CHARS = 255
+
+
+def revision_problem(revision: str) -> str | None:
+    """Why ``revision`` is neither a commit id nor a valid Git ref name; None if it is one."""
+    if _COMMIT.match(revision):
+        return None
+    if len(revision) > MAX_REVISION_CHARS:
+        return f"longer than {MAX_REVISION_CHARS} characters"
+    if _REF_FORBIDDEN.search(revision):
+        return "control characters, spaces and ~ ^ : ? * [ \\ are not allowed"
+    if ".." in revision or "@{" in revision or "//" in revision or revision == "@":
+        return "'..', '@{', '//' and a lone '@' are not allowed"
+    if revision.startswith(("/", "-")) or revision.endswith(("/", ".", ".lock")):
+        return "it may not start with '/' or '-', nor end with '/', '.' or '.lock'"
+    if any(part.startswith(".") for part in revision.split("/")):
+        return "no part of it may start with '.'"
+    return None
+
+
+def check_revision(revision: str) -> None:
+    """Raise ``ModelSourceError`` for a revision that is not a commit or a ref name."""
+    why = revision_problem(revision)
+    if why is not None:
+        raise ModelSourceError(
+            f"invalid revision {revision[:80]!r}: {why}. Use a branch or tag name "
+            "(main, v1.0, refs/pr/1) or a commit id (7 to 64 hex digits)"
+        )
+
+
 class ModelSource(BaseModel):
     """A parsed model source. ``inner`` is set only for ``random-init``."""
 
@@ -80,6 +114,8 @@ def parse_model_source(source: str) -> ModelSource:
             raise _error(source, f"{repo!r} is not a Hub repository id ('org/name')")
         if at and not revision:
             raise _error(source, "empty revision after '@'")
+        if revision:
+            check_revision(revision)
         return ModelSource(kind="hf", ref=repo, revision=revision or None)
     if scheme in ("local", "gguf"):
         if "\x00" in ref:

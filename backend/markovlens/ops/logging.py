@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,23 @@ from typing import Any, TextIO
 _job_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
 _worker_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("worker_id", default=None)
 _HANDLER_NAME = "markovlens-structured"
+# C0 and C1 controls (tab kept) and the Unicode line separators: a submitted string such as
+# "hf:org/name@main\n... CRITICAL ..." must not start a forged line in a text log.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+class EscapingFormatter(logging.Formatter):
+    """The text format, one record per line: control characters in the message (every
+    logged value is in it) are escaped. A traceback, appended after, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
 
 
 @contextmanager
@@ -110,6 +128,6 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())

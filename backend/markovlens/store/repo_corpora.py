@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,14 @@ def create_upload(session: Session, name: str | None, text: str) -> Corpus:
         row.name = row.source
     session.flush()
     return row
+
+
+def upload_bytes(session: Session) -> int:
+    """Bytes of uploaded text stored in total (what the corpora budget counts)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Corpus.num_bytes), 0)).where(Corpus.text.is_not(None))
+    )
+    return int(total or 0)
 
 
 def list_corpora(session: Session) -> list[Corpus]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from markovlens.api.deps import get_database, get_session, get_settings_dep
-from markovlens.api.preflight import preflight_model
+from markovlens.api.preflight import preflight_model, preflight_pairing
 from markovlens.api.security import limit_writes, require_write_token
 from markovlens.api.sse import job_event_stream
 from markovlens.jobs import service
@@ -37,6 +37,7 @@ def submit_job(
     """Queue an analysis (or return the equal job already queued/done unless ``force``)."""
     # Refuse now what the worker would refuse later (bad path, no weights, not a causal LM).
     preflight_model(request.model, settings, revision=request.revision)
+    preflight_pairing(request.model, request.corpus, settings)  # synthetic corpus, text model
     job = service.submit_job(session, request, settings=settings)
     return service.job_out(session, job)
 
