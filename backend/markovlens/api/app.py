@@ -12,7 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from markovlens import __version__
 from markovlens.api.error_schema import install_error_schema
 from markovlens.api.errors import install_error_handlers
-from markovlens.api.routers import compare, corpora, health, jobs, models, results
+from markovlens.api.routers import (
+    compare,
+    corpora,
+    health,
+    jobs,
+    models,
+    results,
+    server_config,
+    tokens,
+)
 from markovlens.api.security import install_security, require_read_token
 from markovlens.api.static import mount_static
 from markovlens.ops import metrics as ops_metrics
@@ -53,7 +62,7 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     install_security(app, settings)  # headers, body limits, write rate limit, DB-outage 503
     app.include_router(health.router, prefix=API_PREFIX)  # liveness stays open
     reads = [Depends(require_read_token)]  # no-op unless tokens and protect_reads are set
-    for router in (models, corpora, jobs, results, compare):
+    for router in (models, corpora, jobs, results, compare, tokens, server_config):
         app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
     app.include_router(ops_metrics.router)  # /metrics (Prometheus), outside /api/v1
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API
