@@ -39,7 +39,8 @@ def _analyse(model_dir: Path, **overrides: object):  # type: ignore[no-untyped-d
     values.update(overrides)
     meta = CorpusMeta(source="test", hash="h", num_windows=N_WIN, window_len=T,
                       num_tokens=N_WIN * T)  # fmt: skip
-    out = run_analysis(model, windows, preset_config("quick", **values), ModelMeta(source="m"), meta)
+    config = preset_config("quick", **values)
+    out = run_analysis(model, windows, config, ModelMeta(source="m"), meta)
     return model, windows, out
 
 
@@ -148,6 +149,7 @@ def test_stored_size_per_token_is_bounded(tiny_model_dirs: dict[str, Path]) -> N
     tokens = N_WIN * T
     # top-k: 5 × (4 + 2) bytes per scored token; ids 4 bytes per token; lens 8 bytes per
     # (layer, context); the vocabulary table at most the ids in use.
-    per_token = token_storage_bytes(arrays) - arrays["vocab_text"].nbytes - arrays["vocab_ids"].nbytes
+    table = arrays["vocab_text"].nbytes + arrays["vocab_ids"].nbytes
+    per_token = token_storage_bytes(arrays) - table
     layers = len(arrays["lens_layers"])
     assert per_token == N_WIN * (T - 1) * TOPK * 6 + tokens * 4 + layers * 60 * 8

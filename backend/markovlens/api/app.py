@@ -16,6 +16,7 @@ from markovlens.api.routers import (
     compare,
     corpora,
     health,
+    job_detail,
     jobs,
     models,
     results,
@@ -62,7 +63,9 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     install_security(app, settings)  # headers, body limits, write rate limit, DB-outage 503
     app.include_router(health.router, prefix=API_PREFIX)  # liveness stays open
     reads = [Depends(require_read_token)]  # no-op unless tokens and protect_reads are set
-    for router in (models, corpora, jobs, results, compare, tokens, server_config):
+    for router in (
+        models, corpora, jobs, job_detail, results, compare, tokens, server_config
+    ):
         app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
     app.include_router(ops_metrics.router)  # /metrics (Prometheus), outside /api/v1
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API
