@@ -134,6 +134,8 @@ def test_server_config_reports_the_servers_own_limits_and_presets(
     maximum = next(m.le for m in n_contexts if getattr(m, "le", None) is not None)
     assert body["limits"]["n_contexts"]["maximum"] == maximum == 65_536
     assert body["limits"]["window_len"]["minimum"] == 8
+    # max_tokens has no bound in the config; the server's own setting is the form's maximum.
+    assert body["limits"]["max_tokens"]["maximum"] == 2_000_000
     assert body["default_preset"] == "quick"
     presets = {p["name"]: p for p in body["presets"]}
     assert presets["quick"]["config"]["n_contexts"] == preset_config("quick").n_contexts

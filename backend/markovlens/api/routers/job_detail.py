@@ -38,6 +38,7 @@ class StageTiming(BaseModel):
 
 class JobDetail(BaseModel):
     job: JobOut
+    revision: str | None = Field(description="The revision the job asked for (None: default).")
     model: dict[str, Any] | None
     stages: list[StageTiming] = Field(description="Stage timings of the analysis (succeeded jobs).")
     total_seconds: float | None = Field(description="Started → finished (or → now if running).")
@@ -86,7 +87,8 @@ def job_log(job: JobOut, stages: list[StageTiming], analysis_total: float | None
 @router.get("/jobs/{job_id}/detail", response_model=JobDetail)
 def get_job_detail(job_id: int, session: Session = Depends(get_session)) -> JobDetail:
     """Config, resolved model, stage timings and an event log of one job."""
-    job = service.job_out(session, service.get_job(session, job_id))
+    job_row = service.get_job(session, job_id)
+    job = service.job_out(session, job_row)
     model = session.get(Model, job.model_id)
     model_info = None
     if model is not None:
@@ -97,8 +99,8 @@ def get_job_detail(job_id: int, session: Session = Depends(get_session)) -> JobD
     notes: list[str] = []
     analysis_total = None
     if job.result_id is not None:
-        row = session.get(Result, job.result_id)
-        payload = dict(row.payload) if row is not None else {}
+        result = session.get(Result, job.result_id)
+        payload = dict(result.payload) if result is not None else {}
         stages = _stages(payload)
         seconds = payload.get("provenance", {}).get("stage_seconds") or {}
         analysis_total = seconds.get("total")
@@ -108,6 +110,6 @@ def get_job_detail(job_id: int, session: Session = Depends(get_session)) -> JobD
         end = job.finished_at or datetime.now(job.started_at.tzinfo)
         total = max(0.0, (end - job.started_at).total_seconds())
     return JobDetail(
-        job=job, model=model_info, stages=stages, total_seconds=total,
+        job=job, revision=job_row.model_revision, model=model_info, stages=stages, total_seconds=total,
         log=job_log(job, stages, analysis_total), notes=notes,
     )

@@ -77,6 +77,17 @@ class ServerConfig(BaseModel):
     max_upload_bytes: int
 
 
+def server_limits(settings: Settings) -> dict[str, FieldLimit]:
+    """The config's own bounds, tightened by this server's settings (tokens read per job)."""
+    limits = field_limits()
+    tokens = limits.get("max_tokens")
+    cap = settings.max_corpus_tokens
+    if tokens is not None and (tokens.maximum is None or tokens.maximum > cap):
+        tokens.maximum = cap
+        tokens.description = f"{tokens.description} (this server: at most {cap:,} per job)"
+    return limits
+
+
 def field_limits() -> dict[str, FieldLimit]:
     """Bounds of AnalysisConfig's top-level numeric fields, from its own JSON schema."""
     props = AnalysisConfig.model_json_schema()["properties"]
@@ -183,7 +194,7 @@ def get_server_config(
     estimates = _estimates(session)
     return ServerConfig(
         default_preset=DEFAULT_PRESET,
-        limits=field_limits(),
+        limits=server_limits(settings),
         presets=[
             PresetInfo(
                 name=p,
