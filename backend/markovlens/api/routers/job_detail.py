@@ -110,6 +110,6 @@ def get_job_detail(job_id: int, session: Session = Depends(get_session)) -> JobD
         end = job.finished_at or datetime.now(job.started_at.tzinfo)
         total = max(0.0, (end - job.started_at).total_seconds())
     return JobDetail(
-        job=job, revision=job_row.model_revision, model=model_info, stages=stages, total_seconds=total,
-        log=job_log(job, stages, analysis_total), notes=notes,
+        job=job, revision=job_row.model_revision, model=model_info, stages=stages,
+        total_seconds=total, log=job_log(job, stages, analysis_total), notes=notes,
     )
