@@ -114,8 +114,12 @@ def test_window_view_puts_each_quantity_on_the_token_the_prediction_was_made_at(
     assert kl[positions[0]] == pytest.approx(float(arrays["lens_kl_to_last"][0, rows[0]]))
     gain = view.values["surplus_gain_j1"]
     assert gain[positions[0]] == pytest.approx(float(arrays["surplus_gain_j1"][rows[0]]))
-    # Scales: shared by every window, 0-based for NLL, symmetric for differences.
-    assert view.scales["nll"].low == 0.0 and view.scales["nll"].high > 0
+    # Scales: shared by every window, the 1st–99th percentile for NLL (values beyond take the
+    # end colours, and the scale says so), symmetric around 0 for differences.
+    nll = arrays["nll"]
+    scale = view.scales["nll"]
+    assert (scale.low, scale.high) == pytest.approx(tuple(np.percentile(nll, [1, 99])), rel=1e-6)
+    assert scale.clipped_low and scale.clipped_high
     assert view.scales["surplus_gain_j1"].low == -view.scales["surplus_gain_j1"].high
     assert window_view(arrays, (w + 1) % N_WIN).scales["nll"] == view.scales["nll"]
 

@@ -53,7 +53,7 @@ class QuantityInfo(BaseModel):
 class Scale(BaseModel):
     """The colour scale's domain, shared by every window of the result (so colours compare).
 
-    Sequential: [low, high]; diverging: [−bound, bound] around 0; binary: [0, 1]. Values beyond
+    Sequential: the 1st–99th percentile [low, high]; diverging: [−bound, bound] around 0; binary: [0, 1]. Values beyond
     the domain take the end colour (the legend says ≤ low / ≥ high).
     """
 
@@ -233,8 +233,9 @@ def _scale(values: np.ndarray, kind: Kind) -> Scale:
             low=-bound, high=bound,
             clipped_low=bool(finite.min() < -bound), clipped_high=bool(finite.max() > bound),
         )
-    low = min(0.0, float(finite.min()))
-    high = float(np.percentile(finite, 99))
+    # 1st–99th percentile, not 0-based: a near-uniform model's NLLs all sit near log |V|, and
+    # a scale from 0 would paint every token the same colour.
+    low, high = (float(x) for x in np.percentile(finite, [1, 99]))
     if high <= low:
         high = low + 1.0
     return Scale(

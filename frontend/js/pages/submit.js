@@ -175,8 +175,13 @@ export async function render(main, { params } = { params: new URLSearchParams() 
   }
 
   /** Synthetic corpora have tiny vocabularies: list the models that fit, or say none does. */
+  let shownFor = null;
   function syncCorpus() {
     const corpus = corpusInput.value.trim();
+    // "change" fires again on blur (e.g. when a listed model is clicked): redraw only on news.
+    const key = `${corpus}|${modeUpload.checked}`;
+    if (key === shownFor) return;
+    shownFor = key;
     const info = synthetic.find((x) => x.source === corpus);
     const fit = info?.models || [];
     replace(modelOptions, (info ? fit : []).map((m) => h("option", { value: m })));
