@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from transformers import AutoTokenizer
 
 from tests.browser.conftest import SMALL, UI, Service
 
@@ -58,6 +59,10 @@ def test_every_token_has_the_legend_colour_of_its_value(ui: UI, service: Service
     rid = service.jobs["full"]["result_id"]
     view = service.api.get(f"/api/v1/results/{rid}/tokens", params={"window": 0}).json()
     assert page.locator("#token-text .tok").count() == SMALL["window_len"] == len(view["tokens"])
+    # The job decoded each id with the model's own tokenizer.
+    tokenizer = AutoTokenizer.from_pretrained(service.models["llama"])
+    decoded = [tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in view["token_ids"]]
+    assert view["tokens"] == decoded and view["decoded"]
     keys = [q["key"] for q in view["quantities"]]
     lens = [k for k in keys if k.startswith("lens_kl_l")]
     assert lens, keys  # lens KL by layer is offered at the sampled contexts
