@@ -152,6 +152,14 @@ def test_submit_form_takes_limits_presets_and_estimates_from_the_server(
     estimate = page.locator("#preset-estimate").inner_text()
     assert presets["quick"]["estimate"]["reference"] in estimate
     assert "median" in estimate  # the fixture's quick jobs ran on this server
+    # Every preset's size and run time side by side.
+    rows = page.locator("#preset-table tbody tr")
+    assert rows.count() == 3
+    for name, preset in presets.items():
+        row = page.locator(f"#preset-table tr[data-preset='{name}']").inner_text()
+        assert preset["estimate"]["reference"] in row
+        assert f"{preset['config']['n_contexts']:,}" in row
+    assert "median" in page.locator("#preset-table tr[data-preset='quick']").inner_text()
     page.select_option("#preset", "standard")
     standard_n = presets["standard"]["config"]["n_contexts"]
     assert page.get_attribute("#n_contexts", "placeholder") == f"preset: {standard_n}"

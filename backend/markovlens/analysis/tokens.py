@@ -53,8 +53,9 @@ class QuantityInfo(BaseModel):
 class Scale(BaseModel):
     """The colour scale's domain, shared by every window of the result (so colours compare).
 
-    Sequential: the 1st–99th percentile [low, high]; diverging: [−bound, bound] around 0; binary: [0, 1]. Values beyond
-    the domain take the end colour (the legend says ≤ low / ≥ high).
+    Sequential: the 1st–99th percentile [low, high]; diverging: [−bound, bound] around 0 (bound
+    the 99th percentile of |value|); binary: [0, 1]. Values beyond the domain take the end
+    colour (the legend says ≤ low / ≥ high).
     """
 
     low: float

@@ -108,6 +108,28 @@ function presetLabel(preset) {
     + `${c.max_layers === null ? "every" : whole(c.max_layers)} layers`;
 }
 
+/** Every preset side by side: what it analyses and how long it takes. */
+function presetTable(presets) {
+  if (!presets.some((p) => p.estimate)) return null;
+  return h("div", { class: "table-wrap" }, h("table", { class: "data", id: "preset-table" },
+    h("caption", { text: "Presets: size and run time" }),
+    h("thead", {}, h("tr", {}, ["Preset", "Tokens", "N contexts", "Layers", "Reference time",
+      "On this server"].map((t) => h("th", { scope: "col", text: t })))),
+    h("tbody", {}, presets.map((p) => {
+      const c = p.config || {};
+      const est = p.estimate || {};
+      return h("tr", { dataset: { preset: p.name } },
+        h("th", { scope: "row", text: p.name }),
+        h("td", { class: "num", text: whole(c.max_tokens) }),
+        h("td", { class: "num", text: whole(c.n_contexts) }),
+        h("td", { class: "num", text: c.max_layers === null ? "every" : whole(c.max_layers) }),
+        h("td", { text: est.reference || "—" }),
+        h("td", { text: typeof est.observed_median_seconds === "number"
+          ? `median ${fmtSeconds(est.observed_median_seconds)} (${est.observed_jobs} job(s))`
+          : "no job yet" }));
+    }))));
+}
+
 export async function render(main, { params } = { params: new URLSearchParams() }) {
   const fromId = Number(params?.get("from")) || null;
   const [corporaOut, configOut, fromOut] = await Promise.allSettled([
@@ -253,7 +275,7 @@ export async function render(main, { params } = { params: new URLSearchParams() 
       chooseBox, uploadBox,
       corporaError ? message(`Could not list corpora: ${corporaError}`, "error") : null),
     h("fieldset", {}, h("legend", { text: "Analysis" }),
-      field("preset", "Preset", presetSelect), presetHint,
+      field("preset", "Preset", presetSelect), presetHint, presetTable(presets),
       serverConfig ? null : message("Could not read the server's limits and presets "
         + `(${configOut.reason?.message}); the form uses built-in bounds.`, "error"),
       advanced),
