@@ -87,7 +87,9 @@ class _Reporter:
         threading.Thread(target=self._tick, daemon=True).start()
 
     def send(self, message: tuple[Any, ...]) -> None:
+        """Any message; it ends a slow step (no tick after a result or an error)."""
         with self.lock:
+            self.slow = None
             self.conn.send(message)
 
     def progress(self, fraction: float, stage: str) -> None:
