@@ -100,8 +100,8 @@ function tooltip(view, t, quantity) {
 export async function renderTokens(panel, resultId) {
   panel.append(h("p", { class: "lede", text: "The text of one analysed window. Each token is "
     + "coloured by the prediction the model makes after reading it (of the token that "
-    + "follows); hover or click a token for the model's top-5 next tokens and, at the sampled "
-    + "contexts (underlined), the logit lens's top-1 by layer." }));
+    + "follows); hover, click or focus a token (arrow keys move) for the model's top-5 next "
+    + "tokens and, at the sampled contexts (underlined), the logit lens's top-1 by layer." }));
   const status = h("div", { id: "tokens-status", "aria-live": "polite" });
   const body = h("div", { id: "tokens-body" });
   panel.append(status, body);
@@ -172,7 +172,7 @@ export async function renderTokens(panel, resultId) {
       const bin = binOf(v, q, scale);
       const span = h("span", {
         class: `tok${bin < 0 ? " na" : ""}${sampled.has(t) ? " sampled" : ""}`,
-        tabindex: "0",
+        tabindex: t === 0 ? "0" : "-1", // one tab stop; arrow keys move between tokens
         dataset: { position: t, bin, value: v === null || v === undefined ? "" : v },
         text: shown(tok),
       });
@@ -228,6 +228,17 @@ export async function renderTokens(panel, resultId) {
     const t = Number(span.dataset.position);
     pinned = pinned === t ? null : t;
     showTip(span);
+  });
+  text.addEventListener("keydown", (e) => {
+    const span = e.target.closest?.(".tok");
+    const step = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity }[e.key];
+    if (!span || step === undefined) return;
+    e.preventDefault();
+    const all = text.querySelectorAll(".tok");
+    const t = Math.max(0, Math.min(all.length - 1, Number(span.dataset.position) + step));
+    span.tabIndex = -1;
+    all[t].tabIndex = 0;
+    all[t].focus();
   });
   quantitySelect.addEventListener("change", draw);
   windowInput.addEventListener("change", () => load(windowInput.value));

@@ -115,6 +115,12 @@ def test_hover_shows_the_top5_with_probabilities_and_the_lens_by_layer(
     rows = tip.locator(".tt-lens tr").all_inner_texts()
     assert [r.split()[1] for r in rows] == [str(x) for x in view["lens_layers"]]
     assert "split" in tip.inner_text()
+    # The keyboard reaches the same card: one tab stop, arrow keys move token by token.
+    page.focus("#token-text .tok[data-position='0']")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector("#token-tip[data-position='2']")
+    assert page.locator("#token-text .tok[tabindex='0']").count() == 1
     # The last token predicts nothing inside the window, and says so.
     page.hover(f"#token-text .tok[data-position='{len(view['tokens']) - 1}']")
     assert "Last token of the window" in tip.inner_text()
