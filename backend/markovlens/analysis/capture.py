@@ -344,7 +344,7 @@ def _reduce_logits(
             for name in TOKEN_FLOAT_ARRAYS:
                 arrays[name][w, r0:r1] = getattr(stats, name).float().cpu().numpy()
             arrays["argmax"][w, r0:r1] = stats.argmax.cpu().numpy()
-            top_ids, top_q = topk_of(chunk)
+            top_ids, top_q = topk_of(chunk, top1_prob=stats.top1_conf)
             arrays[TOPK_IDS][w, r0:r1] = top_ids.cpu().numpy()
             arrays[TOPK_PROBS][w, r0:r1] = top_q.cpu().numpy().astype(np.uint16)
             if true_probs is not None:

@@ -116,14 +116,23 @@ def dequantize_probs(stored: np.ndarray) -> np.ndarray:
     return stored.astype(np.float64) / _Q16
 
 
-def topk_of(logits: torch.Tensor, k: int = TOPK) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids int32, quantised probabilities int32) of the ``k`` most likely next tokens per row."""
+def topk_of(
+    logits: torch.Tensor, k: int = TOPK, top1_prob: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids int32, quantised probabilities int32) of the ``k`` most likely next tokens per row.
+
+    ``top1_prob`` (the top-1 probability, which the token statistics already hold) saves the
+    logsumexp pass over |V|: p_i = p_1 · exp(z_i − z_1).
+    """
     k = min(k, int(logits.shape[-1]))
     z = logits.float()
     top, ids = z.topk(k, dim=-1)
-    # Two passes over |V| and no |V|-sized temporary: p = exp(z − logsumexp z) on k entries.
-    lse = torch.logsumexp(z, dim=-1, keepdim=True)
-    return ids.to(torch.int32), quantize_probs((top - lse).exp())
+    if top1_prob is None:
+        log_norm = torch.logsumexp(z, dim=-1, keepdim=True)
+        probs = (top - log_norm).exp()
+    else:
+        probs = top1_prob.float().unsqueeze(-1) * (top - top[..., :1]).exp()
+    return ids.to(torch.int32), quantize_probs(probs)
 
 
 def used_ids(arrays: dict[str, np.ndarray]) -> np.ndarray:
