@@ -97,6 +97,10 @@ export const api = {
   job: (id) => request("GET", `/jobs/${encodeURIComponent(id)}`),
   cancelJob: (id) => request("POST", `/jobs/${encodeURIComponent(id)}/cancel`),
   result: (id) => request("GET", `/results/${encodeURIComponent(id)}`),
+  tokens: (id, window) => request("GET",
+    `/results/${encodeURIComponent(id)}/tokens?window=${Number(window) || 0}`),
+  jobDetail: (id) => request("GET", `/jobs/${encodeURIComponent(id)}/detail`),
+  serverConfig: () => request("GET", "/server-config"),
   compare: (ids) => request("GET", `/compare?result_ids=${ids.map(Number).join(",")}`),
   csvUrl: (id) => `${BASE}/results/${encodeURIComponent(id)}/csv`,
   // The one CSV format is made by the server (api/csvexport.py); pages download its text.

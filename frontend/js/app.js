@@ -6,11 +6,12 @@ import { chartsSettled, setChartContext } from "./charts.js";
 import { h, message, replace } from "./dom.js";
 import * as compare from "./pages/compare.js";
 import * as dashboard from "./pages/dashboard.js";
+import * as job from "./pages/job.js";
 import * as jobs from "./pages/jobs.js";
 import * as models from "./pages/models.js";
 import * as submit from "./pages/submit.js";
 
-const ROUTES = { models, model: dashboard, compare, submit, jobs };
+const ROUTES = { models, model: dashboard, compare, submit, jobs, job };
 
 let cleanup = null;
 let firstRoute = true;
@@ -30,7 +31,8 @@ async function route() {
   if (typeof cleanup === "function") cleanup();
   cleanup = null;
   for (const a of document.querySelectorAll("nav a[data-route]")) {
-    const active = a.dataset.route === name || (name === "model" && a.dataset.route === "models");
+    const active = a.dataset.route === name || (name === "model" && a.dataset.route === "models")
+      || (name === "job" && a.dataset.route === "jobs");
     if (active) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }

@@ -250,15 +250,16 @@ def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service
     assert page.get_attribute("#model", "aria-invalid") == "true"
     assert posted == []
 
-    # Well-formed but refused by the server (over its token limit): the message shows inline.
+    # Well-formed but refused by the server (more contexts than the corpus holds): the
+    # message shows inline.
     page.fill("#model", f"local:{service.models['gpt2']}")
     page.fill("#window_len", "")
-    page.fill("#max_tokens", "50000000")
+    page.fill("#n_contexts", "60000")
     ui.expect_error("status of 422")  # Chromium logs the refused POST itself
     page.click("#submit-job")
     page.wait_for_selector("#submit-status .server-error")
     status = page.locator("#submit-status").inner_text()
-    assert "Server refused the job" in status and "max_tokens" in status
+    assert "Server refused the job" in status and "n_contexts" in status
     assert len(posted) == 1
 
     # A real job.

@@ -20,6 +20,7 @@ from torch import nn
 from markovlens.analysis.architecture import ModelArchitecture
 from markovlens.analysis.entropy import token_stats
 from markovlens.analysis.splits import SplitScheme, window_splits
+from markovlens.analysis.tokens import TOPK, TOPK_IDS, TOPK_PROBS, topk_of
 
 ProgressFn = Callable[[float, str], None]
 TOKEN_FLOAT_ARRAYS = ("nll", "entropy", "gini", "top1_hit", "top1_conf")
@@ -322,8 +323,17 @@ def _reduce_logits(
     arrays: dict[str, np.ndarray],
     true_probs: np.ndarray | None,
 ) -> None:
-    """Per-token statistics of one batch, one window and ``_ROW_CHUNK`` rows at a time."""
+    """Per-token statistics of one batch, one window and ``_ROW_CHUNK`` rows at a time.
+
+    Also the top-``TOPK`` next tokens per token (ids int32, probabilities as uint16
+    floor(p·65535)): 30 bytes a token, what the token view's hover shows.
+    """
     n_pos = batch.shape[1] - 1
+    if TOPK_IDS not in arrays:  # allocated on first use: shaped like the other token arrays
+        k = min(TOPK, int(logits.shape[-1]))
+        n_windows = arrays["nll"].shape[0]
+        arrays[TOPK_IDS] = np.zeros((n_windows, n_pos, k), dtype=np.int32)
+        arrays[TOPK_PROBS] = np.zeros((n_windows, n_pos, k), dtype=np.uint16)
     for b in range(batch.shape[0]):
         w = start + b
         for r0 in range(0, n_pos, _ROW_CHUNK):
@@ -334,6 +344,9 @@ def _reduce_logits(
             for name in TOKEN_FLOAT_ARRAYS:
                 arrays[name][w, r0:r1] = getattr(stats, name).float().cpu().numpy()
             arrays["argmax"][w, r0:r1] = stats.argmax.cpu().numpy()
+            top_ids, top_q = topk_of(chunk, top1_prob=stats.top1_conf)
+            arrays[TOPK_IDS][w, r0:r1] = top_ids.cpu().numpy()
+            arrays[TOPK_PROBS][w, r0:r1] = top_q.cpu().numpy().astype(np.uint16)
             if true_probs is not None:
                 kl, true_ent, cross = exact_token_terms(
                     chunk, torch.from_numpy(np.ascontiguousarray(true_probs[w, r0:r1]))

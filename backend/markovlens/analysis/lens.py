@@ -75,7 +75,12 @@ def lens_suite(
     last = layers[-1]
     n = int(targets.shape[0])
     device = head.unembed.device
-    per = {name: np.zeros((len(layers), n), dtype=np.float32) for name in _ARRAYS}
+    per: dict[str, np.ndarray] = {
+        name: np.zeros((len(layers), n), dtype=np.float32) for name in _ARRAYS
+    }
+    # The lens's own top-1 per layer and its probability: the token view's hover.
+    top1 = np.zeros((len(layers), n), dtype=np.int32)
+    top1_prob = np.zeros((len(layers), n), dtype=np.float32)
     for c0 in range(0, n, chunk):
         c1 = min(n, c0 + chunk)
         y = targets[c0:c1].to(device)
@@ -101,6 +106,8 @@ def lens_suite(
             }
             for name, value in values.items():
                 per[name][i, c0:c1] = value.cpu().numpy()
+            top1[i, c0:c1] = top.cpu().numpy()
+            top1_prob[i, c0:c1] = logp.max(-1).values.exp().cpu().numpy()
             if progress is not None:  # per layer: one chunk × all layers can take many seconds
                 progress((c0 + (c1 - c0) * (i + 1) / len(layers)) / n, "lens")
     summary = [
@@ -119,6 +126,8 @@ def lens_suite(
         layers=summary, fidelity=fidelity, unigram_entropy=h_y, num_contexts=n
     )
     per["lens_layers"] = np.asarray(layers, dtype=np.int32)
+    per["lens_top1"] = top1
+    per["lens_top1_prob"] = top1_prob
     return suite, per
 
 

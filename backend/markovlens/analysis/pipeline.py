@@ -190,6 +190,7 @@ def run_analysis(
     arrays["context_window"] = plan.window_index.numpy().astype(np.int32)
     arrays["context_position"] = plan.position.numpy().astype(np.int32)
     arrays["context_split"] = plan.split.numpy()
+    arrays["token_ids"] = windows.numpy().astype(np.int32)  # the token view's text (decoded later)
 
     # Lens: fidelity first (a mis-wired head fails the job), then every captured layer.
     t0 = time.perf_counter()

@@ -13,7 +13,18 @@ from markovlens import __version__
 from markovlens.api.apidocs import install_api_docs
 from markovlens.api.error_schema import install_error_schema
 from markovlens.api.errors import install_error_handlers
-from markovlens.api.routers import compare, corpora, health, jobs, methods, models, results
+from markovlens.api.routers import (
+    compare,
+    corpora,
+    health,
+    job_detail,
+    jobs,
+    methods,
+    models,
+    results,
+    server_config,
+    tokens,
+)
 from markovlens.api.security import install_security, require_metrics_token, require_read_token
 from markovlens.api.static import mount_static
 from markovlens.ops import metrics as ops_metrics
@@ -56,7 +67,9 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     install_security(app, settings)  # host/origin/token guard, body limits, rate limits
     app.include_router(health.router, prefix=API_PREFIX)  # liveness stays open
     reads = [Depends(require_read_token)]  # no-op unless tokens and protect_reads are set
-    for router in (models, corpora, jobs, results, compare):
+    for router in (
+        models, corpora, jobs, job_detail, results, compare, tokens, server_config
+    ):
         app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
     # /metrics (Prometheus), outside /api/v1; its own token (METRICS_TOKEN, PROTECT_READS).
     app.include_router(ops_metrics.router, dependencies=[Depends(require_metrics_token)])

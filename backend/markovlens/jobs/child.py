@@ -74,23 +74,95 @@ def child_main(spec: ChildSpec, conn: Connection) -> None:
         conn.close()
 
 
+class _Reporter:
+    """Sends messages to the parent; during slow steps with no progress of their own (imports,
+    loading a model) a ticker re-sends the stage every second with its elapsed time, so the
+    Jobs page shows the job is alive and where it is."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()  # the ticker thread and the main thread share the pipe
+        self.slow: tuple[float, str, float] | None = None  # (fraction, stage, started)
+        self.done = threading.Event()
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """Any message; it ends a slow step (no tick after a result or an error)."""
+        with self.lock:
+            self.slow = None
+            self.conn.send(message)
+
+    def progress(self, fraction: float, stage: str) -> None:
+        with self.lock:  # atomic with the ticker: an old slow step is never re-sent after this
+            self.slow = None
+            self.conn.send(("progress", float(fraction), str(stage)))
+
+    def slow_step(self, fraction: float, stage: str) -> None:
+        """Report ``stage`` now and then every second as "stage (12 s)" until the next report."""
+        with self.lock:
+            self.conn.send(("progress", float(fraction), str(stage)))
+            self.slow = (fraction, stage, time.monotonic())
+
+    def _tick(self) -> None:
+        while not self.done.wait(1.0):
+            with self.lock:
+                if self.slow is None:
+                    continue
+                fraction, stage, started = self.slow
+                elapsed = time.monotonic() - started
+                try:
+                    self.conn.send(("progress", fraction, f"{stage} ({elapsed:.0f} s)"))
+                except (BrokenPipeError, OSError):
+                    return
+
+    def close(self) -> None:
+        self.slow = None
+        self.done.set()
+
+
+def _decoder(tokenizer: Any, synthetic: bool) -> Any:
+    """id → text for the token view: symbol names on synthetic corpora, else the tokenizer's."""
+    from markovlens.analysis.tokens import symbol_name
+
+    if synthetic or tokenizer is None:
+        return symbol_name
+
+    def decode(token_id: int) -> str:
+        try:
+            return str(tokenizer.decode([token_id], clean_up_tokenization_spaces=False))
+        except Exception:  # a tokenizer that cannot decode one id alone: show the id
+            return f"#{token_id}"
+
+    return decode
+
+
 def _run(spec: ChildSpec, conn: Connection) -> None:
+    reporter = _Reporter(conn)
+    try:
+        _analyse(spec, reporter)
+    finally:
+        reporter.close()
+
+
+def _analyse(spec: ChildSpec, reporter: _Reporter) -> None:
+    reporter.slow_step(0.0, "starting: importing libraries")
     from markovlens.analysis import AnalysisConfig, run_analysis
+    from markovlens.analysis.tokens import vocabulary_table
     from markovlens.corpora import CorpusError, resolve_corpus
     from markovlens.models import ModelLoadError, ModelSourceError, load_model
     from markovlens.store.arrays import pack_arrays
 
-    def progress(fraction: float, stage: str) -> None:
-        conn.send(("progress", float(fraction), str(stage)))
+    progress = reporter.progress
+    conn = reporter
 
     try:
         config = AnalysisConfig(**spec.config)
-        progress(0.0, "loading model")
+        reporter.slow_step(0.01, "loading model")
         loaded = load_model(spec.model_source, spec.settings)
         meta = loaded.meta.model_dump(mode="json")
         meta.update(training_step=loaded.training_step, run_name=loaded.run_name)
         conn.send(("model", meta))
-        progress(LOAD_MODEL_END, "loading corpus")
+        reporter.slow_step(LOAD_MODEL_END, "loading corpus")
         corpus = resolve_corpus(
             spec.corpus_source,
             loaded.tokenizer,
@@ -110,6 +182,9 @@ def _run(spec: ChildSpec, conn: Connection) -> None:
             progress=lambda f, stage: progress(LOAD_CORPUS_END + span * float(f), stage),
             reference=corpus.reference,
         )
+        reporter.slow_step(1.0, "storing the result")
+        synthetic = corpus.meta.source.startswith("synthetic:")
+        output.arrays.update(vocabulary_table(output.arrays, _decoder(loaded.tokenizer, synthetic)))
         conn.send(("result", output.result.model_dump_json(), pack_arrays(output.arrays)))
     except BrokenPipeError:
         raise

@@ -12,6 +12,7 @@ import {
 import { entropySpecs, exactScalars, get, humanize, isInterval, unitOf } from "../specs.js";
 import { sectionSpecs } from "../suites.js";
 import { tabView } from "../tabs.js";
+import { renderTokens } from "../tokens.js";
 
 function scalarTable(rows, caption) {
   if (rows.length === 0) return null;
@@ -195,6 +196,7 @@ export async function render(main, { args, params }) {
       "Spectral alignment", "Eigenspectra of the predictive-similarity kernels (log–log), "
       + "representation spectra, and the alignment A of whitened hidden states with the kernel's "
       + "top eigenspace against its chance baseline A_rand.") },
+    { id: "tokens", label: "Tokens", render: (p) => renderTokens(p, resultId) },
   ], tab, (id) => history.replaceState(null, "",
     `#/model/${modelId}?result=${resultId}&tab=${id}`));
 

@@ -1,9 +1,10 @@
-// Jobs: the queue with live progress (polled every 1 s while any job is active), errors, cancel.
+// Jobs: the queue with live progress (polled every 1 s while any job is active), ETA, errors,
+// cancel; each job links to its page (config, stage timings, log, edit and resubmit).
 
 import { api } from "../api.js";
 import { fmtDate, h, message, replace } from "../dom.js";
+import { ACTIVE, progressCell } from "../jobstatus.js";
 
-const ACTIVE = new Set(["queued", "running"]);
 const POLL_MS = 1000;
 
 function duration(job) {
@@ -13,9 +14,7 @@ function duration(job) {
   return s < 90 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`;
 }
 
-function jobRow(job, highlight, onCancel) {
-  const pct = Math.round((job.progress || 0) * 100);
-  const bar = h("progress", { max: 100, value: pct, "aria-label": `Job ${job.id} progress` });
+function jobRow(job, highlight, onCancel, serverConfig) {
   const cancel = ACTIVE.has(job.status)
     ? h("button", { type: "button", class: "small danger", text: "Cancel",
       "aria-label": `Cancel job ${job.id}`, onclick: () => onCancel(job) })
@@ -25,17 +24,19 @@ function jobRow(job, highlight, onCancel) {
     : null;
   return h("tr", { class: `job status-${job.status}${highlight ? " highlight" : ""}`,
     dataset: { jobId: job.id, status: job.status } },
-    h("td", { class: "num", text: `#${job.id}` }),
+    h("td", { class: "num" }, h("a", { href: `#/job/${job.id}`, text: `#${job.id}`,
+      "aria-label": `Job ${job.id}: config, timings and log` })),
     h("td", { class: "name" }, h("div", { text: job.model_source }),
       h("div", { class: "muted small", text: `${job.corpus_source} · ${job.preset}`
         + `${job.queue ? ` · queue ${job.queue}` : ""}` })),
     h("td", {}, h("span", { class: `badge ${job.status}`, text: job.status })),
-    h("td", { class: "progress-cell" }, bar,
-      h("span", { class: "pct", text: `${pct}%` }),
-      h("div", { class: "stage muted small", text: job.stage || "" })),
+    h("td", { class: "progress-cell" }, progressCell(job, serverConfig)),
     h("td", { class: "small", text: `${fmtDate(job.created_at)} · ${duration(job)}`
       + (job.attempts > 1 ? ` · attempt ${job.attempts}/${job.max_attempts}` : "") }),
-    h("td", {}, job.error ? h("p", { class: "job-error", text: job.error }) : null, result, cancel));
+    h("td", {}, job.error ? h("p", { class: "job-error", text: job.error }) : null, result, cancel,
+      job.status === "failed" || job.status === "cancelled"
+        ? h("a", { href: `#/submit?from=${job.id}`, class: "resubmit", text: "Edit and resubmit" })
+        : null));
 }
 
 export async function render(main, { params }) {
@@ -50,6 +51,8 @@ export async function render(main, { params }) {
   const total = h("span", { class: "muted" });
   let timer = null;
   let stopped = false;
+  // Run-time estimates for the ETA; the page works without them.
+  const serverConfig = await api.serverConfig().catch(() => null);
 
   const onCancel = async (job) => {
     try {
@@ -68,7 +71,7 @@ export async function render(main, { params }) {
       const items = page.items || [];
       // Keep keyboard focus on the same control across redraws.
       const focused = document.activeElement?.closest?.("tr[data-job-id]")?.dataset.jobId;
-      replace(tbody, items.map((j) => jobRow(j, j.id === highlight, onCancel)));
+      replace(tbody, items.map((j) => jobRow(j, j.id === highlight, onCancel, serverConfig)));
       if (focused) tbody.querySelector(`tr[data-job-id="${focused}"] button`)?.focus();
       total.textContent = `${items.length} of ${page.total ?? items.length} jobs`;
       if (items.length === 0) {

@@ -1,25 +1,52 @@
 // Submit: model source (+ revision), corpus (choose or upload), preset, advanced options.
-// Validated in the browser before sending; server errors are shown next to the form.
+// Limits, preset values and run-time estimates come from the server (/server-config), so the
+// form cannot drift from what the server accepts; validated in the browser before sending,
+// server errors shown next to the form. #/submit?from=<job> pre-fills it from that job.
 
 import { api, apiToken, setApiToken } from "../api.js";
 import { h, message, replace } from "../dom.js";
+import { fmtSeconds } from "../jobstatus.js";
 
 const MODEL_SCHEMES = ["hf:", "local:", "gguf:", "builtin:", "random-init:"];
 const CORPUS_SCHEMES = ["builtin:", "upload:", "synthetic:", "hf-dataset:"];
 
-/** Bounds mirror AnalysisConfig (the server validates again). */
+/** Fallback bounds (AnalysisConfig's) for when the server's own cannot be read. */
 const ADVANCED = [
   { name: "seed", label: "Seed", min: 0, max: 2 ** 31 - 1, hint: "fixes splits and sampling" },
   { name: "window_len", label: "Window length (tokens)", min: 8, max: 8192 },
-  { name: "max_tokens", label: "Tokens analysed", min: 64, max: 100_000_000 },
+  { name: "max_tokens", label: "Tokens analysed", min: 64, max: 2_000_000 },
   { name: "bootstrap_samples", label: "Bootstrap samples", min: 50, max: 100_000 },
-  { name: "n_contexts", label: "Sampled contexts N", min: 16, max: 1_000_000,
+  { name: "n_contexts", label: "Sampled contexts N", min: 16, max: 65_536,
     hint: "for the lens, surplus and spectral suites" },
   { name: "batch_size", label: "Batch size (empty: adapt)", min: 1, max: 4096 },
 ];
 
+/** The advanced fields with the server's bounds where it states them. */
+export function serverFields(limits) {
+  return ADVANCED.map((f) => {
+    const l = limits?.[f.name];
+    return { ...f,
+      min: typeof l?.minimum === "number" ? l.minimum : f.min,
+      max: typeof l?.maximum === "number" ? l.maximum : f.max };
+  });
+}
+
+/** The overrides of `config` relative to `preset` (nested sections compared key by key). */
+export function overridesOf(config, preset) {
+  const out = {};
+  for (const [k, v] of Object.entries(config || {})) {
+    if (k === "preset") continue;
+    const base = preset?.[k];
+    if (v && typeof v === "object" && !Array.isArray(v) && base && typeof base === "object") {
+      const inner = overridesOf(v, base);
+      if (Object.keys(inner).length) out[k] = inner;
+    } else if (JSON.stringify(v) !== JSON.stringify(base)) out[k] = v;
+  }
+  return out;
+}
+
 /** Client-side checks; returns {field: message}. */
-export function validate(values) {
+export function validate(values, fields = ADVANCED) {
   const errors = {};
   const model = values.model.trim();
   if (!model) errors.model = "Enter a model source, e.g. builtin:smollm2-135m or local:/path.";
@@ -36,12 +63,20 @@ export function validate(values) {
       errors.corpus = `Start with one of ${CORPUS_SCHEMES.join(" ")} followed by a name.`;
     }
   }
-  for (const f of ADVANCED) {
+  for (const f of fields) {
     const raw = values.advanced[f.name];
     if (raw === "" || raw === undefined) continue;
     const n = Number(raw);
     if (!Number.isInteger(n)) errors[f.name] = "Enter a whole number.";
     else if (n < f.min || n > f.max) errors[f.name] = `Between ${f.min} and ${f.max}.`;
+  }
+  if (values.extra && values.extra.trim()) {
+    try {
+      const parsed = JSON.parse(values.extra);
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("");
+    } catch {
+      errors.extra = "Enter a JSON object, e.g. {\"surplus\": {\"max_k\": 4}}.";
+    }
   }
   return errors;
 }
@@ -55,21 +90,68 @@ function field(id, label, input, hint) {
     hint ? h("p", { class: "hint", id: `${id}-hint`, text: hint }) : null, err);
 }
 
-export async function render(main) {
-  let corpora = [];
-  let corporaError = null;
-  try {
-    corpora = await api.corpora();
-  } catch (err) {
-    corporaError = err.message;
-  }
-  const known = new Set(["builtin:python-docs", ...corpora.map((c) => c.source)]);
+/** Whole numbers in full (fmt rounds to 4 significant digits: 262,144 would read 262,100). */
+const whole = (n) => (typeof n === "number" ? n.toLocaleString("en-US") : String(n ?? "—"));
+
+/** "quick — 4,096 tokens, N = 2,400 · ≈ 1.5 min (…)" for the preset picker and its hint. */
+function presetEstimate(preset) {
+  const est = preset.estimate || {};
+  const seen = typeof est.observed_median_seconds === "number"
+    ? `; on this server: median ${fmtSeconds(est.observed_median_seconds)} over `
+      + `${est.observed_jobs} job(s)` : "";
+  return `${est.reference || "no reference time"}${seen}`;
+}
+
+function presetLabel(preset) {
+  const c = preset.config || {};
+  return `${preset.name} — ${whole(c.max_tokens)} tokens, N = ${whole(c.n_contexts)}, `
+    + `${c.max_layers === null ? "every" : whole(c.max_layers)} layers`;
+}
+
+/** Every preset side by side: what it analyses and how long it takes. */
+function presetTable(presets) {
+  if (!presets.some((p) => p.estimate)) return null;
+  return h("div", { class: "table-wrap" }, h("table", { class: "data", id: "preset-table" },
+    h("caption", { text: "Presets: size and run time" }),
+    h("thead", {}, h("tr", {}, ["Preset", "Tokens", "N contexts", "Layers", "Reference time",
+      "On this server"].map((t) => h("th", { scope: "col", text: t })))),
+    h("tbody", {}, presets.map((p) => {
+      const c = p.config || {};
+      const est = p.estimate || {};
+      return h("tr", { dataset: { preset: p.name } },
+        h("th", { scope: "row", text: p.name }),
+        h("td", { class: "num", text: whole(c.max_tokens) }),
+        h("td", { class: "num", text: whole(c.n_contexts) }),
+        h("td", { class: "num", text: c.max_layers === null ? "every" : whole(c.max_layers) }),
+        h("td", { text: est.reference || "—" }),
+        h("td", { text: typeof est.observed_median_seconds === "number"
+          ? `median ${fmtSeconds(est.observed_median_seconds)} (${est.observed_jobs} job(s))`
+          : "no job yet" }));
+    }))));
+}
+
+export async function render(main, { params } = { params: new URLSearchParams() }) {
+  const fromId = Number(params?.get("from")) || null;
+  const [corporaOut, configOut, fromOut] = await Promise.allSettled([
+    api.corpora(), api.serverConfig(), fromId ? api.jobDetail(fromId) : Promise.resolve(null)]);
+  const corpora = corporaOut.status === "fulfilled" ? corporaOut.value : [];
+  const corporaError = corporaOut.status === "rejected" ? corporaOut.reason.message : null;
+  const serverConfig = configOut.status === "fulfilled" ? configOut.value : null;
+  const from = fromOut.status === "fulfilled" ? fromOut.value : null;
+  const fields = serverFields(serverConfig?.limits);
+  const presets = serverConfig?.presets || [
+    { name: "quick", config: {} }, { name: "standard", config: {} }, { name: "full", config: {} }];
+  const synthetic = serverConfig?.synthetic || [];
+
+  const known = new Set(["builtin:python-docs", ...synthetic.map((x) => x.source),
+    ...corpora.map((c) => c.source)]);
   const options = [...known].map((src) => {
     const c = corpora.find((x) => x.source === src);
     return h("option", { value: src, text: c?.name && c.name !== src ? `${c.name} (${src})` : src });
   });
   const modelInput = h("input", { type: "text", name: "model", autocomplete: "off",
-    placeholder: "builtin:smollm2-135m", spellcheck: "false" });
+    placeholder: "builtin:smollm2-135m", spellcheck: "false", list: "model-options" });
+  const modelOptions = h("datalist", { id: "model-options" });
   const revisionInput = h("input", { type: "text", name: "revision", placeholder: "main" });
   const corpusInput = h("input", { type: "text", name: "corpus", list: "corpus-options",
     value: "builtin:python-docs", spellcheck: "false" });
@@ -79,39 +161,112 @@ export async function render(main) {
     id: "mode-choose", checked: true });
   const modeUpload = h("input", { type: "radio", name: "corpus-mode", value: "upload",
     id: "mode-upload" });
-  const presetSelect = h("select", { name: "preset" },
-    h("option", { value: "quick", text: "quick — 4k tokens, fast" }),
-    h("option", { value: "standard", text: "standard — 16k tokens", selected: true }),
-    h("option", { value: "full", text: "full — 262k tokens" }));
+  const defaultPreset = serverConfig?.default_preset || "quick";
+  const presetSelect = h("select", { name: "preset" }, presets.map((p) => h("option", {
+    value: p.name, text: p.config?.max_tokens ? presetLabel(p) : p.name,
+    selected: p.name === defaultPreset })));
+  const presetHint = h("p", { class: "estimate", id: "preset-estimate" });
   const queueInput = h("input", { type: "text", name: "queue", placeholder: "default" });
   const forceInput = h("input", { type: "checkbox", name: "force", id: "force" });
   const tokenInput = h("input", { type: "password", name: "api_token", autocomplete: "off",
     value: apiToken() });
   tokenInput.addEventListener("change", () => setApiToken(tokenInput.value.trim()));
-  const advInputs = Object.fromEntries(ADVANCED.map((f) => [f.name,
+  const advInputs = Object.fromEntries(fields.map((f) => [f.name,
     h("input", { type: "number", name: f.name, min: f.min, max: f.max, step: 1,
       inputmode: "numeric" })]));
+  const extraInput = h("textarea", { name: "extra", rows: 3, spellcheck: "false",
+    placeholder: "{\"surplus\": {\"max_k\": 4}}" });
+  const syntheticNote = h("div", { id: "synthetic-note", "aria-live": "polite" });
+
+  /** Placeholders and hints: the chosen preset's value of every advanced field. */
+  function syncPreset() {
+    const preset = presets.find((p) => p.name === presetSelect.value) || presets[0];
+    presetHint.textContent = preset.estimate ? `Run time: ${presetEstimate(preset)}.` : "";
+    for (const f of fields) {
+      const value = preset.config?.[f.name];
+      const input = advInputs[f.name];
+      input.placeholder = value === null || value === undefined
+        ? (f.name === "batch_size" ? "adapt" : "") : `preset: ${value}`;
+      const hint = main.querySelector(`#${f.name}-hint`);
+      if (hint) {
+        hint.textContent = `${f.hint ? `${f.hint}; ` : ""}${preset.name} preset: `
+          + `${value === null || value === undefined ? "adapt" : whole(value)}; `
+          + `allowed ${whole(f.min)}–${whole(f.max)}`;
+      }
+    }
+  }
+
+  /** Synthetic corpora have tiny vocabularies: list the models that fit, or say none does. */
+  let shownFor = null;
+  function syncCorpus() {
+    const corpus = corpusInput.value.trim();
+    // "change" fires again on blur (e.g. when a listed model is clicked): redraw only on news.
+    const key = `${corpus}|${modeUpload.checked}`;
+    if (key === shownFor) return;
+    shownFor = key;
+    const info = synthetic.find((x) => x.source === corpus);
+    const fit = info?.models || [];
+    replace(modelOptions, (info ? fit : []).map((m) => h("option", { value: m })));
+    if (!corpus.startsWith("synthetic:") || modeUpload.checked) {
+      replace(syntheticNote);
+      return;
+    }
+    if (!info) {
+      replace(syntheticNote, message(`Unknown synthetic source; known: `
+        + `${synthetic.map((x) => x.source).join(", ") || "none"}.`, "info"));
+      return;
+    }
+    const lines = [h("strong", { text: `${info.source}: a vocabulary of ${info.vocab_size} `
+      + "symbols. " }), "A pretrained model cannot run on it (its token ids would be "
+      + "meaningless); use a checkpoint trained on this source."];
+    if (fit.length) {
+      lines.push(h("span", { text: ` Models that fit (${fit.length}): ` }),
+        h("ul", { id: "fitting-models" }, fit.map((m) => h("li", {}, h("button", {
+          type: "button", class: "small link", text: m,
+          onclick: () => { modelInput.value = m; modelInput.focus(); } })))));
+    } else {
+      lines.push(h("span", { text: " No model on this server fits it yet: train one with " }),
+        h("code", { text: `markovlens lab train --source ${info.source}` }),
+        h("span", { text: " (checkpoints under a model root are listed here)." }));
+    }
+    replace(syntheticNote, h("div", { class: "msg msg-info", role: "status" }, lines));
+  }
 
   const chooseBox = h("div", { class: "corpus-choose" },
     field("corpus", "Corpus source", corpusInput,
       "builtin:python-docs, upload:<id>, synthetic:<name> or hf-dataset:<name>:<split>"),
-    h("datalist", { id: "corpus-options" }, options));
+    h("datalist", { id: "corpus-options" }, options), syntheticNote);
   const uploadBox = h("div", { class: "corpus-upload", hidden: true },
     field("file", "Text file", fileInput, "Plain UTF-8 text; it is stored on the server."),
     field("corpus_name", "Name (optional)", nameInput));
   const syncMode = () => {
     chooseBox.hidden = !modeChoose.checked;
     uploadBox.hidden = modeChoose.checked;
+    syncCorpus();
   };
   modeChoose.addEventListener("change", syncMode);
   modeUpload.addEventListener("change", syncMode);
+  corpusInput.addEventListener("input", syncCorpus);
+  corpusInput.addEventListener("change", syncCorpus);
+  presetSelect.addEventListener("change", syncPreset);
 
   const status = h("div", { id: "submit-status", "aria-live": "polite" });
   const submitBtn = h("button", { type: "submit", id: "submit-job", text: "Submit job" });
+  const advanced = h("details", { class: "advanced" }, h("summary", { text: "Advanced options" }),
+    h("div", { class: "adv-grid" },
+      fields.map((f) => field(f.name, f.label, advInputs[f.name], f.hint || " ")),
+      field("extra", "Other overrides (JSON)", extraInput,
+        "any other config key, merged over the fields above"),
+      field("queue", "Queue", queueInput, "worker queue, e.g. cpu or gpu"),
+      field("api_token", "API token", tokenInput,
+        "only if the server requires one; kept in this tab, sent as a bearer token"),
+      h("div", { class: "field" }, h("label", { for: "force" }, forceInput,
+        " Re-run even if an identical result exists"))));
   const form = h("form", { id: "submit-form", novalidate: true },
     h("fieldset", {}, h("legend", { text: "Model" }),
       field("model", "Model source", modelInput,
         "hf:<repo>, local:<dir>, gguf:<file>, builtin:smollm2-135m, random-init:<source>"),
+      modelOptions,
       field("revision", "Revision (optional)", revisionInput)),
     h("fieldset", {}, h("legend", { text: "Corpus" }),
       h("div", { class: "radios" },
@@ -120,15 +275,10 @@ export async function render(main) {
       chooseBox, uploadBox,
       corporaError ? message(`Could not list corpora: ${corporaError}`, "error") : null),
     h("fieldset", {}, h("legend", { text: "Analysis" }),
-      field("preset", "Preset", presetSelect),
-      h("details", { class: "advanced" }, h("summary", { text: "Advanced options" }),
-        h("div", { class: "adv-grid" },
-          ADVANCED.map((f) => field(f.name, f.label, advInputs[f.name], f.hint)),
-          field("queue", "Queue", queueInput, "worker queue, e.g. cpu or gpu"),
-          field("api_token", "API token", tokenInput,
-            "only if the server requires one; kept in this tab, sent as a bearer token"),
-          h("div", { class: "field" }, h("label", { for: "force" }, forceInput,
-            " Re-run even if an identical result exists"))))),
+      field("preset", "Preset", presetSelect), presetHint, presetTable(presets),
+      serverConfig ? null : message("Could not read the server's limits and presets "
+        + `(${configOut.reason?.message}); the form uses built-in bounds.`, "error"),
+      advanced),
     h("div", { class: "actions" }, submitBtn), status);
 
   const showErrors = (errors) => {
@@ -152,9 +302,10 @@ export async function render(main) {
     const values = {
       model: modelInput.value, corpus: corpusInput.value,
       corpusMode: modeUpload.checked ? "upload" : "choose", file: fileInput.files[0],
-      advanced: Object.fromEntries(ADVANCED.map((f) => [f.name, advInputs[f.name].value.trim()])),
+      advanced: Object.fromEntries(fields.map((f) => [f.name, advInputs[f.name].value.trim()])),
+      extra: extraInput.value,
     };
-    const errors = validate(values);
+    const errors = validate(values, fields);
     showErrors(errors);
     replace(status);
     if (Object.keys(errors).length) {
@@ -169,8 +320,11 @@ export async function render(main) {
         const created = await api.uploadCorpus(values.file, nameInput.value.trim() || null);
         corpus = created.source;
       }
-      const overrides = Object.fromEntries(Object.entries(values.advanced)
-        .filter(([, v]) => v !== "").map(([k, v]) => [k, Number(v)]));
+      const overrides = {
+        ...(values.extra.trim() ? JSON.parse(values.extra) : {}),
+        ...Object.fromEntries(Object.entries(values.advanced)
+          .filter(([, v]) => v !== "").map(([k, v]) => [k, Number(v)])),
+      };
       const job = await api.submitJob({
         model: values.model.trim(), revision: revisionInput.value.trim() || null, corpus,
         preset: presetSelect.value, config: Object.keys(overrides).length ? overrides : null,
@@ -178,7 +332,8 @@ export async function render(main) {
       });
       replace(status, h("p", { class: "msg msg-ok", role: "status" },
         `Job #${job.id} queued (${job.status}). `,
-        h("a", { href: `#/jobs?highlight=${job.id}`, text: "Follow its progress" })));
+        h("a", { href: `#/jobs?highlight=${job.id}`, text: "Follow its progress" }), " · ",
+        h("a", { href: `#/job/${job.id}`, text: "its page" })));
       status.dataset.jobId = String(job.id);
     } catch (err) {
       replace(status, h("p", { class: "msg msg-error server-error", role: "alert" },
@@ -189,9 +344,38 @@ export async function render(main) {
     }
   });
 
-  replace(main, h("h1", { text: "Submit an analysis" }),
+  let fromNote = null;
+  if (fromId && from) {
+    // Edit and resubmit: the job's sources, preset, queue and every override of its preset.
+    const job = from.job;
+    modelInput.value = job.model_source;
+    revisionInput.value = from.revision || "";
+    corpusInput.value = job.corpus_source;
+    if (presets.some((p) => p.name === job.preset)) presetSelect.value = job.preset;
+    queueInput.value = job.queue === "cpu" ? "" : job.queue;
+    forceInput.checked = true; // the same config again would only return the old job
+    const preset = presets.find((p) => p.name === job.preset);
+    const rest = overridesOf(job.config, preset?.config);
+    for (const f of fields) {
+      if (f.name in rest) {
+        advInputs[f.name].value = rest[f.name] === null ? "" : String(rest[f.name]);
+        delete rest[f.name];
+      }
+    }
+    if (Object.keys(rest).length) extraInput.value = JSON.stringify(rest, null, 1);
+    advanced.open = true;
+    fromNote = message(`Pre-filled from job #${job.id} (${job.status}); change what you need `
+      + "and submit.", "info");
+  } else if (fromId) {
+    fromNote = message(`Could not read job #${fromId}: ${fromOut.reason?.message}`, "error");
+  }
+
+  replace(main, h("h1", { text: fromId ? `Edit and resubmit job #${fromId}` : "Submit an analysis" }),
     h("p", { class: "lede", text: "The worker loads the model, cuts the corpus into windows and "
       + "runs the entropy, surplus and spectral suites. Fields are checked before sending." }),
-    form);
+    fromNote, form);
+  if (fromNote) fromNote.id = "from-note";
+  syncPreset();
+  syncMode();
   return null;
 }
