@@ -2,7 +2,7 @@
 //
 // A ChartSpec is plain data. The dashboard, the suites and the compare page all build specs, so
 // one renderer serves them all:
-//   {id, title, note?, help?: "<methods anchor>" (renders a "?" link to /methods#anchor),
+//   {id, title, note?, help?: "<methods anchor>" (renders a "?" link to /methods#<anchor>),
 //    emptyText?: "what a missing chart means",
 //    equalAspect?: true (same range and scale on x and y: y = x is the diagonal),
 //    x / y: {title, log?, category?, fraction?: true (plain decimals, no SI prefix),
