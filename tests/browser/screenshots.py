@@ -2,8 +2,8 @@
 
 Point it at a server holding SmolLM2 results (``make demo`` submits them): it picks the newest
 succeeded ``builtin:smollm2-135m`` result and, for the compare page, its random-init twin.
-Writes docs/img/{models,dashboard-entropy,dashboard-surplus,dashboard-spectrum,compare,submit,
-jobs}.png at 1280 px wide (pages taller than MAX_HEIGHT are cut there).
+Writes docs/img/{models,dashboard-entropy,dashboard-surplus,dashboard-spectrum,dashboard-tokens,
+compare,submit,jobs,job}.png at 1280 px wide (pages taller than MAX_HEIGHT are cut there).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def newest_result(models: list[dict[str, Any]], source: str) -> tuple[int, int] 
     return None
 
 
-def shoot(page: Any, fragment: str, path: Path, *, tab: str | None = None) -> None:
+def shoot(
+    page: Any, fragment: str, path: Path, *, tab: str | None = None, hover: str | None = None
+) -> None:
     page.evaluate("f => { location.hash = f; }", fragment)
     page.wait_for_function(
         "f => location.hash.startsWith(f.split('&')[0]) && "
@@ -38,6 +40,8 @@ def shoot(page: Any, fragment: str, path: Path, *, tab: str | None = None) -> No
     )
     if tab:
         page.click(f"#tab-{tab}")
+    if hover:  # e.g. a token, to show its hover card
+        page.locator(hover).first.hover()
     page.wait_for_timeout(1200)  # let Plotly finish its transitions
     height = min(MAX_HEIGHT, page.evaluate("() => document.documentElement.scrollHeight"))
     page.screenshot(
@@ -71,10 +75,13 @@ def main() -> None:
         shoot(page, dash, args.out / "dashboard-entropy.png")
         shoot(page, dash, args.out / "dashboard-surplus.png", tab="surplus")
         shoot(page, dash, args.out / "dashboard-spectrum.png", tab="spectrum")
+        shoot(page, dash, args.out / "dashboard-tokens.png", tab="tokens", hover=".tok.sampled")
         ids = [result_id] + ([twin[1]] if twin else [])
         shoot(page, f"#/compare?results={','.join(map(str, ids))}", args.out / "compare.png")
         shoot(page, "#/submit", args.out / "submit.png")
         shoot(page, "#/jobs", args.out / "jobs.png")
+        job_id = httpx.get(f"{base}/api/v1/results/{result_id}", timeout=30).json()["job_id"]
+        shoot(page, f"#/job/{job_id}", args.out / "job.png")
         browser.close()
 
 
