@@ -49,7 +49,10 @@ class Marginal:
 
 
 def fit_marginal(
-    train_tokens: np.ndarray, val_tokens: np.ndarray, vocab_size: int, alphas: tuple[float, ...] = ALPHAS
+    train_tokens: np.ndarray,
+    val_tokens: np.ndarray,
+    vocab_size: int,
+    alphas: tuple[float, ...] = ALPHAS,
 ) -> Marginal:
     """Add-α unigram of ``train_tokens``; α minimises the cross-entropy on ``val_tokens``.
 

@@ -19,8 +19,8 @@ parameters are kept and a probe that stops at its cap while still improving says
 from __future__ import annotations
 
 import copy
-import time
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -165,6 +165,7 @@ class ModelFreeReadout(nn.Module):
             self.out.weight.mul_(0.1)
             self.out.bias.copy_(log_prior)
             for emb in self.embed:
+                assert isinstance(emb, nn.Embedding)
                 emb.weight.normal_(0.0, 1.0)
 
     def forward(self, batch: ProbeInputs) -> torch.Tensor:
@@ -175,7 +176,7 @@ class ModelFreeReadout(nn.Module):
             z = z + emb(batch.tokens[:, i])
         return self.out(nn.functional.gelu(z))
 
-    def reads_state(self) -> bool:
+    def reads_state(self, d_state: int = 0) -> bool:
         return self.state is not None and bool(torch.count_nonzero(self.state.weight))
 
     def nested_with_state(self, d_in: int) -> ModelFreeReadout:
@@ -224,7 +225,8 @@ class FrozenHeadReadout(nn.Module):
         params = [self.linear.bias, self.oov]
         scale = float(self.linear.bias.detach().abs().mean().clamp_min(1e-3))
         opt = torch.optim.Adam(params, lr=0.1 * scale)
-        empty = ProbeInputs(torch.zeros(1, self.linear.in_features), torch.zeros(1, 0), torch.zeros(1))
+        d_in = self.linear.in_features
+        empty = ProbeInputs(torch.zeros(1, d_in), torch.zeros(1, 0), torch.zeros(1))
         with torch.enable_grad():
             for _ in range(steps):
                 logp = torch.log_softmax(self(empty.to(self.oov.device)), dim=1)[0]

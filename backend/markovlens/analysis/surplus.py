@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -47,7 +47,6 @@ from markovlens.analysis.results import Interval
 from markovlens.analysis.surplus_data import (
     ClusterBootstrap,
     Fold,
-    Rows,
     WindowData,
     rows_from_contexts,
     rows_from_windows,
@@ -72,6 +71,10 @@ MODEL_FREE, NGRAM, FROZEN = "model-free", "n-gram", "frozen-head"
 
 def _r(x: float) -> float:
     return round(float(x), 6) if math.isfinite(x) else float(x)
+
+
+def _mean(values: np.ndarray | None) -> float:
+    return _r(float(np.nanmean(values))) if values is not None else float("nan")
 
 
 def _interval(estimate: float, reps: np.ndarray) -> Interval:
@@ -107,7 +110,9 @@ class _Candidate:
     folds: int = 0
     state_used: bool = False
 
-    def add(self, val_ce: np.ndarray, rows: np.ndarray, test_ce: np.ndarray, argmax: np.ndarray):
+    def add(
+        self, val_ce: np.ndarray, rows: np.ndarray, test_ce: np.ndarray, argmax: np.ndarray
+    ) -> None:
         self.val_sum += float(val_ce.sum())
         self.val_count += int(val_ce.size)
         assert self.test_ce is not None and self.argmax is not None
@@ -263,12 +268,19 @@ class _Estimator:
             log_prior = vocab.class_log_prior(torch.from_numpy(marginal.log_prob(all_tokens)))
             self._no_state_and_with_state(fold, j, vocab, state, inputs, log_prior, masks)
             if self.config.lookahead:
-                probe = ModelFreeReadout(state.shape[1], 0, vocab.num_classes,
-                                         self.config.rank, log_prior).to(dev)  # fmt: skip
-                fit = train_readout(probe, inputs("train", j, state, 0),
-                                    inputs("val", j, state, 0), self.settings, self.gen)  # fmt: skip
-                ce, _ = full_vocab_losses(probe, inputs("test", j, state, 0), vocab,
-                                          self.config.eval_batch_size)  # fmt: skip
+                probe = ModelFreeReadout(
+                    state.shape[1], 0, vocab.num_classes, self.config.rank, log_prior
+                ).to(dev)
+                fit = train_readout(
+                    probe,
+                    inputs("train", j, state, 0),
+                    inputs("val", j, state, 0),
+                    self.settings,
+                    self.gen,
+                )
+                ce, _ = full_vocab_losses(
+                    probe, inputs("test", j, state, 0), vocab, self.config.eval_batch_size
+                )
                 self.lookahead_ce[j][te_idx] = ce.numpy()
                 self._record(f"lookahead j={j}", fold.index, fit, ce.numpy(), int(tr.sum()))
 
@@ -299,12 +311,18 @@ class _Estimator:
             )
         # Model-free readouts: the no-state one, then the nested with-state one.
         base = ModelFreeReadout(0, j, vocab.num_classes, cfg.rank, log_prior).to(dev)
-        fit = train_readout(base, inputs("train", j, None, j), inputs("val", j, None, j),
-                            self.settings, self.gen)  # fmt: skip
+        fit = train_readout(
+            base, inputs("train", j, None, j), inputs("val", j, None, j), self.settings, self.gen
+        )
         self._evaluate("no", j, MODEL_FREE, base, fold, fit, vocab, inputs, None, ntr)
         with_state = base.nested_with_state(state.shape[1]).to(dev)
-        fit = train_readout(with_state, inputs("train", j, state, j), inputs("val", j, state, j),
-                            self.settings, self.gen)  # fmt: skip
+        fit = train_readout(
+            with_state,
+            inputs("train", j, state, j),
+            inputs("val", j, state, j),
+            self.settings,
+            self.gen,
+        )
         self._evaluate("with", j, MODEL_FREE, with_state, fold, fit, vocab, inputs, state, ntr)
         if fold.index == 0 and j == 1:
             self.fold0_base, self.fold0_vocab = base, vocab
@@ -338,8 +356,13 @@ class _Estimator:
         def train_in(x: torch.Tensor) -> ProbeInputs:
             return inputs("train", j, x, 0).take(torch.from_numpy(sub))
 
-        fit = train_readout(no_state, train_in(tok_feats), inputs("val", j, tok_feats, 0),
-                            self.frozen_settings, self.gen)  # fmt: skip
+        fit = train_readout(
+            no_state,
+            train_in(tok_feats),
+            inputs("val", j, tok_feats, 0),
+            self.frozen_settings,
+            self.gen,
+        )
         n_sub = int(sub.size)
         self._evaluate("no", j, FROZEN, no_state, fold, fit, vocab, inputs, tok_feats, n_sub, 0)
         both = torch.cat([state, tok_feats], dim=1)
@@ -348,8 +371,9 @@ class _Estimator:
             with_state.linear.weight[:, state.shape[1] :] = no_state.linear.weight
             with_state.oov.copy_(no_state.oov)
         assert with_state.linear.weight.shape[0] == d
-        fit = train_readout(with_state, train_in(both), inputs("val", j, both, 0),
-                            self.frozen_settings, self.gen)  # fmt: skip
+        fit = train_readout(
+            with_state, train_in(both), inputs("val", j, both, 0), self.frozen_settings, self.gen
+        )
         self._evaluate("with", j, FROZEN, with_state, fold, fit, vocab, inputs, both, n_sub, 0)
 
     def _subsample(self, mask: np.ndarray) -> np.ndarray:
@@ -382,8 +406,8 @@ class _Estimator:
         cand.add(val_ce.numpy(), te_idx, test_ce.numpy(), argmax.numpy())
         if side == "with":
             d = self.rows.state.shape[1]
-            reads = getattr(module, "reads_state")
-            cand.state_used |= bool(reads() if name == MODEL_FREE else reads(d))
+            assert isinstance(module, ModelFreeReadout | FrozenHeadReadout)
+            cand.state_used |= module.reads_state(d)
         label = f"{'with-state' if side == 'with' else 'no-state'} {name} j={j}"
         self._record(label, fold.index, fit, test_ce.numpy(), train_rows)
 
@@ -412,7 +436,9 @@ class _Estimator:
             term_reps[j] = reps
             drafter = None
             if FROZEN in wi:
-                e, r = boot.mean(*boot.per_window(rows.window, ce_no[j] - wi[FROZEN].test_ce))  # type: ignore[operator]
+                frozen_ce = wi[FROZEN].test_ce
+                assert frozen_ce is not None
+                e, r = boot.mean(*boot.per_window(rows.window, ce_no[j] - frozen_ce))
                 drafter = _interval(e, r)
             terms[j] = SurplusTerm(
                 j=j,
@@ -423,8 +449,8 @@ class _Estimator:
                 state_used=wi[with_name].state_used,
                 no_state_candidates={n: _r(c.val_ce) for n, c in sorted(no.items())},
                 with_state_candidates={n: _r(c.val_ce) for n, c in sorted(wi.items())},
-                no_state_test={n: _r(float(np.nanmean(c.test_ce))) for n, c in sorted(no.items())},  # type: ignore[arg-type]
-                with_state_test={n: _r(float(np.nanmean(c.test_ce))) for n, c in sorted(wi.items())},  # type: ignore[arg-type]
+                no_state_test={n: _mean(c.test_ce) for n, c in sorted(no.items())},
+                with_state_test={n: _mean(c.test_ce) for n, c in sorted(wi.items())},
                 no_state_choice=no_name,
                 with_state_choice=with_name,
                 drafter_term=drafter,
@@ -472,7 +498,7 @@ class _Estimator:
             capped=capped,
             ceiling=ceiling,
             marginal_entropy=_r(h_y),
-            vocab_train=int(round(float(np.mean(self.vocab_sizes)))) if self.vocab_sizes else None,
+            vocab_train=round(float(np.mean(self.vocab_sizes))) if self.vocab_sizes else None,
             bounds=bounds,
             lookahead=lookahead,
             drafting=drafting,
@@ -518,9 +544,7 @@ class _Estimator:
         rows = self.rows
         out = []
         own = rows.model_nll[:, 0]
-        if not np.isfinite(own).any() and self.head is None:
-            own = self._own_head_nll()
-        elif not np.isfinite(own).any():
+        if not np.isfinite(own).any():
             own = self._own_head_nll()
         for j in range(self.max_k):
             ce = own if j == 0 else self.lookahead_ce[j]
@@ -636,7 +660,7 @@ class _Estimator:
         terms: dict[int, SurplusTerm],
         surplus: dict[int, Interval],
         bounds: dict[int, SurplusBounds],
-        verdict: dict[int, str],
+        verdict: Mapping[int, str],
         pooled: int,
         capped: bool,
         ideal_surplus: dict[int, float] | None,

@@ -96,13 +96,15 @@ class SurplusTerm(BaseModel):
         "so term_j is 0 by construction, a floor. None: not recorded (older results).",
     )
     no_state_candidates: dict[str, float] = Field(
-        default_factory=dict, description="Validation CE (pooled over folds) per no-state candidate."
+        default_factory=dict,
+        description="Validation CE (pooled over folds) per no-state candidate.",
     )
     with_state_candidates: dict[str, float] = Field(
         default_factory=dict, description="Validation CE per with-state candidate."
     )
     no_state_test: dict[str, float] = Field(
-        default_factory=dict, description="Test CE per no-state candidate (reported, not chosen on)."
+        default_factory=dict,
+        description="Test CE per no-state candidate (reported, not chosen on).",
     )
     with_state_test: dict[str, float] = Field(default_factory=dict)
     no_state_choice: str | None = Field(default=None, description="Lowest validation CE.")
