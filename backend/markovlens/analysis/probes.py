@@ -155,18 +155,30 @@ class ModelFreeReadout(nn.Module):
     trigram table); ``A`` is absent (d_in = 0) for no-state probes.
     """
 
-    def __init__(self, d_in: int, j: int, num_classes: int, rank: int, log_prior: torch.Tensor):
+    def __init__(
+        self,
+        d_in: int,
+        j: int,
+        num_classes: int,
+        rank: int,
+        log_prior: torch.Tensor,
+        gen: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.state = nn.Linear(d_in, rank, bias=False) if d_in > 0 else None
         self.embed = nn.ModuleList(nn.Embedding(num_classes, rank) for _ in range(j))
         self.hidden_bias = nn.Parameter(torch.zeros(rank))
         self.out = nn.Linear(rank, num_classes)
+        # Initialised from ``gen`` only (never the global RNG): reproducible per probe.
         with torch.no_grad():
-            self.out.weight.mul_(0.1)
+            self.out.weight.normal_(0.0, 0.1 / math.sqrt(rank), generator=gen)
             self.out.bias.copy_(log_prior)
+            if self.state is not None:
+                bound = 1.0 / math.sqrt(d_in)
+                self.state.weight.uniform_(-bound, bound, generator=gen)
             for emb in self.embed:
                 assert isinstance(emb, nn.Embedding)
-                emb.weight.normal_(0.0, 1.0)
+                emb.weight.normal_(0.0, 1.0, generator=gen)
 
     def forward(self, batch: ProbeInputs) -> torch.Tensor:
         z = self.hidden_bias.expand(len(batch), -1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from markovlens.analysis.contexts import SampledContexts
-from markovlens.analysis.linalg import single_thread, torch_generator
+from markovlens.analysis.linalg import single_thread
 from markovlens.analysis.marginal import fit_marginal
 from markovlens.analysis.ngrams import fit_ngram
 from markovlens.analysis.probes import (
@@ -194,7 +195,9 @@ class _Estimator:
         self.frozen_settings = ProbeSettings(
             **{**self.settings.__dict__, "bf16": use_bf16(config.train_precision, self.device)}
         )
-        self.gen = torch_generator(rng)
+        # Every probe draws from its own stream keyed by (fold, offset, name): the model-free
+        # no-state probes see the same draws whatever the model's probes did before them.
+        self.seed = int(rng.integers(0, 2**62))
         self.probes: list[ProbeFit] = []
         n = len(self.rows)
         self.candidates: dict[tuple[str, int, str], _Candidate] = {}
@@ -217,6 +220,14 @@ class _Estimator:
                 test_ce=np.full(n, np.nan), argmax=np.full(n, -1, dtype=np.int64)
             )
         return self.candidates[key]
+
+    def _gen(self, *key: object) -> torch.Generator:
+        gen = torch.Generator()
+        gen.manual_seed((self.seed + zlib.crc32(repr(key).encode())) % 2**62)
+        return gen
+
+    def _np_rng(self, *key: object) -> np.random.Generator:
+        return np.random.default_rng([self.seed, zlib.crc32(repr(key).encode())])
 
     def _tick(self, name: str) -> None:
         self.done += 1
@@ -268,15 +279,17 @@ class _Estimator:
             log_prior = vocab.class_log_prior(torch.from_numpy(marginal.log_prob(all_tokens)))
             self._no_state_and_with_state(fold, j, vocab, state, inputs, log_prior, masks)
             if self.config.lookahead:
+                key = (fold.index, j, "lookahead")
                 probe = ModelFreeReadout(
-                    state.shape[1], 0, vocab.num_classes, self.config.rank, log_prior
-                ).to(dev)
+                    state.shape[1], 0, vocab.num_classes, self.config.rank, log_prior,
+                    self._gen(*key, "init"),
+                ).to(dev)  # fmt: skip
                 fit = train_readout(
                     probe,
                     inputs("train", j, state, 0),
                     inputs("val", j, state, 0),
                     self.settings,
-                    self.gen,
+                    self._gen(*key),
                 )
                 ce, _ = full_vocab_losses(
                     probe, inputs("test", j, state, 0), vocab, self.config.eval_batch_size
@@ -310,9 +323,16 @@ class _Estimator:
                 np.full(te_idx.size, -1),
             )
         # Model-free readouts: the no-state one, then the nested with-state one.
-        base = ModelFreeReadout(0, j, vocab.num_classes, cfg.rank, log_prior).to(dev)
+        key = (fold.index, j, MODEL_FREE)
+        base = ModelFreeReadout(
+            0, j, vocab.num_classes, cfg.rank, log_prior, self._gen(*key, "init")
+        ).to(dev)
         fit = train_readout(
-            base, inputs("train", j, None, j), inputs("val", j, None, j), self.settings, self.gen
+            base,
+            inputs("train", j, None, j),
+            inputs("val", j, None, j),
+            self.settings,
+            self._gen(*key, "no"),
         )
         self._evaluate("no", j, MODEL_FREE, base, fold, fit, vocab, inputs, None, ntr)
         with_state = base.nested_with_state(state.shape[1]).to(dev)
@@ -321,7 +341,7 @@ class _Estimator:
             inputs("train", j, state, j),
             inputs("val", j, state, j),
             self.settings,
-            self.gen,
+            self._gen(*key, "with"),
         )
         self._evaluate("with", j, MODEL_FREE, with_state, fold, fit, vocab, inputs, state, ntr)
         if fold.index == 0 and j == 1:
@@ -351,7 +371,7 @@ class _Estimator:
         hidden0 = self.rows.state[torch.from_numpy(tr)].mean(0).to(dev)
         no_state = FrozenHeadReadout(self.head, vocab, tok_feats.shape[1], hidden0)
         no_state.fit_marginal_start(log_prior)
-        sub = self._subsample(tr)
+        sub = self._subsample(tr, fold.index)
 
         def train_in(x: torch.Tensor) -> ProbeInputs:
             return inputs("train", j, x, 0).take(torch.from_numpy(sub))
@@ -361,7 +381,7 @@ class _Estimator:
             train_in(tok_feats),
             inputs("val", j, tok_feats, 0),
             self.frozen_settings,
-            self.gen,
+            self._gen(fold.index, j, FROZEN, "no"),
         )
         n_sub = int(sub.size)
         self._evaluate("no", j, FROZEN, no_state, fold, fit, vocab, inputs, tok_feats, n_sub, 0)
@@ -372,16 +392,20 @@ class _Estimator:
             with_state.oov.copy_(no_state.oov)
         assert with_state.linear.weight.shape[0] == d
         fit = train_readout(
-            with_state, train_in(both), inputs("val", j, both, 0), self.frozen_settings, self.gen
+            with_state,
+            train_in(both),
+            inputs("val", j, both, 0),
+            self.frozen_settings,
+            self._gen(fold.index, j, FROZEN, "with"),
         )
         self._evaluate("with", j, FROZEN, with_state, fold, fit, vocab, inputs, both, n_sub, 0)
 
-    def _subsample(self, mask: np.ndarray) -> np.ndarray:
+    def _subsample(self, mask: np.ndarray, fold: int) -> np.ndarray:
         n = int(mask.sum())
         cap = self.config.frozen_max_rows
         if n <= cap:
             return np.arange(n)
-        return np.sort(self.rng.choice(n, size=cap, replace=False))
+        return np.sort(self._np_rng(fold, "subsample").choice(n, size=cap, replace=False))
 
     def _evaluate(
         self,
@@ -417,7 +441,7 @@ class _Estimator:
         for fold in self.folds:
             self._fold(fold)
         rows, cfg = self.rows, self.config
-        boot = ClusterBootstrap(rows.window, cfg.bootstrap_samples, self.rng)
+        boot = ClusterBootstrap(rows.window, cfg.bootstrap_samples, self._np_rng("bootstrap"))
         pooled = boot.num_windows
 
         chosen: dict[int, tuple[str, str]] = {}
@@ -608,7 +632,9 @@ class _Estimator:
             return []
         classes = vocab.classes(self.rows.future[torch.from_numpy(np.maximum(rows_of, 0))])
         layers = self._layers_for_term1(sorted(ctx.hidden))
-        boot = ClusterBootstrap(win[masks["test"]], self.config.bootstrap_samples, self.rng)
+        boot = ClusterBootstrap(
+            win[masks["test"]], self.config.bootstrap_samples, self._np_rng("per-layer")
+        )
         no_state = ce_no[1][rows_of[masks["test"]]]
         out = []
         for layer in layers:
@@ -620,7 +646,8 @@ class _Estimator:
                 return ProbeInputs(x[m], classes[m][:, :1], classes[m][:, 1]).to(self.device)
 
             probe = base.nested_with_state(x.shape[1]).to(self.device)
-            fit = train_readout(probe, part("train"), part("val"), self.settings, self.gen)
+            gen = self._gen(0, 1, "layer", layer)
+            fit = train_readout(probe, part("train"), part("val"), self.settings, gen)
             ce, _ = full_vocab_losses(probe, part("test"), vocab, self.config.eval_batch_size)
             self._record(f"term1 layer={layer}", 0, fit, ce.numpy(), int(masks["train"].sum()))
             est, reps = boot.mean(*boot.per_window(win[masks["test"]], no_state - ce.numpy()))
