@@ -103,6 +103,8 @@ function layoutOf(spec) {
     zeroline: false, automargin: true,
     // exponentformat "power" would render <tspan style=…> superscripts, which CSP blocks.
     ...(ax?.log ? { dtick: 1, exponentformat: "e" } : {}),
+    // A spec may fix the range (e.g. set by the estimates, not by a far-away bound).
+    ...(Array.isArray(ax?.range) ? { range: ax.range, autorange: false } : {}),
   });
   const named = spec.traces.filter((t) => t.name).length;
   return {

@@ -220,3 +220,67 @@ def test_no_state_results_are_the_same_for_two_different_models(source) -> None:
     assert a.bounds == b.bounds
     # ... while the with-state side does depend on the model.
     assert a.terms[1].with_state_test != b.terms[1].with_state_test
+
+
+def test_a_262k_vocabulary_never_makes_a_rows_by_vocab_tensor() -> None:
+    """Probe training and evaluation stay within |V_train| + 1 classes: no float tensor with
+    a |V| axis beyond the frozen head's own [|V|, d] copy (checked on every aten op)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    big_v, d = 262_144, 8
+    gen = torch.Generator().manual_seed(0)
+    windows = torch.randint(0, 300, (24, 40), generator=gen) * 811 % big_v
+    embed = torch.randn(big_v, d, generator=gen)
+    states = embed[windows] + 0.1 * torch.randn(24, 40, d, generator=gen)
+    head = HeadSpec(norm=nn.Identity(), unembed=torch.randn(big_v, d, generator=gen))
+    w = torch.arange(24).repeat_interleave(2)
+    t = torch.tensor([5, 20]).repeat(24)
+    contexts = SampledContexts(
+        hidden={0: states[w, t], 1: states[w, t]},
+        window_index=w,
+        position=t,
+        future_tokens=windows[w[:, None], t[:, None] + 1 + torch.arange(3)],
+        greedy_future=windows[w[:, None], t[:, None] + 1 + torch.arange(3)],
+        embed=embed,
+        head=head,
+    )
+    data = WindowData(
+        windows, states, np.ones((24, 39), np.float32), windows[:, 1:].numpy(), min_position=2
+    )
+    largest: list[tuple[int, ...]] = []
+
+    class Sizes(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            for x in out if isinstance(out, tuple | list) else [out]:
+                if isinstance(x, torch.Tensor) and x.is_floating_point() and big_v in x.shape:
+                    largest.append(tuple(x.shape))
+            return out
+
+    config = SurplusConfig(max_k=3, max_steps=30, max_epochs=3, bootstrap_samples=50)
+    with Sizes():
+        suite = surplus_suite(contexts, config, np.random.default_rng(0), _quiet, windows=data)
+    assert suite.vocab_train is not None and suite.vocab_train < 400
+    assert all(math.prod(shape) <= big_v * d for shape in largest), largest
+    # Every cross-entropy is over the full vocabulary: the trivial bound is log|V|.
+    assert suite.bounds[2].trivial_high == pytest.approx(math.log(big_v), abs=1e-5)
+
+
+def test_the_size_check_catches_a_full_vocabulary_softmax() -> None:
+    """Broken readout: a full-|V| softmax on a batch is seen by the same dispatch check."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    big_v, d = 262_144, 8
+    seen: list[tuple[int, ...]] = []
+
+    class Sizes(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            if isinstance(out, torch.Tensor) and out.is_floating_point() and big_v in out.shape:
+                seen.append(tuple(out.shape))
+            return out
+
+    unembed = torch.randn(big_v, d)
+    with Sizes():
+        torch.log_softmax(torch.randn(16, d) @ unembed.T, dim=1)
+    assert any(math.prod(shape) > big_v * d for shape in seen)
