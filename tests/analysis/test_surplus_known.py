@@ -21,6 +21,7 @@ from markovlens.analysis.surplus_schema import SurplusConfig
 from torch import nn
 
 V, D, T = 4, 12, 64
+Source = tuple[np.ndarray, torch.Tensor]
 
 
 def _table(seed: int = 0) -> np.ndarray:
@@ -110,7 +111,7 @@ def large_source() -> tuple[np.ndarray, torch.Tensor]:
     return table, sample_windows(table, 120, seed=1)
 
 
-def test_exact_term1_of_the_source_is_a_real_trigram_gain(source) -> None:  # type: ignore[no-untyped-def]
+def test_exact_term1_of_the_source_is_a_real_trigram_gain(source: Source) -> None:
     table, _ = source
     exact = exact_term1(table)
     assert 0.2 < exact < math.log(V)
@@ -119,7 +120,7 @@ def test_exact_term1_of_the_source_is_a_real_trigram_gain(source) -> None:  # ty
     assert exact_term1(first_order) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_embedding_only_state_covers_the_exact_term1(large_source) -> None:  # type: ignore[no-untyped-def]
+def test_embedding_only_state_covers_the_exact_term1(large_source: Source) -> None:
     table, windows = large_source
     exact = exact_term1(table)
     contexts, data = embedding_model(windows, seed=2)
@@ -144,7 +145,7 @@ def test_embedding_only_state_covers_the_exact_term1(large_source) -> None:  # t
     assert abs(float(gains.mean()) - term.estimate) < 0.15
 
 
-def test_shuffled_states_are_rejected_by_the_coverage_check(source) -> None:  # type: ignore[no-untyped-def]
+def test_shuffled_states_are_rejected_by_the_coverage_check(source: Source) -> None:
     """Broken: states shuffled across positions carry nothing; the interval misses the exact
     value (and the verdict is not "detected")."""
     table, windows = source
@@ -173,7 +174,9 @@ def _weak_no_state(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(surplus_module, "train_readout", weak)
 
 
-def test_a_weak_no_state_probe_cannot_inflate_the_estimate(source, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_weak_no_state_probe_cannot_inflate_the_estimate(
+    source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
     table, windows = source
     exact = exact_term1(table)
     contexts, data = embedding_model(windows, seed=3)
@@ -188,7 +191,9 @@ def test_a_weak_no_state_probe_cannot_inflate_the_estimate(source, monkeypatch) 
     assert suite.capped and any(p.hit_cap for p in suite.probes)
 
 
-def test_without_the_ngram_baseline_the_weak_probe_inflates_the_estimate(source, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_the_ngram_baseline_the_weak_probe_inflates_the_estimate(
+    source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Broken estimator: no count n-gram on the no-state side. The crippled no-state probe
     then manufactures surplus above the exact value beyond the interval: the check above
     (estimate not above exact beyond its interval) would reject it."""
@@ -202,7 +207,7 @@ def test_without_the_ngram_baseline_the_weak_probe_inflates_the_estimate(source,
     assert suite.terms[1].term.low > exact
 
 
-def test_no_state_results_are_the_same_for_two_different_models(source) -> None:  # type: ignore[no-untyped-def]
+def test_no_state_results_are_the_same_for_two_different_models(source: Source) -> None:
     _, windows = source
     results = []
     for seed in (4, 5):  # two different embedding models (and heads) on one corpus and seed
