@@ -83,6 +83,9 @@ def use_bf16(precision: str, device: torch.device) -> bool:
         return False
 
 
+MIN_ROUND_STEPS = 16
+
+
 @dataclass
 class ProbeSettings:
     batch_size: int
@@ -311,10 +314,14 @@ def train_readout(
     steps = epochs = bad = 0
     n = len(train)
     improved_last = False
+    # One "epoch" (a validation round) is a pass over the rows but at least MIN_ROUND_STEPS
+    # steps, so a small training set does not spend its epoch cap after a few steps.
+    per_pass = max(1, -(-n // settings.batch_size))
+    passes = max(1, -(-MIN_ROUND_STEPS // per_pass))
     while epochs < settings.max_epochs and steps < settings.max_steps and n > 0:
         epochs += 1
-        order = torch.randperm(n, generator=gen)
-        for lo in range(0, n, settings.batch_size):
+        order = torch.cat([torch.randperm(n, generator=gen) for _ in range(passes)])
+        for lo in range(0, order.numel(), settings.batch_size):
             part = train.take(order[lo : lo + settings.batch_size])
             with torch.autocast(settings.device.type, torch.bfloat16, enabled=settings.bf16):
                 logits = module(part)

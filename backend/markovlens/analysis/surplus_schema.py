@@ -35,7 +35,7 @@ class SurplusConfig(BaseModel):
     batch_size: int = Field(default=256, ge=1, le=8192)
     max_epochs: int = Field(default=60, ge=1, le=1000)
     max_steps: int = Field(default=1500, ge=1, description="Hard cap on optimiser steps per probe.")
-    patience: int = Field(default=3, ge=1, description="Epochs without val improvement to stop.")
+    patience: int = Field(default=4, ge=1, description="Epochs without val improvement to stop.")
     lr: float = Field(default=1e-2, gt=0.0, le=1.0)
     weight_decay: float = Field(default=1e-4, ge=0.0, le=1.0)
     bootstrap_samples: int = Field(default=1000, ge=50, le=100_000)
