@@ -124,10 +124,14 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "lens": {"fidelity_contexts": 32},
         # Cross-fitted probes on every position (about 3.7k rows, 5 folds); the step and epoch
         # caps sit well above where early stopping ends them on SmolLM2 (no probe capped).
+        # The frozen-head variant (a d × |V_train| softmax per row) is left to standard: with
+        # it the surplus stage took 3.4× the capture stage (benchmarks/bench_surplus.py).
         "surplus": {
             "max_k": 3,
             "max_layers": 3,
             "bootstrap_samples": 200,
+            "batch_size": 512,
+            "frozen_head": False,
             "frozen_max_rows": 1024,
         },
         "spectral": {

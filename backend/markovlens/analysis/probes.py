@@ -83,7 +83,7 @@ def use_bf16(precision: str, device: torch.device) -> bool:
         return False
 
 
-MIN_ROUND_STEPS = 16
+MIN_ROUND_STEPS = 8
 
 
 @dataclass
