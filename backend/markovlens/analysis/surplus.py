@@ -454,6 +454,9 @@ class _Estimator:
         for j in self.offsets:
             no = {n: c for (s, jj, n), c in self.candidates.items() if s == "no" and jj == j}
             wi = {n: c for (s, jj, n), c in self.candidates.items() if s == "with" and jj == j}
+            # A no-state predictor is also a (state-ignoring) with-state one: when it is the
+            # tightest on both sides the term is exactly 0, never negative by readout misfit.
+            wi.update({f"{n} (no state)": c for n, c in no.items()})
             no_name = min(no, key=lambda n: no[n].val_ce)
             with_name = min(wi, key=lambda n: wi[n].val_ce)
             chosen[j] = (no_name, with_name)
@@ -601,7 +604,12 @@ class _Estimator:
     def _drafting(self, chosen: dict[int, tuple[str, str]]) -> DraftingProxy | None:
         acc: dict[int, float] = {}
         for j, (_, with_name) in chosen.items():
-            cand = self.candidates[("with", j, with_name)]
+            side, name = (
+                ("no", with_name[: -len(" (no state)")])
+                if with_name.endswith(" (no state)")
+                else ("with", with_name)
+            )
+            cand = self.candidates[(side, j, name)]
             known = self.rows.greedy[:, j] >= 0
             if known.any() and cand.argmax is not None:
                 acc[j] = _r(float((cand.argmax[known] == self.rows.greedy[known, j]).mean()))
