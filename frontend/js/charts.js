@@ -375,6 +375,8 @@ export function layoutOf(spec, traces, scaled, theme = LIGHT_THEME) {
     exponentformat: "e",
     ...(ax?.fraction ? { tickformat: ".4~r" } : {}),
     ...(ax?.log ? { dtick: logDtick(values), minor: { showgrid: false, ticks: "" } } : {}),
+    // A spec may fix the range (e.g. set by the estimates, not by a far-away bound).
+    ...(Array.isArray(ax?.range) ? { range: ax.range, autorange: false } : {}),
   });
   const xs = traces.flatMap((t) => t.x);
   const ys = traces.flatMap((t) => [...t.y, ...(t.low || []), ...(t.high || [])]);

@@ -26,19 +26,37 @@ const nonEmpty = (spec) => spec.traces.some((t) => t.y.some((v) => v !== null &&
 // ------------------------------------------------------------------------------- surplus
 
 /**
- * Whether Surplus_K was detected (its 95% interval lies above 0): the stored `detected` flag,
- * else (results stored before that field) the interval's low > 0; null when unknown.
+ * The verdict of Surplus_K: "detected" | "not detected" | "insufficient data" (fewer than 20
+ * windows pooled), from the stored `verdict`, else (older results) from `detected` / the
+ * interval; null when unknown.
  */
-export function surplusDetected(s, k) {
+export function surplusVerdict(s, k) {
+  const v = isObj(s?.verdict) ? s.verdict[k] : undefined;
+  if (typeof v === "string") return v;
   const flag = isObj(s?.detected) ? s.detected[k] : undefined;
-  if (typeof flag === "boolean") return flag;
+  if (typeof flag === "boolean") return flag ? "detected" : "not detected";
   const iv = isObj(s?.surplus) ? s.surplus[k] : undefined;
-  return isInterval(iv) && Number.isFinite(iv.low) ? iv.low > 0 : null;
+  if (isInterval(iv) && Number.isFinite(iv.low)) return iv.low > 0 ? "detected" : "not detected";
+  return null;
 }
 
-/** Surplus_K as text: "estimate [low, high]", or "not detected (≤ upper bound)". */
+/**
+ * Whether Surplus_K was detected (its 95% interval lies above 0 with enough windows): true
+ * only for the "detected" verdict; null when unknown.
+ */
+export function surplusDetected(s, k) {
+  const v = surplusVerdict(s, k);
+  return v === null ? null : v === "detected";
+}
+
+/**
+ * Surplus_K as text: "estimate [low, high]", "not detected (≤ upper bound)", or
+ * "insufficient data: estimate [low, high]".
+ */
 export function fmtSurplus(s, k) {
-  if (surplusDetected(s, k) === false) return fmtNotDetected(s?.bounds?.[k]?.high);
+  const v = surplusVerdict(s, k);
+  if (v === "insufficient data") return `insufficient data: ${fmtInterval(s?.surplus?.[k])}`;
+  if (v === "not detected") return fmtNotDetected(s?.bounds?.[k]?.high);
   return fmtInterval(s?.surplus?.[k]);
 }
 
@@ -46,10 +64,14 @@ export function fmtSurplus(s, k) {
 export function surplusHeadline(s) {
   const iv = isObj(s?.surplus) ? s.surplus[2] : undefined;
   const upper = s?.bounds?.[2]?.high;
+  const share = s?.ceiling?.[1]?.share;
   return {
     surplus_k2: est(iv) ?? null,
     surplus_k2_detected: surplusDetected(s, 2),
+    surplus_k2_verdict: surplusVerdict(s, 2),
     surplus_k2_upper: typeof upper === "number" ? upper : null,
+    surplus_k2_share: est(share) ?? null,
+    surplus_capped: typeof s?.capped === "boolean" ? s.capped : null,
   };
 }
 
@@ -62,14 +84,29 @@ export function fmtLiftHeadline(headline) {
   return fmtInterval({ estimate: lift, low, high });
 }
 
-/** A headline's Surplus_2 as text: the number, or "not detected (≤ bound)". */
+/** A headline's Surplus_2 as text: the number, "not detected (≤ bound)" or "insufficient data". */
 export function fmtSurplusHeadline(headline) {
+  if (headline?.surplus_k2_verdict === "insufficient data") return "insufficient data";
   if (headline?.surplus_k2_detected === false) return fmtNotDetected(headline.surplus_k2_upper);
   return fmt(headline?.surplus_k2);
 }
 
 const NOT_DETECTED_HOVER = "not detected: 95% interval not above 0 (the estimate is a floor; "
   + "the upper bound still holds)";
+const INSUFFICIENT_HOVER = "insufficient data: fewer than 20 windows pooled (no verdict)";
+
+/** [lo, hi] covering the intervals (and 0 and the exact values), padded: the bounds never
+ * set the axis, so a 0.2-nat surplus is not flattened under a 6-nat upper bound. */
+function estimateRange(ivs, extra) {
+  const vals = [0, ...extra];
+  for (const iv of ivs) {
+    for (const v of [est(iv), iv?.low, iv?.high]) if (Number.isFinite(v)) vals.push(v);
+  }
+  const lo = Math.min(...vals);
+  const hi = Math.max(...vals);
+  const pad = Math.max((hi - lo) * 0.15, 0.02);
+  return [lo - pad, hi + pad];
+}
 
 /** `idealSurplus`: the exact section's values, used when the suite carries none itself. */
 export function surplusSpecs(s, idealSurplus) {
@@ -80,49 +117,77 @@ export function surplusSpecs(s, idealSurplus) {
   const own = byNumKey(s.exact_surplus);
   const exact = own.length ? own : byNumKey(idealSurplus);
   if (surplus.length) {
-    const seen = surplus.map(([k]) => surplusDetected(s, k));
+    const verdicts = surplus.map(([k]) => surplusVerdict(s, k));
+    const range = estimateRange(surplus.map(([, v]) => v), exact.map(([, v]) => v));
     const traces = [ivTrace("Surplus_K estimate (95% interval)", surplus.map(([k]) => k),
       surplus.map(([, v]) => v), {
-        hollow: seen.map((d) => d === false),
-        hover: seen.map((d) => (d === false ? NOT_DETECTED_HOVER
-          : d ? "detected: 95% interval above 0" : "")),
+        hollow: verdicts.map((v) => v !== null && v !== "detected"),
+        hover: verdicts.map((v) => (v === "not detected" ? NOT_DETECTED_HOVER
+          : v === "insufficient data" ? INSUFFICIENT_HOVER
+            : v === "detected" ? "detected: 95% interval above 0" : "")),
       })];
     if (bounds.length) {
-      traces.push({ name: "upper bound H(Y_{t+1:t+K−1} | Y_t)", x: bounds.map(([k]) => k),
-        y: bounds.map(([, b]) => b?.high ?? null), role: "bound" });
-      traces.push({ name: "lower bound 0", x: bounds.map(([k]) => k),
-        y: bounds.map(([, b]) => b?.low ?? 0), role: "bound" });
+      // The upper bound is a marker; above the estimates' range it sits at the top edge
+      // (labelled with its value) instead of stretching the axis.
+      const highs = bounds.map(([, b]) => b?.high ?? null);
+      const off = highs.some((v) => Number.isFinite(v) && v > range[1]);
+      traces.push({
+        name: `upper bound H(Y_{t+1:t+K−1} | Y_t)${off ? " (▲ off scale)" : ""}`,
+        x: bounds.map(([k]) => k), y: highs.map((v) => (Number.isFinite(v) ? Math.min(v, range[1]) : null)),
+        role: "bound", kind: "markers",
+        hover: highs.map((v) => (Number.isFinite(v) ? `upper bound ${fmt(v)} nats` : "")),
+      });
     }
     if (exact.length) {
       traces.push({ name: "exact (ideal sufficient statistic)", x: exact.map(([k]) => k),
         y: exact.map(([, v]) => v), role: "exact", kind: "markers" });
     }
+    const any = (v) => verdicts.includes(v);
     specs.push({
-      id: "surplus.by_k", title: "Information surplus Surplus_K by K",
-      note: "Surplus_K = Σ_j term_j from held-out probes; bounds 0 ≤ Surplus_K ≤ "
-        + "H(Y_{t+1:t+K−1}|Y_t) (from the no-state probes). Trivial bound (K−1)·log|V| "
-        + "in the table."
-        + (seen.includes(false) ? " Hollow markers: not detected (95% interval not above 0)."
-          : ""),
-      x: { title: "K (tokens predicted)", category: false }, y: { title: "nats" }, traces,
+      id: "surplus.by_k", title: "Information surplus Surplus_K by K", help: "surplus",
+      note: "Surplus_K = Σ_j term_j, cross-fitted; the axis follows the estimates, the upper "
+        + "bound H(Y_{t+1:t+K−1}|Y_t) is a marker. Trivial bound (K−1)·log|V| in the table."
+        + (any("not detected") ? " Hollow markers: not detected (95% interval not above 0)." : "")
+        + (any("insufficient data") ? " Hollow markers: insufficient data (< 20 windows)." : ""),
+      x: { title: "K (tokens predicted)", category: false }, y: { title: "nats", range },
+      traces,
     });
   }
   const terms = byNumKey(s.terms);
+  const ceiling = byNumKey(s.ceiling);
   if (terms.length) {
     const x = terms.map(([j]) => j);
+    const traces = [ivTrace("term_j", x, terms.map(([, t]) => t?.term), {
+      hollow: terms.map(([, t]) => t?.state_used === false),
+      hover: terms.map(([, t]) => (t?.state_used === false
+        ? "state unused: the with-state readout kept its zero h_t weights (a floor)"
+        : `no state: ${t?.no_state_choice ?? "?"}, with state: ${t?.with_state_choice ?? "?"}`)),
+    })];
+    if (ceiling.length) {
+      traces.push(ivTrace("context ceiling C_j", ceiling.map(([j]) => j),
+        ceiling.map(([, c]) => c?.ceiling), { role: "bound" }));
+    }
+    const drafter = terms.filter(([, t]) => isInterval(t?.drafter_term));
+    if (drafter.length) {
+      traces.push(ivTrace("frozen-head readout (drafter sharing the head)",
+        drafter.map(([j]) => j), drafter.map(([, t]) => t.drafter_term), { role: "baseline" }));
+    }
     specs.push({
-      id: "surplus.terms", title: "Chain-rule terms term_j = CE(no state) − CE(with state)",
-      note: "Each term is I(H_t; Y_{t+j} | Y_t…Y_{t+j−1}); 95% paired bootstrap over test windows.",
-      x: { title: "offset j (tokens ahead)" }, y: { title: "nats" },
-      traces: [ivTrace("term_j", x, terms.map(([, t]) => t?.term), {
-        hollow: terms.map(([, t]) => t?.state_used === false),
-        hover: terms.map(([, t]) => (t?.state_used === false
-          ? "state unused: the with-state probe kept its zero h_t weights (a floor)" : "")),
-      }),
-        { name: "CE with state", x, y: terms.map(([, t]) => t?.ce_with_state ?? null),
-          role: "baseline" },
-        { name: "CE without state", x, y: terms.map(([, t]) => t?.ce_no_state ?? null),
-          role: "bound" }],
+      id: "surplus.terms", title: "Chain-rule terms and the context ceiling", help: "surplus-terms",
+      note: "term_j = I(H_t; Y_{t+j} | Y_t…Y_{t+j−1}): the chosen no-state CE − the chosen "
+        + "with-state CE. C_j = no-state CE − the model's own NLL at t+j (what the whole context "
+        + "tells). 95% cluster bootstrap over all windows.",
+      x: { title: "offset j (tokens ahead)" }, y: { title: "nats" }, traces,
+    });
+  }
+  const shares = ceiling.filter(([, c]) => isInterval(c?.share));
+  if (shares.length) {
+    specs.push({
+      id: "surplus.share", title: "Share of the context's information already in h_t",
+      help: "context-ceiling",
+      note: "term_j / C_j: 1 when h_t carries everything the context tells about y_{t+j}.",
+      x: { title: "offset j (tokens ahead)" }, y: { title: "share" },
+      traces: [ivTrace("term_j / C_j", shares.map(([j]) => j), shares.map(([, c]) => c.share))],
     });
   }
   const look = arr(s.lookahead).filter(isObj).sort((a, b) => a.j - b.j);
@@ -130,27 +195,30 @@ export function surplusSpecs(s, idealSurplus) {
     const x = look.map((l) => l.j);
     specs.push({
       id: "surplus.lookahead", title: "Lookahead information I(H_t; Y_{t+j}) by offset",
-      note: "Lower bound H(Y) − CE(q(y_{t+j} | h_t)); j = 0 is the model's own head.",
+      help: "lookahead",
+      note: "Lower bound H(Y) − CE(q(y_{t+j} | h_t)), H(Y) the held-out marginal; j = 0 is the "
+        + "model's own head.",
       x: { title: "offset j (tokens ahead)" }, y: { title: "nats" },
       traces: [ivTrace("I(H_t; Y_{t+j}) ≥", x, look.map((l) => l.info)),
         { name: "H(Y_{t+j}) (upper bound)", x, y: look.map((l) => l.entropy_y ?? null),
           role: "bound" }],
     });
   }
-  const acc = byNumKey(s.drafting?.acc);
+  const acc = byNumKey(s.drafting?.acc).filter(([j]) => j >= 1);
   const eal = byNumKey(s.drafting?.expected_accepted_length);
-  if (acc.length) {
+  if (informative(acc)) {
     specs.push({
-      id: "surplus.drafting_acc", title: "Drafting proxy: acceptance rate acc_j",
-      note: "Rate at which the with-state probe's argmax equals the model's greedy token at t+j "
-        + "(a proxy for a drafter's acceptance).",
+      id: "surplus.drafting_acc", title: "Drafting proxy: acceptance rate acc_j", help: "drafting",
+      note: "Rate at which the with-state readout's argmax equals the model's greedy token at "
+        + "t+j (a proxy for a drafter's acceptance).",
       x: { title: "offset j (tokens ahead)" }, y: { title: "fraction (0–1)" },
       traces: [{ name: "acc_j", x: acc.map(([j]) => j), y: acc.map(([, v]) => v), kind: "bar" }],
     });
   }
-  if (eal.length) {
+  if (informative(eal)) {
     specs.push({
       id: "surplus.drafting_length", title: "Drafting proxy: expected accepted length",
+      help: "drafting",
       note: "Σ_k Π_{j≤k} acc_j, assuming independence (a proxy, not a measured speed-up).",
       x: { title: "K (tokens drafted)" }, y: { title: "tokens" },
       traces: [{ name: "expected accepted length", x: eal.map(([k]) => k),
@@ -161,7 +229,9 @@ export function surplusSpecs(s, idealSurplus) {
   if (per.length) {
     specs.push({
       id: "surplus.per_layer", title: "Term 1 per layer: where future information lives",
-      note: "I(H_t^ℓ; Y_{t+1} | Y_t) from probes reading layer ℓ; 95% intervals.",
+      help: "surplus-per-layer",
+      note: "I(H_t^ℓ; Y_{t+1} | Y_t) from readouts of layer ℓ (sampled contexts of one fold); "
+        + "95% intervals.",
       x: { title: "layer ℓ (0 = embeddings)" }, y: { title: "nats" },
       traces: [ivTrace("term 1", per.map((p) => p.layer), per.map((p) => p.term1))],
     });
@@ -169,20 +239,60 @@ export function surplusSpecs(s, idealSurplus) {
   return specs.filter(nonEmpty);
 }
 
+/** A bar chart worth drawing: some finite value, and not all values equal. */
+function informative(pairs) {
+  const vals = pairs.map(([, v]) => v).filter(Number.isFinite);
+  return vals.length > 0 && vals.some((v) => v !== vals[0]);
+}
+
+/** One-line text for a drafting proxy that has nothing to chart. */
+function draftingMessage(s) {
+  const acc = byNumKey(s.drafting?.acc).filter(([j]) => j >= 1);
+  const vals = acc.map(([, v]) => v).filter(Number.isFinite);
+  if (!vals.length) return "not measured (no greedy tokens known at t+j)";
+  if (vals.every((v) => v === vals[0])) {
+    return `acc_j = ${fmt(vals[0])} at every offset (nothing to chart)`;
+  }
+  return null;
+}
+
 export function surplusScalars(s) {
   if (!isObj(s)) return [];
   const rows = [];
   // Third element: the unit, where the value is display text rather than a number.
   for (const [k, v] of byNumKey(s.surplus)) {
-    rows.push(surplusDetected(s, k) === false
-      ? [`surplus.Surplus K=${k}`, fmtSurplus(s, k), "nats"] : [`surplus.Surplus K=${k}`, v]);
+    rows.push(surplusVerdict(s, k) === "detected" || surplusVerdict(s, k) === null
+      ? [`surplus.Surplus K=${k}`, v] : [`surplus.Surplus K=${k}`, fmtSurplus(s, k), "nats"]);
+    const verdict = surplusVerdict(s, k);
+    if (verdict) rows.push([`surplus.Verdict K=${k}`, verdict, ""]);
+  }
+  for (const [j, c] of byNumKey(s.ceiling)) {
+    rows.push([`surplus.Context ceiling C_${j}`, c?.ceiling]);
+    rows.push(isInterval(c?.share) ? [`surplus.Share term_${j} / C_${j}`, c.share]
+      : [`surplus.Share term_${j} / C_${j}`, "undefined (C_j ≤ 0)", ""]);
+  }
+  if (typeof s.capped === "boolean") {
+    rows.push(["surplus.Probe cap", s.capped
+      ? "CAPPED: a probe stopped at its step/epoch cap while still improving" : "no probe capped",
+    ""]);
   }
   for (const [k, b] of byNumKey(s.bounds)) {
     rows.push([`surplus.Upper bound K=${k}`, b?.high]);
     rows.push([`surplus.Trivial bound (K−1)·log|V| K=${k}`, b?.trivial_high]);
   }
   for (const [k, v] of byNumKey(s.exact_surplus)) rows.push([`surplus.Exact surplus K=${k}`, v]);
+  for (const [j, t] of byNumKey(s.terms)) {
+    if (t?.no_state_choice) {
+      rows.push([`surplus.Readouts j=${j}`, `no state: ${t.no_state_choice}; with state: `
+        + `${t.with_state_choice}`, ""]);
+    }
+  }
+  const message = s.drafting ? draftingMessage(s) : "not measured";
+  if (message) rows.push(["surplus.Drafting proxy", message, ""]);
+  rows.push(["surplus.H(Y) held-out marginal", s.marginal_entropy]);
   rows.push(["surplus.Probe layer", s.layer]);
+  rows.push(["surplus.Windows pooled", s.num_windows_pooled]);
+  rows.push(["surplus.Folds", s.folds]);
   for (const [k, v] of Object.entries(s.num_contexts || {})) {
     rows.push([`surplus.Contexts (${k})`, v]);
   }

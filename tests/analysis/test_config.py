@@ -29,7 +29,7 @@ def test_preset_sizes() -> None:
 def test_nested_overrides_merge_into_the_preset() -> None:
     cfg = preset_config("quick", surplus={"max_k": 2}, lens={"context_chunk": 64}, seed=7)
     assert cfg.surplus.max_k == 2
-    assert cfg.surplus.max_steps == 300  # the preset's value survives the partial override
+    assert cfg.surplus.frozen_max_rows == 1024  # the preset's value survives the partial override
     assert cfg.lens.context_chunk == 64 and cfg.lens.fidelity_contexts == 32
     assert cfg.seed == 7 and cfg.horizon == 2
 

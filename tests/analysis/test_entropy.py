@@ -15,7 +15,6 @@ from markovlens.analysis.entropy import (
     summarize_entropy,
     token_stats,
 )
-from markovlens.analysis.lens import unigram_entropy
 
 
 def test_uniform_distribution_has_entropy_log_v() -> None:
@@ -89,14 +88,6 @@ def test_equal_mass_bins_split_counts_evenly_and_sort_by_x() -> None:
     assert [b.count for b in bins] == [10] * 10
     assert [b.mean_x for b in bins] == sorted(b.mean_x for b in bins)
     assert all(b.mean_y == pytest.approx(2 * b.mean_x) for b in bins)
-
-
-def test_unigram_entropy_with_add_half_smoothing() -> None:
-    tokens = np.array([0, 1, 2, 3] * 250)
-    assert unigram_entropy(tokens, 4) == pytest.approx(math.log(4), abs=1e-12)
-    # One seen symbol out of V=2: p = (1000.5, 0.5)/1001.
-    p = np.array([1000.5, 0.5]) / 1001
-    assert unigram_entropy(np.zeros(1000, dtype=int), 2) == pytest.approx(-(p * np.log(p)).sum())
 
 
 def test_summary_calibration_gap_is_zero_when_labels_are_drawn_from_the_model() -> None:

@@ -145,33 +145,61 @@ def test_per_layer_term1_finds_the_layer_that_encodes_the_future() -> None:
     assert suite.layer == 2 and abs(suite.surplus[2].estimate) < 0.1
 
 
-def test_progress_is_reported_and_splits_are_by_window() -> None:
+def test_progress_is_reported_and_every_window_is_test_once() -> None:
     ctx = iid_contexts(encode_next=True, windows=12, per_window=10)
     seen: list[tuple[float, str]] = []
     config = FAST.model_copy(update={"max_k": 2, "max_epochs": 2})
     suite = surplus_suite(ctx, config, np.random.default_rng(3), lambda f, s: seen.append((f, s)))
     assert seen[0][0] == 0.0 and seen[-1] == (1.0, "surplus: done")
     assert all(0.0 <= f <= 1.0 for f, _ in seen)
-    assert sum(suite.num_windows.values()) == 12
-    assert sum(suite.num_contexts.values()) == 120
-    assert all(v >= 1 for v in suite.num_windows.values())
+    # Cross-fitting: 5 folds of contiguous windows; every window's contexts are pooled as test.
+    assert suite.folds == 5 and suite.num_windows_pooled == 12
+    assert suite.num_windows["test"] == 12 and suite.num_contexts["test"] == 120
+    assert suite.terms[1].num_test_contexts == 120
+    # Fold 0 trains on 3 of the 5 blocks and validates on the next one.
+    assert suite.num_windows["train"] + suite.num_windows["val"] < 12
+    assert {p.fold for p in suite.probes} == {0, 1, 2, 3, 4}
 
 
 def test_config_validation() -> None:
     with pytest.raises(ValueError):
         SurplusConfig(max_k=6)
     with pytest.raises(ValueError):
-        SurplusConfig(train_fraction=0.8, val_fraction=0.2)
+        SurplusConfig(folds=2)
     with pytest.raises(ValueError):
         SurplusConfig(unknown=1)  # type: ignore[call-arg]
+    # Stored configs from before cross-fitting (with split fractions) still load.
+    assert SurplusConfig.model_validate({"train_fraction": 0.6, "val_fraction": 0.2}).folds == 5
 
 
-def test_the_capture_split_is_used_when_given() -> None:
-    ctx = iid_contexts(encode_next=True, windows=12, per_window=10)
-    # Windows 0-5 train, 6-8 val, 9-11 test, as a capture would hand them over.
-    window = ctx.window_index
-    ctx.split = torch.where(window < 6, 0, torch.where(window < 9, 1, 2)).to(torch.int8)
-    config = FAST.model_copy(update={"max_k": 2, "max_epochs": 1, "lookahead": False})
-    suite = surplus_suite(ctx, config, np.random.default_rng(0), lambda f, s: None)
-    assert suite.num_windows == {"train": 6, "val": 3, "test": 3}
-    assert suite.num_contexts == {"train": 60, "val": 30, "test": 30}
+def test_fewer_than_twenty_windows_give_insufficient_data() -> None:
+    """8 windows: the estimate is large and its interval above 0, but the verdict is
+    "insufficient data", never "detected"."""
+    ctx = iid_contexts(encode_next=True, windows=8, per_window=20)
+    config = FAST.model_copy(update={"max_k": 2, "lookahead": False, "per_layer": False})
+    suite = surplus_suite(ctx, config, np.random.default_rng(5), lambda f, s: None)
+    assert suite.num_windows_pooled == 8
+    assert suite.surplus[2].low > 0.5  # a positive interval ...
+    assert suite.verdict == {2: "insufficient data"}  # ... is not read as a detection
+    assert suite.detected == {2: False}
+    assert any(note.startswith("Insufficient data") for note in suite.notes)
+    # Broken rule (a verdict from 2 windows): the same run would read "detected".
+    lax = config.model_copy(update={"min_windows": 2})
+    assert surplus_suite(ctx, lax, np.random.default_rng(5), lambda f, s: None).verdict == {
+        2: "detected"
+    }
+
+
+def test_max_steps_one_raises_the_cap_flag() -> None:
+    # Independent state: every probe converges (to the marginal) well inside the budget.
+    ctx = iid_contexts(encode_next=False, windows=24, per_window=10)
+    base = FAST.model_copy(update={"max_k": 2, "lookahead": False, "per_layer": False})
+    capped = surplus_suite(
+        ctx, base.model_copy(update={"max_steps": 1}), np.random.default_rng(6), lambda f, s: None
+    )
+    assert capped.capped and any(p.hit_cap for p in capped.probes)
+    assert all(p.steps <= 1 for p in capped.probes)
+    assert any(note.startswith("Capped:") for note in capped.notes)
+    # The same data with room to converge: no probe stops at its cap.
+    free = surplus_suite(ctx, base, np.random.default_rng(6), lambda f, s: None)
+    assert not free.capped and not any(p.hit_cap for p in free.probes)

@@ -53,6 +53,9 @@ class CaptureOutput:
     seconds: float
     oom_retries: int = 0
     notes: list[str] = field(default_factory=list)
+    # layer -> [windows, T, d] CPU: every position of the ``full_layers`` (the surplus probes
+    # train on every position of the train windows, not only the N contexts)
+    full_states: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 def sample_contexts(
@@ -159,9 +162,15 @@ class _Recorder:
         layers: list[int],
         num_contexts: int,
         tick: Callable[[], None],
+        full_layers: tuple[int, ...] = (),
+        full_shape: tuple[int, int] = (0, 0),
     ) -> None:
         self.layers = layers
         self.hidden: dict[int, torch.Tensor] = {}
+        self.full_layers = full_layers
+        self.full_shape = full_shape  # (windows, T)
+        self.full: dict[int, torch.Tensor] = {}
+        self.batch_start = 0
         self.rows: torch.Tensor | None = None  # destination rows of the current batch
         self.batch_idx: torch.Tensor | None = None
         self.pos_idx: torch.Tensor | None = None
@@ -180,6 +189,8 @@ class _Recorder:
             self.handles.append(block.register_forward_hook(lambda *_: tick()))
 
     def _store(self, layer: int, states: torch.Tensor) -> None:
+        if layer in self.full_layers:
+            self._store_full(layer, states)
         if self.rows is None or self.rows.numel() == 0:
             return
         assert self.batch_idx is not None and self.pos_idx is not None
@@ -190,6 +201,18 @@ class _Recorder:
         if layer not in self.hidden:
             self.hidden[layer] = torch.zeros(self.num_contexts, picked.shape[-1])
         self.hidden[layer][self.rows] = picked
+
+    def _store_full(self, layer: int, states: torch.Tensor) -> None:
+        n_windows, length = self.full_shape
+        if layer not in self.full:
+            width = int(states.shape[-1])
+            # fp32 up to 1 GiB; beyond that bf16 halves it (the probes standardise anyway).
+            big = n_windows * length * width * 4 > (1 << 30)
+            dtype = torch.bfloat16 if big else torch.float32
+            self.full[layer] = torch.zeros(n_windows, length, width, dtype=dtype)
+        dest = self.full[layer]
+        stop = self.batch_start + states.shape[0]
+        dest[self.batch_start : stop] = states.detach().to("cpu", dest.dtype)
 
     def _pre_hook(self, layer: int) -> Callable[..., None]:
         def hook(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -223,12 +246,13 @@ def capture_pass(
     fidelity_contexts: int = 64,
     true_probs: np.ndarray | None = None,
     progress: ProgressFn | None = None,
+    full_layers: tuple[int, ...] = (),
 ) -> CaptureOutput:
     """Run the model once over ``windows`` [n, T] and collect everything the suites need.
 
     ``layers`` are residual-stream indices (0 = input of the first block, L = output of the last
-    block). ``true_probs`` [n, T−1, V] (synthetic corpora) adds per-token KL(p*‖p), H(p*) and
-    cross-entropy arrays.
+    block); ``full_layers`` are also kept at every position ([n, T, d]). ``true_probs``
+    [n, T−1, V] (synthetic corpora) adds per-token KL(p*‖p), H(p*) and cross-entropy arrays.
     """
     started = time.perf_counter()
     device = next(model.parameters()).device
@@ -261,7 +285,9 @@ def capture_pass(
             state["last_report"] = now
             progress(min(1.0, state["blocks_done"] / total_blocks), "capture")
 
-    recorder = _Recorder(arch, layers, plan.num_contexts, tick)
+    recorder = _Recorder(
+        arch, layers, plan.num_contexts, tick, tuple(full_layers), (n_windows, window_len)
+    )
     ctx_window = plan.window_index.numpy()
     oom_retries = 0
     try:
@@ -271,6 +297,7 @@ def capture_pass(
             lo, hi = np.searchsorted(ctx_window, [start, stop])
             rows = torch.arange(int(lo), int(hi))
             recorder.rows = rows
+            recorder.batch_start = start
             recorder.batch_idx = (plan.window_index[rows] - start).to(device)
             recorder.pos_idx = plan.position[rows].to(device)
             state["batch_windows"] = stop - start
@@ -308,6 +335,7 @@ def capture_pass(
     return CaptureOutput(
         token_arrays=arrays,
         hidden={layer: recorder.hidden[layer] for layer in layers if layer in recorder.hidden},
+        full_states=dict(recorder.full),
         fidelity_logits=fidelity,
         batch_size=batch_size,
         seconds=time.perf_counter() - started,

@@ -26,13 +26,6 @@ def default_tolerance(dtype: torch.dtype) -> float:
     return 1e-4 if dtype in (torch.float32, torch.float64) else 3e-2
 
 
-def unigram_entropy(next_tokens: np.ndarray, vocab_size: int) -> float:
-    """Plug-in entropy (nats) of the next-token unigram with add-½ smoothing."""
-    counts = np.bincount(next_tokens.reshape(-1).astype(np.int64), minlength=vocab_size)
-    probs = (counts + 0.5) / (counts.sum() + 0.5 * vocab_size)
-    return float(-(probs * np.log(probs)).sum())
-
-
 def relative_error(lens_logits: torch.Tensor, model_logits: torch.Tensor) -> float:
     """max over rows of ‖Δ‖∞ / ‖z‖∞ (scale-free; elementwise ratios blow up near 0)."""
     diff = (lens_logits.double() - model_logits.double()).abs().amax(dim=-1)
@@ -66,10 +59,13 @@ def lens_suite(
     *,
     chunk: int = 256,
     progress: ProgressFn | None = None,
+    test_mask: torch.Tensor | None = None,
 ) -> tuple[LensSuite, dict[str, np.ndarray]]:
     """Lens statistics per captured layer; also per-context arrays [layers, N] for storage.
 
     ``head`` runs on its own device/dtype (fp32 recommended); ``targets`` [N] are y_t.
+    ``h_y`` is the held-out marginal's CE on the ``test_mask`` contexts (all when None): the
+    predictive information H(Y) − CE^ℓ averages CE^ℓ over those same contexts.
     """
     layers = sorted(hidden)
     last = layers[-1]
@@ -110,6 +106,9 @@ def lens_suite(
             top1_prob[i, c0:c1] = logp.max(-1).values.exp().cpu().numpy()
             if progress is not None:  # per layer: one chunk × all layers can take many seconds
                 progress((c0 + (c1 - c0) * (i + 1) / len(layers)) / n, "lens")
+    test = np.ones(n, dtype=bool) if test_mask is None else test_mask.numpy().astype(bool)
+    if not test.any():
+        test = np.ones(n, dtype=bool)
     summary = [
         LensLayer(
             layer=layer,
@@ -118,7 +117,7 @@ def lens_suite(
             mean_kl_to_last=float(per["lens_kl_to_last"][i].mean()),
             top1_agreement=float(per["lens_agree"][i].mean()),
             top1_accuracy=float(per["lens_hit"][i].mean()),
-            predictive_info=float(h_y - per["lens_nll"][i].mean()),
+            predictive_info=float(h_y - per["lens_nll"][i][test].mean()),
         )
         for i, layer in enumerate(layers)
     ]

@@ -28,8 +28,8 @@ from markovlens.analysis.lens import (
     check_fidelity,
     default_tolerance,
     lens_suite,
-    unigram_entropy,
 )
+from markovlens.analysis.marginal import held_out_entropy
 from markovlens.analysis.results import (
     AnalysisOutput,
     AnalysisResult,
@@ -182,6 +182,8 @@ def run_analysis(
         fidelity_contexts=config.lens.fidelity_contexts,
         true_probs=reference.true_probs if reference is not None else None,
         progress=_stage_progress(report, "capture"),
+        # The surplus probes read the last layer at every position of the windows.
+        full_layers=(arch.num_layers,) if config.run_surplus else (),
     )
     seconds["capture"] = time.perf_counter() - t0
     notes.extend(corpus_meta.notes)
@@ -194,7 +196,15 @@ def run_analysis(
 
     # Lens: fidelity first (a mis-wired head fails the job), then every captured layer.
     t0 = time.perf_counter()
-    h_y = unigram_entropy(windows[:, 1:].numpy(), vocab)
+    # H(Y): the model-free held-out marginal, fitted on probe-train windows (α on probe-val)
+    # and evaluated on the test contexts, the same contexts the lens's CE^ℓ is averaged over.
+    window_split = np.full(n_windows, -1, dtype=np.int8)
+    window_split[plan.window_index.numpy()] = plan.split.numpy()
+    test_contexts = (plan.split == 2).numpy()
+    targets_all = windows[plan.window_index, plan.position + 1]
+    h_y, _marginal = held_out_entropy(
+        windows[:, 1:].numpy(), window_split, targets_all.numpy()[test_contexts], vocab
+    )
     lens_head = arch.head.to(device, torch.float32)
     last = arch.num_layers
     n_fid = capture.fidelity_logits.shape[0]
@@ -217,13 +227,13 @@ def run_analysis(
         )
     lens = None
     if config.lens.enabled:
-        targets = windows[plan.window_index, plan.position + 1]
         lens, lens_arrays = lens_suite(
             capture.hidden,
             lens_head,
-            targets,
+            targets_all,
             fidelity,
             h_y,
+            test_mask=torch.from_numpy(test_contexts),
             chunk=config.lens.context_chunk,
             progress=_stage_progress(report, "lens"),
         )
@@ -250,12 +260,19 @@ def run_analysis(
         rng = np.random.default_rng([config.seed, len(suites) + 1])
         # run_analysis is no_grad for the forward passes; probes and Jacobians need autograd.
         extra: dict[str, Any] = {}
-        if name == "surplus" and reference is not None and reference.ideal_surplus:
-            extra["ideal_surplus"] = dict(reference.ideal_surplus)
+        if name == "surplus":
+            if reference is not None and reference.ideal_surplus:
+                extra["ideal_surplus"] = dict(reference.ideal_surplus)
+            extra["windows"] = _window_data(windows, capture, arrays, arch.num_layers, config)
+            suite_fn = _optional_suite(module, "surplus_analysis") or suite_fn
         with torch.enable_grad():
             suites[name] = suite_fn(
                 contexts, sub_config, rng, _stage_progress(report, name), **extra
             )
+        if name == "surplus" and hasattr(suites[name], "arrays"):
+            arrays.update(suites[name].arrays)  # per-context gains, aligned with the contexts
+            suites[name] = suites[name].suite
+        extra.clear()  # drop the per-position states as soon as the suite is done
         seconds[name] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -314,6 +331,28 @@ def run_analysis(
     )
     report(1.0, "done")
     return AnalysisOutput(result=result, arrays=arrays)
+
+
+def _window_data(
+    windows: torch.Tensor,
+    capture: CaptureOutput,
+    arrays: dict[str, np.ndarray],
+    last: int,
+    config: AnalysisConfig,
+) -> Any:
+    """The surplus suite's per-position inputs (None when the capture kept no full states)."""
+    from markovlens.analysis.surplus_data import WindowData
+
+    states = capture.full_states.get(last)
+    if states is None:
+        return None
+    return WindowData(
+        windows=windows,
+        states=states,
+        nll=arrays.get("nll"),
+        argmax=arrays.get("argmax"),
+        min_position=config.min_position,
+    )
 
 
 def _peak_memory_bytes(devices: list[torch.device]) -> int | None:

@@ -1,15 +1,27 @@
-"""Affine probes read out through the model's own frozen head (the Future-Lens/EAGLE shape).
+"""The surplus suite's readouts: probes from (h_t, y_t … y_{t+j−1}) to y_{t+j}.
 
-A probe maps features x (standardised [h_t; e(y_t); …]) to width d with one affine layer, then
-applies a frozen copy of the final norm and the unembedding: ~d² parameters, not d·|V|.
-Training uses the full softmax on small batches for a bounded number of steps (CPU-cheap),
-AdamW, and keeps the parameters with the best validation cross-entropy (early stopping).
+Every readout is a softmax over the probe-train vocabulary plus one out-of-vocabulary class
+whose mass is spread uniformly over the unseen tokens, so its cross-entropy is over the full
+vocabulary while no training step ever touches all |V| logits.
+
+- ``ModelFreeReadout`` (the estimator): standardised h_t → affine map to width r, plus a
+  learned embedding of each conditioning token, one GELU, a learned r × |V_train| softmax whose
+  bias starts at the held-out marginal. Without h_t it is the same "neural n-gram" for every
+  model on a corpus.
+- ``FrozenHeadReadout`` (a labelled variant): features → affine map to d → the model's own
+  frozen final norm and unembedding rows of the train vocabulary (what a drafter sharing the
+  head recovers).
+
+Training: AdamW on minibatches, early stopping on validation cross-entropy; the best-on-val
+parameters are kept and a probe that stops at its cap while still improving says so.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -71,6 +83,9 @@ def use_bf16(precision: str, device: torch.device) -> bool:
         return False
 
 
+MIN_ROUND_STEPS = 8
+
+
 @dataclass
 class ProbeSettings:
     batch_size: int
@@ -84,83 +99,250 @@ class ProbeSettings:
     bf16: bool = False
 
 
+class Vocab:
+    """The probe-train vocabulary: class c < n for its tokens, class n = OOV."""
+
+    def __init__(self, tokens: torch.Tensor, vocab_size: int) -> None:
+        self.tokens = torch.unique(tokens.long())
+        self.vocab_size = vocab_size
+        self.size = int(self.tokens.numel())
+        # A [|V|] int64 lookup: 8 bytes per token of the full vocabulary, once per fold.
+        self.lookup = torch.full((vocab_size,), self.size, dtype=torch.long)
+        self.lookup[self.tokens] = torch.arange(self.size)
+        unseen = vocab_size - self.size
+        self.oov_penalty = math.log(unseen) if unseen > 0 else 0.0
+
+    @property
+    def num_classes(self) -> int:
+        return self.size + 1
+
+    def classes(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.lookup[tokens.long()]
+
+    def token_of(self, classes: torch.Tensor) -> torch.Tensor:
+        """Vocabulary id of each class; −1 for the OOV class."""
+        ids = torch.cat([self.tokens, torch.tensor([-1])])
+        return ids[classes]
+
+    def class_log_prior(self, log_marginal: torch.Tensor) -> torch.Tensor:
+        """log-probabilities per class of a full-vocabulary marginal (OOV: the unseen mass)."""
+        probs = log_marginal.double().exp()
+        seen = probs[self.tokens]
+        oov = (1.0 - float(seen.sum())) if self.oov_penalty else 1e-12
+        return torch.cat([seen, torch.tensor([max(oov, 1e-12)], dtype=torch.float64)]).log().float()
+
+
+@dataclass
+class ProbeInputs:
+    """Rows of one probe: standardised features and conditioning-token classes (either may be
+    empty)."""
+
+    x: torch.Tensor  # [n, d_in] float32 (d_in may be 0)
+    tokens: torch.Tensor  # [n, j] int64 classes
+    y: torch.Tensor  # [n] int64 classes
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def take(self, idx: torch.Tensor) -> ProbeInputs:
+        return ProbeInputs(self.x[idx], self.tokens[idx], self.y[idx])
+
+    def to(self, device: torch.device) -> ProbeInputs:
+        return ProbeInputs(self.x.to(device), self.tokens.to(device), self.y.to(device))
+
+
+class ModelFreeReadout(nn.Module):
+    """logits = W·GELU(A·x + Σ_i E_i[y_{t+i}] + c) + b over |V_train| + 1 classes.
+
+    The GELU lets h_t and the tokens interact (a log-additive readout cannot represent a
+    trigram table); ``A`` is absent (d_in = 0) for no-state probes.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        j: int,
+        num_classes: int,
+        rank: int,
+        log_prior: torch.Tensor,
+        gen: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.state = nn.Linear(d_in, rank, bias=False) if d_in > 0 else None
+        self.embed = nn.ModuleList(nn.Embedding(num_classes, rank) for _ in range(j))
+        self.hidden_bias = nn.Parameter(torch.zeros(rank))
+        self.out = nn.Linear(rank, num_classes)
+        # Initialised from ``gen`` only (never the global RNG): reproducible per probe.
+        with torch.no_grad():
+            self.out.weight.normal_(0.0, 0.1 / math.sqrt(rank), generator=gen)
+            self.out.bias.copy_(log_prior)
+            if self.state is not None:
+                bound = 1.0 / math.sqrt(d_in)
+                self.state.weight.uniform_(-bound, bound, generator=gen)
+            for emb in self.embed:
+                assert isinstance(emb, nn.Embedding)
+                emb.weight.normal_(0.0, 1.0, generator=gen)
+
+    def forward(self, batch: ProbeInputs) -> torch.Tensor:
+        z = self.hidden_bias.expand(len(batch), -1)
+        if self.state is not None:
+            z = z + self.state(batch.x)
+        for i, emb in enumerate(self.embed):
+            z = z + emb(batch.tokens[:, i])
+        return self.out(nn.functional.gelu(z))
+
+    def reads_state(self, d_state: int = 0) -> bool:
+        return self.state is not None and bool(torch.count_nonzero(self.state.weight))
+
+    def nested_with_state(self, d_in: int) -> ModelFreeReadout:
+        """A copy that also reads h_t with zero weights: it starts as this probe exactly."""
+        rank = self.hidden_bias.shape[0]
+        twin = ModelFreeReadout(d_in, len(self.embed), self.out.out_features, rank, self.out.bias)
+        twin.load_state_dict(self.state_dict(), strict=False)
+        assert twin.state is not None
+        with torch.no_grad():
+            twin.state.weight.zero_()
+        return twin
+
+
+class FrozenHeadReadout(nn.Module):
+    """logits = scale·U_train·norm(W·x + b) (+ head bias), plus a learned OOV logit."""
+
+    def __init__(self, head: FrozenHead, vocab: Vocab, d_in: int, hidden_bias: torch.Tensor):
+        super().__init__()
+        device = head.device
+        self.norm = head.norm
+        self.unembed = head.unembed[vocab.tokens.to(device)]
+        self.head_bias = None if head.bias is None else head.bias[vocab.tokens.to(device)]
+        self.scale, self.softcap = head.logit_scale, head.softcap
+        d = int(head.unembed.shape[1])
+        self.linear = nn.Linear(d_in, d, device=device)
+        self.oov = nn.Parameter(torch.zeros((), device=device))
+        with torch.no_grad():
+            self.linear.weight.zero_()
+            self.linear.bias.copy_(hidden_bias)
+
+    def forward(self, batch: ProbeInputs) -> torch.Tensor:
+        logits = self.norm(self.linear(batch.x)) @ self.unembed.T
+        if self.head_bias is not None:
+            logits = logits + self.head_bias
+        logits = logits * self.scale
+        if self.softcap is not None:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return torch.cat([logits, self.oov.expand(logits.shape[0], 1)], dim=1)
+
+    def reads_state(self, d_state: int) -> bool:
+        return bool(torch.count_nonzero(self.linear.weight[:, :d_state]))
+
+    def fit_marginal_start(self, log_prior: torch.Tensor, steps: int = 60) -> None:
+        """Move b (with W = 0) and the OOV logit so the readout starts at the marginal."""
+        target = log_prior.exp().to(self.oov.device)
+        params = [self.linear.bias, self.oov]
+        scale = float(self.linear.bias.detach().abs().mean().clamp_min(1e-3))
+        opt = torch.optim.Adam(params, lr=0.1 * scale)
+        d_in = self.linear.in_features
+        empty = ProbeInputs(torch.zeros(1, d_in), torch.zeros(1, 0), torch.zeros(1))
+        with torch.enable_grad():
+            for _ in range(steps):
+                logp = torch.log_softmax(self(empty.to(self.oov.device)), dim=1)[0]
+                loss = -(target * logp).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+
 @dataclass
 class TrainedProbe:
-    """The fitted affine map and how training went."""
+    """How training went (the module itself keeps its best-on-val parameters)."""
 
-    linear: nn.Linear
     steps: int
     epochs: int
     best_val_ce: float
     seconds: float
+    hit_cap: bool
 
 
 @torch.no_grad()
-def evaluate(
-    linear: nn.Linear, head: FrozenHead, x: torch.Tensor, y: torch.Tensor, batch: int
+def class_losses(
+    module: nn.Module, inputs: ProbeInputs, batch: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-example cross-entropy (nats) and argmax of the probe on (x, y)."""
+    """Per-row class cross-entropy and argmax class, in chunks of ``batch`` rows."""
     ces, argmaxes = [], []
-    for lo in range(0, x.shape[0], batch):
-        logits = head(linear(x[lo : lo + batch]))
-        ces.append(nn.functional.cross_entropy(logits, y[lo : lo + batch], reduction="none"))
+    for lo in range(0, len(inputs), batch):
+        part = inputs.take(torch.arange(lo, min(len(inputs), lo + batch)))
+        logits = module(part).float()
+        ces.append(nn.functional.cross_entropy(logits, part.y, reduction="none"))
         argmaxes.append(logits.argmax(dim=1))
     if not ces:
         return torch.zeros(0), torch.zeros(0, dtype=torch.long)
     return torch.cat(ces), torch.cat(argmaxes)
 
 
+def full_vocab_losses(
+    module: nn.Module, inputs: ProbeInputs, vocab: Vocab, batch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row cross-entropy over the full vocabulary (OOV mass spread uniformly over unseen
+    tokens) and the argmax's vocabulary id (−1: the OOV class)."""
+    ce, argmax = class_losses(module, inputs, batch)
+    ce, argmax = ce.cpu(), argmax.cpu()
+    oov = inputs.y.cpu() == vocab.size
+    return ce + oov.float() * vocab.oov_penalty, vocab.token_of(argmax)
+
+
 @torch.enable_grad()  # callers may sit inside no_grad (the capture pass does)
-def train_probe(
-    head: FrozenHead,
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_val: torch.Tensor,
-    y_val: torch.Tensor,
-    init_weight: torch.Tensor,
-    init_bias: torch.Tensor,
+def train_readout(
+    module: nn.Module,
+    train: ProbeInputs,
+    val: ProbeInputs,
     settings: ProbeSettings,
     gen: torch.Generator,
+    val_ce: Callable[[], float] | None = None,
 ) -> TrainedProbe:
-    """Fit one probe from the given initial affine map; return the best-on-val parameters."""
+    """Fit ``module`` on ``train``; keep the parameters with the best validation CE."""
     started = time.perf_counter()
-    d_out, d_in = init_weight.shape
-    linear = nn.Linear(d_in, d_out, device=x_train.device)
-    with torch.no_grad():
-        linear.weight.copy_(init_weight)
-        linear.bias.copy_(init_bias)
-    opt = torch.optim.AdamW(linear.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
 
-    def val_ce() -> float:
-        ce, _ = evaluate(linear, head, x_val, y_val, settings.eval_batch_size)
+    def current_val() -> float:
+        if val_ce is not None:
+            return val_ce()
+        ce, _ = class_losses(module, val, settings.eval_batch_size)
         return float(ce.mean()) if ce.numel() else float("nan")
 
-    # The initial point is a candidate: a warm start can only be improved upon on val.
-    best = val_ce()
-    best_state = copy.deepcopy(linear.state_dict())
+    best = current_val()  # the start is a candidate: a warm start can only be improved upon
+    best_state = copy.deepcopy(module.state_dict())
     steps = epochs = bad = 0
-    n = x_train.shape[0]
+    n = len(train)
+    improved_last = False
+    # One "epoch" (a validation round) is a pass over the rows but at least MIN_ROUND_STEPS
+    # steps, so a small training set does not spend its epoch cap after a few steps.
+    per_pass = max(1, -(-n // settings.batch_size))
+    passes = max(1, -(-MIN_ROUND_STEPS // per_pass))
     while epochs < settings.max_epochs and steps < settings.max_steps and n > 0:
         epochs += 1
-        order = torch.randperm(n, generator=gen)
-        for lo in range(0, n, settings.batch_size):
-            idx = order[lo : lo + settings.batch_size]
-            logits = head(linear(x_train[idx]), fast=settings.bf16)
-            loss = nn.functional.cross_entropy(logits, y_train[idx])
+        order = torch.cat([torch.randperm(n, generator=gen) for _ in range(passes)])
+        for lo in range(0, order.numel(), settings.batch_size):
+            part = train.take(order[lo : lo + settings.batch_size])
+            with torch.autocast(settings.device.type, torch.bfloat16, enabled=settings.bf16):
+                logits = module(part)
+            loss = nn.functional.cross_entropy(logits.float(), part.y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             steps += 1
             if steps >= settings.max_steps:
                 break
-        current = val_ce()
-        if current < best - 1e-4:
+        current = current_val()
+        improved_last = current < best - 1e-4
+        if improved_last:
             best, bad = current, 0
-            best_state = copy.deepcopy(linear.state_dict())
+            best_state = copy.deepcopy(module.state_dict())
         else:
             bad += 1
             if bad >= settings.patience:
                 break
-    linear.load_state_dict(best_state)
-    linear.requires_grad_(False)
-    return TrainedProbe(linear, steps, epochs, best, time.perf_counter() - started)
+    module.load_state_dict(best_state)
+    module.requires_grad_(False)
+    # At a cap with the last epoch still improving, more training would likely have helped.
+    hit_cap = improved_last and (steps >= settings.max_steps or epochs >= settings.max_epochs)
+    return TrainedProbe(steps, epochs, best, time.perf_counter() - started, hit_cap)

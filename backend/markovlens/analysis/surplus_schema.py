@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,13 +15,28 @@ class SurplusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_k: int = Field(default=4, ge=2, le=5, description="Largest K of Surplus_K (2..5).")
-    train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0)
-    val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
-    batch_size: int = Field(default=64, ge=1, le=4096)
-    max_epochs: int = Field(default=8, ge=1, le=1000)
-    max_steps: int = Field(default=200, ge=1, description="Hard cap on optimiser steps per probe.")
-    patience: int = Field(default=2, ge=1, description="Epochs without val improvement to stop.")
-    lr: float = Field(default=2e-3, gt=0.0, le=1.0)
+    folds: int = Field(
+        default=5, ge=3, le=20, description="Cross-fitting folds: contiguous blocks of windows."
+    )
+    min_windows: int = Field(
+        default=20, ge=2, description="Windows needed for a verdict; fewer: insufficient data."
+    )
+    rank: int = Field(default=64, ge=4, le=1024, description="Width r of the model-free readout.")
+    ngram_max_j: int = Field(default=2, ge=0, le=2, description="Count n-grams for j ≤ this.")
+    frozen_head: bool = Field(
+        default=True, description="Also fit the frozen-head readout (labelled variant)."
+    )
+    frozen_max_rows: int = Field(
+        default=4096,
+        ge=64,
+        description="Train rows per fold for the frozen-head readout (a subsample: its softmax "
+        "is d × |V_train| per row, the model-free one r × |V_train|).",
+    )
+    batch_size: int = Field(default=256, ge=1, le=8192)
+    max_epochs: int = Field(default=60, ge=1, le=1000)
+    max_steps: int = Field(default=1500, ge=1, description="Hard cap on optimiser steps per probe.")
+    patience: int = Field(default=4, ge=1, description="Epochs without val improvement to stop.")
+    lr: float = Field(default=1e-2, gt=0.0, le=1.0)
     weight_decay: float = Field(default=1e-4, ge=0.0, le=1.0)
     bootstrap_samples: int = Field(default=1000, ge=50, le=100_000)
     layers: list[int] | None = Field(
@@ -30,19 +45,23 @@ class SurplusConfig(BaseModel):
     max_layers: int = Field(default=8, ge=1, le=256, description="Cap when ``layers`` is None.")
     per_layer: bool = Field(default=True, description="Train the per-layer term-1 probes.")
     lookahead: bool = Field(default=True, description="Train the h_t-only lookahead probes.")
-    eval_batch_size: int = Field(default=256, ge=1)
+    eval_batch_size: int = Field(default=1024, ge=1)
     device: str = Field(default="auto", description="auto: cuda when available, else cpu.")
     train_precision: Literal["auto", "float32", "bfloat16"] = Field(
-        default="auto",
-        description="Training matmuls only (evaluation is fp32). auto: bf16 on CUDA and on "
-        "CPUs with AMX tiles, fp32 elsewhere.",
+        default="float32",
+        description="Training matmuls of the frozen-head readout (evaluation is fp32).",
     )
 
-    @model_validator(mode="after")
-    def _fractions(self) -> SurplusConfig:
-        if self.train_fraction + self.val_fraction >= 1.0:
-            raise ValueError("train_fraction + val_fraction must leave windows for the test split")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, values: Any) -> Any:
+        # Stored configs from before cross-fitting carry the retired split fractions.
+        if isinstance(values, dict):
+            values = {k: v for k, v in values.items() if k not in _RETIRED}
+        return values
+
+
+_RETIRED = ("train_fraction", "val_fraction")
 
 
 class ProbeFit(BaseModel):
@@ -54,6 +73,12 @@ class ProbeFit(BaseModel):
     best_val_ce: float
     test_ce: float
     seconds: float
+    hit_cap: bool = Field(
+        default=False,
+        description="Stopped at its step or epoch cap while validation was still improving.",
+    )
+    fold: int | None = None
+    train_rows: int | None = None
 
 
 class SurplusTerm(BaseModel):
@@ -70,6 +95,33 @@ class SurplusTerm(BaseModel):
         "zero after training. False: early stopping kept its nested start (zero h_t weights), "
         "so term_j is 0 by construction, a floor. None: not recorded (older results).",
     )
+    no_state_candidates: dict[str, float] = Field(
+        default_factory=dict,
+        description="Validation CE (pooled over folds) per no-state candidate.",
+    )
+    with_state_candidates: dict[str, float] = Field(
+        default_factory=dict, description="Validation CE per with-state candidate."
+    )
+    no_state_test: dict[str, float] = Field(
+        default_factory=dict,
+        description="Test CE per no-state candidate (reported, not chosen on).",
+    )
+    with_state_test: dict[str, float] = Field(default_factory=dict)
+    no_state_choice: str | None = Field(default=None, description="Lowest validation CE.")
+    with_state_choice: str | None = None
+    drafter_term: Interval | None = Field(
+        default=None,
+        description="The frozen-head variant: chosen no-state CE − frozen-head with-state CE, "
+        "what a drafter that shares the model's head recovers.",
+    )
+
+
+class ContextCeiling(BaseModel):
+    """C_j = no-state test CE − the model's own NLL at t+j; share = term_j / C_j."""
+
+    j: int
+    ceiling: Interval
+    share: Interval | None = None
 
 
 class LookaheadInfo(BaseModel):
@@ -104,9 +156,19 @@ class SurplusBounds(BaseModel):
     trivial_high: float = Field(description="(K−1)·log|V|.")
 
 
+Verdict = Literal["detected", "not detected", "insufficient data"]
+
+
 def is_detected(interval: Interval) -> bool:
     """Surplus detected at this sample size: the 95% interval lies above zero."""
     return interval.low > 0.0
+
+
+def verdict_of(interval: Interval, windows: int | None, min_windows: int = 20) -> Verdict:
+    """The verdict of one Surplus_K; ``windows`` None (older results): from the interval only."""
+    if windows is not None and windows < min_windows:
+        return "insufficient data"
+    return "detected" if is_detected(interval) else "not detected"
 
 
 class SurplusSuite(BaseModel):
@@ -123,6 +185,26 @@ class SurplusSuite(BaseModel):
         description="By K: Surplus_K's 95% interval has low > 0. Filled from ``surplus`` when "
         "absent (results stored before this field).",
     )
+    verdict: dict[int, Verdict] = Field(
+        default_factory=dict,
+        description="By K: insufficient data below min_windows pooled windows, else detected "
+        "(95% interval above 0) or not detected.",
+    )
+    num_windows_pooled: int | None = Field(
+        default=None, description="Windows whose test losses are pooled (every window once)."
+    )
+    folds: int | None = None
+    all_positions: bool | None = Field(
+        default=None, description="Probes trained on every position of train windows."
+    )
+    capped: bool = Field(default=False, description="Some probe hit its step or epoch cap.")
+    ceiling: dict[int, ContextCeiling] = Field(default_factory=dict, description="By j ≥ 1.")
+    marginal_entropy: float | None = Field(
+        default=None, description="H(Y): the held-out marginal's test CE (model-free)."
+    )
+    vocab_train: int | None = Field(
+        default=None, description="Probe-train vocabulary size (mean over folds), + 1 OOV class."
+    )
     bounds: dict[int, SurplusBounds] = Field(description="By K.")
     lookahead: list[LookaheadInfo] = Field(default_factory=list)
     drafting: DraftingProxy | None = None
@@ -138,4 +220,8 @@ class SurplusSuite(BaseModel):
     def _fill_detected(self) -> SurplusSuite:
         if not self.detected:
             self.detected = {k: is_detected(iv) for k, iv in self.surplus.items()}
+        if not self.verdict:
+            self.verdict = {
+                k: "detected" if self.detected.get(k) else "not detected" for k in self.surplus
+            }
         return self
