@@ -60,53 +60,9 @@ export function fmtSurplus(s, k) {
   return fmtInterval(s?.surplus?.[k]);
 }
 
-/** The Surplus_2 headline numbers of a surplus section (as the server's headline has them). */
-export function surplusHeadline(s) {
-  const iv = isObj(s?.surplus) ? s.surplus[2] : undefined;
-  const upper = s?.bounds?.[2]?.high;
-  const share = s?.ceiling?.[1]?.share;
-  return {
-    surplus_k2: est(iv) ?? null,
-    surplus_k2_detected: surplusDetected(s, 2),
-    surplus_k2_verdict: surplusVerdict(s, 2),
-    surplus_k2_upper: typeof upper === "number" ? upper : null,
-    surplus_k2_share: est(share) ?? null,
-    surplus_capped: typeof s?.capped === "boolean" ? s.capped : null,
-  };
-}
-
-/** A headline's last-layer alignment lift as text, with its 95% interval when known. */
-export function fmtLiftHeadline(headline) {
-  const lift = headline?.alignment_lift_last;
-  const low = headline?.alignment_lift_last_low;
-  const high = headline?.alignment_lift_last_high;
-  if (typeof low !== "number" || typeof high !== "number") return fmt(lift);
-  return fmtInterval({ estimate: lift, low, high });
-}
-
-/** A headline's Surplus_2 as text: the number, "not detected (≤ bound)" or "insufficient data". */
-export function fmtSurplusHeadline(headline) {
-  if (headline?.surplus_k2_verdict === "insufficient data") return "insufficient data";
-  if (headline?.surplus_k2_detected === false) return fmtNotDetected(headline.surplus_k2_upper);
-  return fmt(headline?.surplus_k2);
-}
-
 const NOT_DETECTED_HOVER = "not detected: 95% interval not above 0 (the estimate is a floor; "
   + "the upper bound still holds)";
 const INSUFFICIENT_HOVER = "insufficient data: fewer than 20 windows pooled (no verdict)";
-
-/** [lo, hi] covering the intervals (and 0 and the exact values), padded: the bounds never
- * set the axis, so a 0.2-nat surplus is not flattened under a 6-nat upper bound. */
-function estimateRange(ivs, extra) {
-  const vals = [0, ...extra];
-  for (const iv of ivs) {
-    for (const v of [est(iv), iv?.low, iv?.high]) if (Number.isFinite(v)) vals.push(v);
-  }
-  const lo = Math.min(...vals);
-  const hi = Math.max(...vals);
-  const pad = Math.max((hi - lo) * 0.15, 0.02);
-  return [lo - pad, hi + pad];
-}
 
 /** `idealSurplus`: the exact section's values, used when the suite carries none itself. */
 export function surplusSpecs(s, idealSurplus) {
@@ -118,7 +74,6 @@ export function surplusSpecs(s, idealSurplus) {
   const exact = own.length ? own : byNumKey(idealSurplus);
   if (surplus.length) {
     const verdicts = surplus.map(([k]) => surplusVerdict(s, k));
-    const range = estimateRange(surplus.map(([, v]) => v), exact.map(([, v]) => v));
     const traces = [ivTrace("Surplus_K estimate (95% interval)", surplus.map(([k]) => k),
       surplus.map(([, v]) => v), {
         hollow: verdicts.map((v) => v !== null && v !== "detected"),
@@ -127,15 +82,11 @@ export function surplusSpecs(s, idealSurplus) {
             : v === "detected" ? "detected: 95% interval above 0" : "")),
       })];
     if (bounds.length) {
-      // The upper bound is a marker; above the estimates' range it sits at the top edge
-      // (labelled with its value) instead of stretching the axis.
-      const highs = bounds.map(([, b]) => b?.high ?? null);
-      const off = highs.some((v) => Number.isFinite(v) && v > range[1]);
+      // A bound, not an estimate: the chart's range follows the estimates (rangeFrom), so an
+      // upper bound far above them becomes an edge marker with its value, not the axis.
       traces.push({
-        name: `upper bound H(Y_{t+1:t+K−1} | Y_t)${off ? " (▲ off scale)" : ""}`,
-        x: bounds.map(([k]) => k), y: highs.map((v) => (Number.isFinite(v) ? Math.min(v, range[1]) : null)),
-        role: "bound", kind: "markers",
-        hover: highs.map((v) => (Number.isFinite(v) ? `upper bound ${fmt(v)} nats` : "")),
+        name: "upper bound H(Y_{t+1:t+K−1} | Y_t)", x: bounds.map(([k]) => k),
+        y: bounds.map(([, b]) => b?.high ?? null), role: "bound", kind: "markers",
       });
     }
     if (exact.length) {
@@ -149,7 +100,8 @@ export function surplusSpecs(s, idealSurplus) {
         + "bound H(Y_{t+1:t+K−1}|Y_t) is a marker. Trivial bound (K−1)·log|V| in the table."
         + (any("not detected") ? " Hollow markers: not detected (95% interval not above 0)." : "")
         + (any("insufficient data") ? " Hollow markers: insufficient data (< 20 windows)." : ""),
-      x: { title: "K (tokens predicted)", category: false }, y: { title: "nats", range },
+      x: { title: "K (tokens predicted)", category: false },
+      y: { title: "nats", rangeFrom: "estimates" },
       traces,
     });
   }

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from markovlens.lab.sources import get_source
 
+from tests.conftest import UI_HEADERS
 from tests.tiny_models import build_tiny_model
 
 CHROMIUM = "/usr/bin/chromium"
@@ -133,7 +134,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    api = httpx.Client(base_url=base, timeout=30)
+    # Writes need a non-simple request (JSON, a token or the client header): cancel has no body.
+    api = httpx.Client(base_url=base, timeout=30, headers=UI_HEADERS)
     try:
         deadline = time.monotonic() + 60
         while True:

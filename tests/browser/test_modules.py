@@ -112,11 +112,6 @@ def test_surplus_not_detected_is_labelled_with_its_upper_bound(ui: UI) -> None:
         return {
           older: scalars(older), stored: scalars(stored),
           hollow: byK.traces[0].hollow, hover: byK.traces[0].hover.map(t => t.slice(0, 12)),
-          headline: [m.suites.surplusHeadline(older),
-            m.suites.fmtSurplusHeadline({surplus_k2: 0, surplus_k2_detected: false,
-                                        surplus_k2_upper: 1.234}),
-            m.suites.fmtSurplusHeadline({surplus_k2: 0.3, surplus_k2_detected: true}),
-            m.suites.fmtSurplusHeadline({surplus_k2: 0.3})],
         };
         """,
     )
@@ -132,12 +127,7 @@ def test_surplus_not_detected_is_labelled_with_its_upper_bound(ui: UI) -> None:
     ]
     assert out["hollow"] == [True, False]
     assert out["hover"] == ["not detected", "detected: 95"]
-    assert out["headline"] == [
-        {"surplus_k2": 0, "surplus_k2_detected": False, "surplus_k2_upper": 1.234},
-        "not detected (≤ 1.234)",
-        "0.3",
-        "0.3",
-    ]
+    # (Headline text — models list, compare, cards — is headlines.js's: test_headlines.py.)
 
 
 def test_plotly_text_escaping_overlay_and_checkpoints(ui: UI) -> None:
@@ -184,11 +174,6 @@ def test_alignment_lift_carries_its_interval(ui: UI) -> None:
         return {
           traces: lift.traces.map(t => [t.name, t.y, t.low ?? null, t.high ?? null]),
           scalar: scalars.find(r => String(r[0]).includes('Lift proto data side')),
-          headline: [
-            m.suites.fmtLiftHeadline({alignment_lift_last: 1.8, alignment_lift_last_low: 1.7,
-                                      alignment_lift_last_high: 1.9}),
-            m.suites.fmtLiftHeadline({alignment_lift_last: 1.8}),  // stored before intervals
-          ],
         };
         """,
     )
@@ -198,7 +183,6 @@ def test_alignment_lift_carries_its_interval(ui: UI) -> None:
     model = next(t for t in out["traces"] if "model" in t[0])
     assert model[1] == [3, 4] and model[2] is None  # model side: no interval
     assert out["scalar"][1] == pytest.approx({"estimate": 1.8, "low": 1.7, "high": 1.9})
-    assert out["headline"] == ["1.8 [1.7, 1.9]", "1.8"]
 
 
 def test_chart_scaling_known_answers(ui: UI) -> None:
