@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,17 @@ class UI:
         )
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         page.on("request", lambda r: self.requests.append(r.url))
+
+    def rewrite(self, pattern: str, edit: Callable[[Any], None]) -> None:
+        """Serve ``pattern``'s JSON with ``edit`` applied to the parsed body (in place)."""
+
+        def handle(route: Any) -> None:
+            response = route.fetch()
+            body = response.json()
+            edit(body)
+            route.fulfill(response=response, body=json.dumps(body))
+
+        self.page.route(pattern, handle)
 
     def goto(self, fragment: str) -> Any:
         """Open ``#/...`` and wait until the page module finished rendering."""

@@ -6,8 +6,6 @@ its interval) or a known (in)comparability, the compare response is rewritten in
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +15,6 @@ from tests.browser.conftest import UI, Service
 
 pytestmark = pytest.mark.browser
 
-
-def rewrite(ui: UI, pattern: str, edit: Callable[[Any], None]) -> None:
-    """Serve ``pattern``'s JSON with ``edit`` applied to the parsed body."""
-
-    def handle(route: Any) -> None:
-        response = route.fetch()
-        body = response.json()
-        edit(body)
-        route.fulfill(response=response, body=json.dumps(body))
-
-    ui.page.route(pattern, handle)
 
 
 def set_headlines(body: dict[str, Any], by_position: list[dict[str, Any]]) -> None:
@@ -44,7 +31,7 @@ def ids(service: Service) -> list[int]:
 
 
 def open_compare(ui: UI, service: Service, keys: tuple[str, str]) -> Any:
-    rewrite(ui, "**/api/v1/compare?*", lambda body: set_headlines(
+    ui.rewrite("**/api/v1/compare?*", lambda body: set_headlines(
         body, [{"contexts_key": keys[0]}, {"contexts_key": keys[1]}]))
     a, b = ids(service)
     page = ui.goto(f"#/compare?results={a},{b}")
@@ -138,7 +125,7 @@ def test_difference_column_with_its_interval(ui: UI, service: Service) -> None:
              "alignment_lift_last_high": hi}
             for e, lo, hi in lift])
 
-    rewrite(ui, "**/api/v1/compare?*", edit)
+    ui.rewrite("**/api/v1/compare?*", edit)
     a, b = ids(service)
     page = ui.goto(f"#/compare?results={a},{b}")
     row = page.locator("#compare-table tr[data-metric='mean_nll'] td")
@@ -212,7 +199,7 @@ def test_compare_csv_is_the_servers(ui: UI, service: Service) -> None:
 
 def test_three_models_split_crowded_charts_into_small_multiples(ui: UI, service: Service) -> None:
     three = [service.jobs[n]["result_id"] for n in ("full", "step100", "step200")]
-    rewrite(ui, "**/api/v1/compare?*", lambda body: set_headlines(
+    ui.rewrite("**/api/v1/compare?*", lambda body: set_headlines(
         body, [{"contexts_key": "same"}] * 3))
     page = ui.goto(f"#/compare?results={','.join(map(str, three))}")
     page.wait_for_selector("figure.chart .js-plotly-plot")

@@ -7,10 +7,8 @@ so the tests can assert the exact text a person reads.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +34,6 @@ NOT_DETECTED = {
 }
 
 
-def rewrite(ui: UI, pattern: str, edit: Callable[[Any], None]) -> None:
-    def handle(route: Any) -> None:
-        response = route.fetch()
-        body = response.json()
-        edit(body)
-        route.fulfill(response=response, body=json.dumps(body))
-
-    ui.page.route(pattern, handle)
-
 
 def edit_model(model: dict[str, Any], service: Service) -> None:
     near_uniform = {"mean_entropy": 0.95 * math.log(model["vocab_size"])}
@@ -60,7 +49,7 @@ def cell(page: Any, rid: int, col: str) -> Any:
 
 
 def test_models_list_columns_explain_themselves(ui: UI, service: Service) -> None:
-    rewrite(ui, "**/api/v1/models", lambda body: [edit_model(m, service) for m in body])
+    ui.rewrite("**/api/v1/models", lambda body: [edit_model(m, service) for m in body])
     page = ui.goto("#/models")
     # Every headline column: definition, good direction, chance level, methods link.
     expected = {
@@ -119,7 +108,7 @@ def test_dashboard_headline_cards_and_the_servers_csv(
     ui: UI, service: Service, tmp_path: Path
 ) -> None:
     job = service.jobs["full"]
-    rewrite(ui, f"**/api/v1/models/{job['model_id']}", lambda body: edit_model(body, service))
+    ui.rewrite(f"**/api/v1/models/{job['model_id']}", lambda body: edit_model(body, service))
     page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}")
     cards = page.locator("#headline-cards")
     lift = cards.locator("[data-metric='alignment_lift_last']")

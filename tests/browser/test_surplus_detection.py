@@ -7,7 +7,6 @@ The pages render the session's real results with their surplus section rewritten
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -39,17 +38,6 @@ def detected(surplus: dict[str, Any]) -> None:
     surplus["verdict"] = {k: "detected" for k in surplus["surplus"]}
 
 
-def rewrite(ui: UI, pattern: str, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Serve ``pattern``'s JSON with ``edit`` applied (to the parsed body)."""
-
-    def handle(route: Any) -> None:
-        response = route.fetch()
-        body = response.json()
-        edit(body)
-        route.fulfill(response=response, body=json.dumps(body))
-
-    ui.page.route(pattern, handle)
-
 
 def surplus_row(page: Any) -> str:
     row = page.locator("#panel-surplus table.scalars tr", has_text="Surplus K=2").first
@@ -73,8 +61,8 @@ def test_dashboard_says_not_detected_instead_of_a_zero_interval(
     ui: UI, service: Service, edit: Callable[[dict[str, Any]], None], shown: str, symbol: str
 ) -> None:
     job = service.jobs["full"]
-    rewrite(
-        ui, f"**/api/v1/results/{job['result_id']}", lambda body: edit(body["result"]["surplus"])
+    ui.rewrite(
+        f"**/api/v1/results/{job['result_id']}", lambda body: edit(body["result"]["surplus"])
     )
     page = ui.goto(f"#/model/{job['model_id']}?result={job['result_id']}&tab=surplus")
     page.wait_for_selector("figure[data-chart-id='surplus.by_k'] .js-plotly-plot")
@@ -110,8 +98,8 @@ def test_models_and_compare_show_not_detected_for_surplus_2(ui: UI, service: Ser
             # The page prefers the server's headline where it has one: rewrite it alike.
             models([item["model"]])
 
-    rewrite(ui, "**/api/v1/models", models)
-    rewrite(ui, "**/api/v1/compare*", compare)
+    ui.rewrite("**/api/v1/models", models)
+    ui.rewrite("**/api/v1/compare*", compare)
     page = ui.goto("#/models")
     cell = "#models-table tr[data-result-id='{}'] td[data-col='surplus'] .v"
     assert page.locator(cell.format(zero_id)).inner_text() == "not detected (≤ 1.25)"
