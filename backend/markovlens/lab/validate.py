@@ -301,6 +301,19 @@ def _covers(iv: Interval, value: float) -> bool:
     return iv.low <= value <= iv.high
 
 
+def _covers_row(quantity: str, iv: Interval, exact: float, check: str) -> Check:
+    """A row that passes when the estimate's 95% interval covers the exact value."""
+    return Check(
+        quantity=quantity,
+        estimate=iv.estimate,
+        exact=exact,
+        check=check,
+        passed=_covers(iv, exact),
+        low=iv.low,
+        high=iv.high,
+    )
+
+
 def _mean_interval(per_token: np.ndarray, seed: int, samples: int = 500) -> Interval:
     """Mean of a [windows, positions] array with its 95% bootstrap interval over windows."""
     values = np.asarray(per_token, dtype=np.float64)
@@ -333,40 +346,31 @@ def recomputed_exact_row(
 
 def nll_minus_cross_entropy_row(diff: Interval) -> Check:
     """mean(NLL − CE(p*, p)): the NLL is a sample of CE (y ~ p*), so 0 must be covered."""
-    return Check(
-        quantity="mean NLL − mean CE(p*, p) (sampling noise)",
-        estimate=diff.estimate,
-        exact=0.0,
-        check="interval covers 0",
-        passed=_covers(diff, 0.0),
-        low=diff.low,
-        high=diff.high,
+    return _covers_row(
+        "mean NLL − mean CE(p*, p) (sampling noise)",
+        diff,
+        0.0,
+        "interval covers 0",
     )
 
 
 def kl_row(kl_hat: Interval, exact_kl: float) -> Check:
     """mean KL estimated from the NLL and the truth's entropy, against the exact mean KL."""
-    return Check(
-        quantity="mean KL(p*‖p) estimated as mean(NLL − H*)",
-        estimate=kl_hat.estimate,
-        exact=exact_kl,
-        check="interval covers exact KL",
-        passed=_covers(kl_hat, exact_kl),
-        low=kl_hat.low,
-        high=kl_hat.high,
+    return _covers_row(
+        "mean KL(p*‖p) estimated as mean(NLL − H*)",
+        kl_hat,
+        exact_kl,
+        "interval covers exact KL",
     )
 
 
 def entropy_row(mean_entropy: Interval, exact_mean_entropy: float) -> Check:
     """The entropy suite's mean H(p) against H(p) recomputed from the model's logits."""
-    return Check(
-        quantity="mean categorical entropy H(p): entropy suite vs recomputed from logits",
-        estimate=mean_entropy.estimate,
-        exact=exact_mean_entropy,
-        check="interval covers exact",
-        passed=_covers(mean_entropy, exact_mean_entropy),
-        low=mean_entropy.low,
-        high=mean_entropy.high,
+    return _covers_row(
+        "mean categorical entropy H(p): entropy suite vs recomputed from logits",
+        mean_entropy,
+        exact_mean_entropy,
+        "interval covers exact",
     )
 
 
@@ -389,14 +393,11 @@ def nll_row(mean_nll: Interval, mean_true_entropy: float) -> Check:
 def calibration_row(gap: Interval, exact_gap: float) -> Check:
     """The calibration gap mean(NLL) − mean(H(p)) against mean CE − mean H(p), both exact
     terms recomputed from the logits and p*."""
-    return Check(
-        quantity="calibration gap mean(NLL) − mean(H(p))",
-        estimate=gap.estimate,
-        exact=exact_gap,
-        check="interval covers exact CE − H(p)",
-        passed=_covers(gap, exact_gap),
-        low=gap.low,
-        high=gap.high,
+    return _covers_row(
+        "calibration gap mean(NLL) − mean(H(p))",
+        gap,
+        exact_gap,
+        "interval covers exact CE − H(p)",
     )
 
 
