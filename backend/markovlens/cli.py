@@ -75,17 +75,35 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+SET_HELP = "Config override key=value or section.key=value, e.g. surplus.max_k=2 (repeat)."
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values parse as JSON when they can (``3``, ``true``, ``[1,2]``)."""
+    """``key=value`` pairs; values parse as JSON when they can (``3``, ``true``, ``[1,2]``).
+
+    A dotted key sets a nested section's knob (``surplus.max_k=2`` → ``{"surplus": {"max_k":
+    2}}``), the same path the server's validation errors name; sections merge key by key.
+    """
     overrides: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value, got {pair!r}")
+        parts = [part.strip() for part in key.split(".")]
+        if not sep or not all(parts):
+            raise ValueError(f"--set expects key=value or section.key=value, got {pair!r}")
         try:
-            overrides[key.strip()] = json.loads(raw)
+            value: Any = json.loads(raw)
         except json.JSONDecodeError:
-            overrides[key.strip()] = raw
+            value = raw
+        node = overrides
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"--set {pair!r}: {part!r} was already set to a value")
+            node = child
+        if isinstance(node.get(parts[-1]), dict) and isinstance(value, dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
     return overrides
 
 
@@ -217,7 +235,7 @@ def analyze(
         None, "--corpus", "-c", help="Corpus source string (or use --text-file)."
     ),
     preset: str = typer.Option("quick", help="quick | standard | full"),
-    set_: list[str] = typer.Option(None, "--set", help="Config override key=value (repeat)."),
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the result JSON here."),
     device: str | None = typer.Option(None, help="cpu, cuda, mps (default: settings)."),
     dtype: str | None = typer.Option(None, help="float32, bfloat16... (default: settings)."),
@@ -523,7 +541,7 @@ def submit(
     model: str = typer.Option(..., "--model", "-m"),
     corpus: str = typer.Option(..., "--corpus", "-c"),
     preset: str = typer.Option("quick"),
-    set_: list[str] = typer.Option(None, "--set", help="Config override key=value (repeat)."),
+    set_: list[str] = typer.Option(None, "--set", help=SET_HELP),
     queue: str | None = typer.Option(None, help="Queue (device class), e.g. cpu or gpu."),
     force: bool = typer.Option(False, help="Run again even if an identical job exists."),
     wait: bool = typer.Option(False, "--wait", help="Follow progress until the job ends."),
