@@ -555,6 +555,8 @@ def submit(
         fail(str(exc))
     with client(server, token) as api:
         job = call(api.submit, model, corpus, preset, config=overrides, queue=queue, force=force)
+        if job.get("reused"):
+            say(f"an equal job exists: job {job['id']} (--force runs it again)")
         say(job_line(job))
         if wait and job["status"] not in ("succeeded", "failed", "cancelled"):
             job = follow_job(api, job["id"])

@@ -68,8 +68,13 @@ def test_submit_rejects_bad_input_readably(make_client: object, body: dict, frag
 def test_equal_submission_is_reused_unless_forced(make_client: object) -> None:
     client = make_client()  # type: ignore[operator]
     first = submit(client)
-    assert submit(client)["id"] == first["id"]
-    assert submit(client, force=True)["id"] != first["id"]
+    assert first["reused"] is False
+    # The equal job comes back, said to be reused (200, not 201 Created).
+    again = client.post("/api/v1/jobs", json={"model": MODEL, "corpus": CORPUS, "preset": "quick"})
+    assert again.status_code == 200 and again.json()["reused"] is True
+    assert again.json()["id"] == first["id"]
+    forced = submit(client, force=True)
+    assert forced["id"] != first["id"] and forced["reused"] is False
 
 
 def test_job_list_filters_and_pagination(db_client: TestClient) -> None:

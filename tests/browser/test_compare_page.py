@@ -30,9 +30,13 @@ def ids(service: Service) -> list[int]:
     return [service.jobs[n]["result_id"] for n in ("full", "step100")]
 
 
-def open_compare(ui: UI, service: Service, keys: tuple[str, str]) -> Any:
-    ui.rewrite("**/api/v1/compare?*", lambda body: set_headlines(
-        body, [{"contexts_key": keys[0]}, {"contexts_key": keys[1]}]))
+def open_compare(
+    ui: UI, service: Service, keys: tuple[str, str], corpora: tuple[str, str] = ("c", "c")
+) -> Any:
+    """Compare ``ids(service)`` with their headlines' contexts keys and corpus hashes set."""
+    ui.rewrite("**/api/v1/compare?*", lambda body: set_headlines(body, [
+        {"contexts_key": key, "corpus_hash": corpus}
+        for key, corpus in zip(keys, corpora, strict=True)]))
     a, b = ids(service)
     page = ui.goto(f"#/compare?results={a},{b}")
     page.wait_for_selector("figure.chart .js-plotly-plot")
@@ -120,7 +124,8 @@ def test_difference_column_with_its_interval(ui: UI, service: Service) -> None:
             item["result"]["result"]["entropy"]["summary"]["mean_nll"] = value
         lift = [(1.2, 1.1, 1.3), (1.5, 1.4, 1.6)]
         set_headlines(body, [
-            {"contexts_key": "same", "mean_nll": None, "alignment_kernel": "lin",
+            {"contexts_key": "same", "corpus_hash": "c", "mean_nll": None,
+             "alignment_kernel": "lin",
              "alignment_lift_last": e, "alignment_lift_last_low": lo,
              "alignment_lift_last_high": hi}
             for e, lo, hi in lift])
@@ -141,7 +146,7 @@ def test_difference_column_with_its_interval(ui: UI, service: Service) -> None:
 
 
 def test_lifts_on_different_contexts_are_said_not_comparable(ui: UI, service: Service) -> None:
-    page = open_compare(ui, service, ("corpus-a", "corpus-b"))
+    page = open_compare(ui, service, ("contexts-a", "contexts-b"))
     note = page.locator("#compare-comparability")
     assert note.is_visible()
     assert "not comparable" in note.inner_text() and "different" in note.inner_text()
@@ -153,9 +158,18 @@ def test_lifts_on_different_contexts_are_said_not_comparable(ui: UI, service: Se
     assert chart_ids and not any(c.startswith("spectral.") for c in chart_ids)
     links = page.locator("main a[href*='tab=spectrum']")
     assert links.count() == 2
-    # NLL is not context-bound: its difference is still computed.
+    # NLL is not context-bound: on one corpus its difference is still computed.
     assert page.locator("#compare-table tr[data-metric='mean_nll'] td").nth(2).inner_text() != (
         "not comparable")
+
+
+def test_results_on_different_corpora_get_no_difference_at_all(ui: UI, service: Service) -> None:
+    page = open_compare(ui, service, ("contexts-a", "contexts-b"), ("corpus-a", "corpus-b"))
+    assert "different corpora" in page.locator("#compare-comparability").inner_text()
+    for metric in ("mean_nll", "calibration_gap", "alignment_lift_last"):
+        cells = page.locator(f"#compare-table tr[data-metric='{metric}'] td")
+        assert cells.nth(2).inner_text() == "not comparable", metric
+        assert cells.nth(0).inner_text() not in ("", "—")  # each model's own number stays
 
 
 def test_models_are_added_and_removed_on_the_page(ui: UI, service: Service) -> None:
@@ -200,7 +214,7 @@ def test_compare_csv_is_the_servers(ui: UI, service: Service) -> None:
 def test_three_models_split_crowded_charts_into_small_multiples(ui: UI, service: Service) -> None:
     three = [service.jobs[n]["result_id"] for n in ("full", "step100", "step200")]
     ui.rewrite("**/api/v1/compare?*", lambda body: set_headlines(
-        body, [{"contexts_key": "same"}] * 3))
+        body, [{"contexts_key": "same", "corpus_hash": "c"}] * 3))
     page = ui.goto(f"#/compare?results={','.join(map(str, three))}")
     page.wait_for_selector("figure.chart .js-plotly-plot")
     charts = page.eval_on_selector_all(

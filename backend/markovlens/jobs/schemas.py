@@ -51,6 +51,11 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     result_id: int | None = None
+    reused: bool = Field(
+        default=False,
+        description="POST /jobs only: an equal job already existed and is returned (HTTP 200, "
+        "not 201); submit with force to run it again.",
+    )
 
     @classmethod
     def from_row(cls, job: Job, result_id: int | None = None) -> JobOut:

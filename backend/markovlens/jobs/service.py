@@ -244,7 +244,19 @@ def submit_job(
     settings: Settings | None = None,
     enqueue: bool = True,
 ) -> Job:
-    """Validate, record and enqueue a job (commits). An equal live job is returned instead.
+    """Validate, record and enqueue a job (commits); see ``submit_job_reused``."""
+    return submit_job_reused(session, request, settings=settings, enqueue=enqueue)[0]
+
+
+def submit_job_reused(
+    session: Session,
+    request: SubmitRequest,
+    *,
+    settings: Settings | None = None,
+    enqueue: bool = True,
+) -> tuple[Job, bool]:
+    """Validate, record and enqueue a job (commits): (job, False). An equal live job is
+    returned instead: (that job, True).
 
     "Equal" is same model+revision+corpus+config, status queued/running/succeeded; a failed
     or cancelled one is retried by submitting again; ``force`` always creates a new job.
@@ -265,7 +277,7 @@ def submit_job(
         if existing is not None:
             session.commit()
             log.info("job %s: reused for an equal submission", existing.id)
-            return existing
+            return existing, True
     model = repo_models.get_or_create_model(session, model_source, revision)
     job = Job(
         model_id=model.id,
@@ -298,7 +310,7 @@ def submit_job(
             job.finished_at = utcnow()
             session.commit()
             raise QueueUnavailableError(job.error) from exc
-    return job
+    return job, False
 
 
 def get_job(session: Session, job_id: int) -> Job:

@@ -4,7 +4,7 @@
 // (the URL keeps the list, so it can be shared).
 
 import { api } from "../api.js";
-import { PALETTE, renderCharts } from "../charts.js";
+import { PALETTE, renderCharts, setChartContext } from "../charts.js";
 import { download, h, message, modelName, replace } from "../dom.js";
 import {
   difference, estimateOf, fmtDifference, headlineOf, helpLink, METRICS, metricCell, metricText,
@@ -122,10 +122,21 @@ export function liftsComparable(heads) {
   return new Set(keys).size === 1;
 }
 
+/** Whether the results were computed on one corpus (null: a result does not say). */
+export function sameCorpus(heads) {
+  const hashes = heads.map((hd) => hd.corpus_hash ?? null);
+  if (hashes.some((k) => k === null)) return null;
+  return new Set(hashes).size === 1;
+}
+
+// Names of the PALETTE colours, for exported figures (which carry no on-page key).
+const COLOUR_NAMES = ["blue", "orange", "green", "purple", "pink", "teal", "amber", "olive",
+  "indigo", "crimson"];
+
 const CONTEXT_DEPENDENT = new Set(["alignment_lift_last", "alignment_lift_proto_last",
   "effective_rank_last"]);
 
-function numbersTable(items, heads, comparable) {
+function numbersTable(items, heads, comparable, corpus) {
   const ref = 0; // differences are against the first result (the URL's first id)
   const others = items.map((_, m) => m).filter((m) => m !== ref);
   return h("table", { class: "data", id: "compare-table" },
@@ -144,7 +155,9 @@ function numbersTable(items, heads, comparable) {
         title: `${it.label}: ${metricText(mt, heads[m], it.model)}` },
       metricCell(mt, heads[m], it.model))),
       others.map((m) => {
-        const blocked = CONTEXT_DEPENDENT.has(mt.key) && comparable !== true;
+        // Every number depends on the corpus; lifts and ranks also on the sampled contexts.
+        const blocked = corpus === false
+          || (CONTEXT_DEPENDENT.has(mt.key) && comparable !== true);
         return h("td", { class: "num diff", dataset: { model: m } }, blocked
           ? h("span", { class: "muted", text: "not comparable",
             title: "Different (or unknown) corpus or contexts: see the note above." })
@@ -153,7 +166,7 @@ function numbersTable(items, heads, comparable) {
       })))));
 }
 
-function comparabilityNote(items, heads, comparable) {
+function comparabilityNote(items, heads, comparable, corpus) {
   if (comparable === true || items.length < 2) return null;
   const what = (it) => {
     const p = it.result?.result?.provenance || {};
@@ -162,7 +175,10 @@ function comparabilityNote(items, heads, comparable) {
       .slice(0, 12)}), N = ${it.result?.result?.spectral?.num_contexts ?? c.n_contexts ?? "?"} `
       + `contexts, window ${c.window_len ?? p.corpus?.window_len ?? "?"}, seed ${p.seed ?? "?"}`;
   };
-  const lead = comparable === false
+  const lead = corpus === false
+    ? "These results were computed on different corpora: no difference is computed for any "
+      + "number (NLL, entropy and surplus are properties of a model on a corpus). "
+    : comparable === false
     ? "Alignment lifts are not comparable here: these results were computed on different "
       + "corpora or contexts (corpus hash, number of contexts, window, seed or split differ). "
     : "Whether these alignment lifts are comparable is unknown: a result does not record "
@@ -257,6 +273,15 @@ export async function render(main, { params }) {
   const heads = items.map((it) => headlineOf(it.result?.result || {},
     serverHeadline(it.model, it.resultId)));
   const comparable = liftsComparable(heads);
+  const corpus = sameCorpus(heads);
+  // Exported figures carry no on-page key: name each model's colour in their caption.
+  const corpora = [...new Set(items.map((it) => it.result?.result?.provenance?.corpus?.source))];
+  setChartContext({
+    model: items.map((it, m) => `${it.label} (${COLOUR_NAMES[m % COLOUR_NAMES.length]})`)
+      .join(", "),
+    corpus: corpora.filter(Boolean).join(", "),
+    provenance: `results ${ids.join(", ")}; each model's provenance: Export JSON`,
+  });
   const checkpoints = isCheckpointSeries(items);
   const stem = `markovlens-compare-${ids.join("-")}`;
   const exports = h("div", { class: "exports" },
@@ -272,8 +297,8 @@ export async function render(main, { params }) {
       + (checkpoints ? "These are checkpoints of one run: headline numbers are also drawn "
         + "against the training step." : "") }),
     modelKey(items, ids, candidates),
-    comparabilityNote(items, heads, comparable),
-    h("div", { class: "table-wrap" }, numbersTable(items, heads, comparable)));
+    comparabilityNote(items, heads, comparable, corpus),
+    h("div", { class: "table-wrap" }, numbersTable(items, heads, comparable, corpus)));
   if (checkpoints) {
     main.append(h("h2", { text: "Over training" }));
     renderCharts(main, trainingSpecs(items, heads));

@@ -331,7 +331,9 @@ export async function render(main, { params } = { params: new URLSearchParams() 
         queue: queueInput.value.trim() || null, force: forceInput.checked,
       });
       replace(status, h("p", { class: "msg msg-ok", role: "status" },
-        `Job #${job.id} queued (${job.status}). `,
+        job.reused
+          ? `An equal job exists: #${job.id} (${job.status}); tick "Re-run even if an identical result exists" to run it again. `
+          : `Job #${job.id} queued (${job.status}). `,
         h("a", { href: `#/jobs?highlight=${job.id}`, text: "Follow its progress" }), " · ",
         h("a", { href: `#/job/${job.id}`, text: "its page" })));
       status.dataset.jobId = String(job.id);

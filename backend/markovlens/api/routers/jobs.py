@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -27,19 +27,24 @@ router = APIRouter(tags=["jobs"])
     "/jobs",
     response_model=JobOut,
     status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": JobOut, "description": "An equal job exists (reused)."}},
     dependencies=WRITES,
 )
 def submit_job(
     request: SubmitRequest,
+    response: Response,
     session: Session = Depends(get_session),
     settings: Settings = Depends(get_settings_dep),
 ) -> JobOut:
-    """Queue an analysis (or return the equal job already queued/done unless ``force``)."""
+    """Queue an analysis: 201. An equal job already queued, running or done is returned
+    instead (200, ``reused``) unless ``force``."""
     # Refuse now what the worker would refuse later (bad path, no weights, not a causal LM).
     preflight_model(request.model, settings, revision=request.revision)
     preflight_pairing(request.model, request.corpus, settings)  # synthetic corpus, text model
-    job = service.submit_job(session, request, settings=settings)
-    return service.job_out(session, job)
+    job, reused = service.submit_job_reused(session, request, settings=settings)
+    if reused:
+        response.status_code = status.HTTP_200_OK
+    return service.job_out(session, job).model_copy(update={"reused": reused})
 
 
 @router.get("/jobs", response_model=JobList)
