@@ -163,11 +163,11 @@ def _weak_no_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cripple every model-free *no-state* readout: one optimiser step, then stop."""
     real = probes_module.train_readout
 
-    def weak(module, train, val, settings, gen, val_ce=None):  # type: ignore[no-untyped-def]
+    def weak(module, train, val, settings, gen, val_ce=None, vocab=None):  # type: ignore[no-untyped-def]
         no_state = isinstance(module, probes_module.ModelFreeReadout) and module.state is None
         if no_state and len(module.embed) > 0:
             settings = probes_module.ProbeSettings(**{**settings.__dict__, "max_steps": 1})
-        return real(module, train, val, settings, gen, val_ce)
+        return real(module, train, val, settings, gen, val_ce, vocab)
 
     import markovlens.analysis.surplus as surplus_module
 

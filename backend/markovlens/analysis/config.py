@@ -131,11 +131,15 @@ _PRESETS: dict[str, dict[str, Any]] = {
         # caps sit well above where early stopping ends them on SmolLM2 (no probe capped).
         # The frozen-head variant (a d × |V_train| softmax per row) is left to standard: with
         # it the surplus stage took 3.4× the capture stage (benchmarks/bench_surplus.py).
+        # lr 1e-3 (not the synthetic tests' 1e-2): on SmolLM2 a 1e-2 AdamW step moved every
+        # logit of a ~700-class softmax so far that no probe ever beat its start on validation.
         "surplus": {
             "max_k": 3,
             "max_layers": 3,
             "bootstrap_samples": 200,
             "batch_size": 512,
+            "lr": 1e-3,
+            "patience": 6,
             "frozen_head": False,
             "frozen_max_rows": 1024,
         },
@@ -153,6 +157,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "max_tokens": 16_384,
         "n_contexts": 2560,
         "max_layers": 16,
+        "surplus": {"lr": 1e-3, "patience": 6},
     },
     # GPU-sized: every layer, longer windows, N = 4096 (N ≥ 4·d for d ≤ 1024).
     "full": {
@@ -160,7 +165,10 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "max_tokens": 262_144,
         "n_contexts": 4096,
         "max_layers": None,
-        "surplus": {"max_k": 5, "max_steps": 4000, "max_epochs": 60, "max_layers": 16},
+        "surplus": {
+            "max_k": 5, "max_steps": 4000, "max_epochs": 60, "max_layers": 16, "lr": 1e-3,
+            "patience": 6,
+        },
         "spectral": {"rank": 256},
     },
 }

@@ -58,6 +58,14 @@ class NGram:
             p = (joint + beta * p) / (total + beta)
         return p
 
+    def dense(self, ctx: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """p(token | ctx) for every row of ``ctx`` [n, j] and every id in ``tokens`` [m]:
+        an [n, m] array (the caller bounds n·m)."""
+        n, m = ctx.shape[0], tokens.size
+        rep = np.repeat(ctx, m, axis=0)
+        ys = np.tile(tokens, n)
+        return self.prob(rep, ys).reshape(n, m)
+
     def nll(self, ctx: np.ndarray, y: np.ndarray) -> np.ndarray:
         return -np.log(np.maximum(self.prob(ctx, y), 1e-300))
 

@@ -140,15 +140,18 @@ class ProbeInputs:
     x: torch.Tensor  # [n, d_in] float32 (d_in may be 0)
     tokens: torch.Tensor  # [n, j] int64 classes
     y: torch.Tensor  # [n] int64 classes
+    offset: torch.Tensor | None = None  # [n, classes] fixed log-probabilities (residual readout)
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
     def take(self, idx: torch.Tensor) -> ProbeInputs:
-        return ProbeInputs(self.x[idx], self.tokens[idx], self.y[idx])
+        off = None if self.offset is None else self.offset[idx]
+        return ProbeInputs(self.x[idx], self.tokens[idx], self.y[idx], off)
 
     def to(self, device: torch.device) -> ProbeInputs:
-        return ProbeInputs(self.x.to(device), self.tokens.to(device), self.y.to(device))
+        off = None if self.offset is None else self.offset.to(device)
+        return ProbeInputs(self.x.to(device), self.tokens.to(device), self.y.to(device), off)
 
 
 class ModelFreeReadout(nn.Module):
@@ -203,6 +206,51 @@ class ModelFreeReadout(nn.Module):
         with torch.no_grad():
             twin.state.weight.zero_()
         return twin
+
+
+class ResidualReadout(nn.Module):
+    """logits = log p_ngram(· | tokens) + W·GELU(A·x + Σ_i E_i[y_{t+i}] + c) + b.
+
+    A correction on top of the count n-gram (the row's fixed ``offset``): W and b start at zero,
+    so the readout starts exactly at the n-gram and only has to learn what h_t adds. The
+    model-free readout nested on its own neural n-gram cannot do this on a few thousand rows:
+    it never even reaches the count bigram, so the state's gain is hidden under that misfit.
+    """
+
+    def __init__(
+        self, d_in: int, j: int, num_classes: int, rank: int, gen: torch.Generator | None = None
+    ) -> None:
+        super().__init__()
+        self.state = nn.Linear(d_in, rank, bias=False) if d_in > 0 else None
+        self.embed = nn.ModuleList(nn.Embedding(num_classes, rank) for _ in range(j))
+        self.hidden_bias = nn.Parameter(torch.zeros(rank))
+        self.out = nn.Linear(rank, num_classes)
+        with torch.no_grad():
+            self.out.weight.zero_()
+            self.out.bias.zero_()
+            if self.state is not None:
+                bound = 1.0 / math.sqrt(d_in)
+                self.state.weight.uniform_(-bound, bound, generator=gen)
+            for emb in self.embed:
+                assert isinstance(emb, nn.Embedding)
+                emb.weight.normal_(0.0, 1.0, generator=gen)
+
+    def forward(self, batch: ProbeInputs) -> torch.Tensor:
+        assert batch.offset is not None, "a residual readout needs the n-gram offset"
+        z = self.hidden_bias.expand(len(batch), -1)
+        if self.state is not None:
+            z = z + self.state(batch.x)
+        for i, emb in enumerate(self.embed):
+            z = z + emb(batch.tokens[:, i])
+        return batch.offset + self.out(nn.functional.gelu(z))
+
+    def reads_state(self, d_state: int = 0) -> bool:
+        # h_t reaches the logits only through A and W: both must be non-zero.
+        return (
+            self.state is not None
+            and bool(torch.count_nonzero(self.state.weight))
+            and bool(torch.count_nonzero(self.out.weight))
+        )
 
 
 class FrozenHeadReadout(nn.Module):
@@ -297,8 +345,13 @@ def train_readout(
     settings: ProbeSettings,
     gen: torch.Generator,
     val_ce: Callable[[], float] | None = None,
+    vocab: Vocab | None = None,
 ) -> TrainedProbe:
-    """Fit ``module`` on ``train``; keep the parameters with the best validation CE."""
+    """Fit ``module`` on ``train``; keep the parameters with the best validation CE.
+
+    With ``vocab`` the validation CE is over the full vocabulary (OOV targets charged their
+    share of the unseen mass), the same quantity as the test CE; without it, the class CE.
+    """
     started = time.perf_counter()
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
@@ -306,7 +359,10 @@ def train_readout(
     def current_val() -> float:
         if val_ce is not None:
             return val_ce()
-        ce, _ = class_losses(module, val, settings.eval_batch_size)
+        if vocab is not None:
+            ce, _ = full_vocab_losses(module, val, vocab, settings.eval_batch_size)
+        else:
+            ce, _ = class_losses(module, val, settings.eval_batch_size)
         return float(ce.mean()) if ce.numel() else float("nan")
 
     best = current_val()  # the start is a candidate: a warm start can only be improved upon

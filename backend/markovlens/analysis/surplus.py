@@ -31,13 +31,14 @@ import torch
 from markovlens.analysis.contexts import SampledContexts
 from markovlens.analysis.linalg import single_thread
 from markovlens.analysis.marginal import fit_marginal
-from markovlens.analysis.ngrams import fit_ngram
+from markovlens.analysis.ngrams import NGram, fit_ngram
 from markovlens.analysis.probes import (
     FrozenHead,
     FrozenHeadReadout,
     ModelFreeReadout,
     ProbeInputs,
     ProbeSettings,
+    ResidualReadout,
     Vocab,
     full_vocab_losses,
     resolve_device,
@@ -68,6 +69,10 @@ from markovlens.analysis.surplus_schema import (
 
 ProgressFn = Callable[[float, str], None]
 MODEL_FREE, NGRAM, FROZEN = "model-free", "n-gram", "frozen-head"
+RESIDUAL = "n-gram + state"
+# The residual readout holds the n-gram's log-probabilities of every row × train-vocabulary
+# class (float32): above this many cells it is skipped (a note says so).
+RESIDUAL_MAX_CELLS = 60_000_000
 
 
 def _r(x: float) -> float:
@@ -206,7 +211,9 @@ class _Estimator:
         self.vocab_sizes: list[int] = []
         self.fold0_base: ModelFreeReadout | None = None
         self.fold0_vocab: Vocab | None = None
-        probes_per_fold = len(self.offsets) * (2 + (2 if self.head is not None else 0))
+        self.skipped_residual = False
+        residual = sum(1 for j in self.offsets if j <= config.ngram_max_j)
+        probes_per_fold = len(self.offsets) * (2 + (2 if self.head is not None else 0)) + residual
         self.total = probes_per_fold * len(self.folds) + (
             len(self.offsets) if config.lookahead else 0
         )
@@ -292,6 +299,7 @@ class _Estimator:
                     inputs("val", j, state, 0),
                     self.settings,
                     self._gen(*key),
+                    vocab=vocab,
                 )
                 ce, _ = full_vocab_losses(
                     probe, inputs("test", j, state, 0), vocab, self.config.eval_batch_size
@@ -324,6 +332,10 @@ class _Estimator:
                 ngram.nll(fnp[te, :j], fnp[te, j]),
                 np.full(te_idx.size, -1),
             )
+            if len(rows) * vocab.num_classes <= RESIDUAL_MAX_CELLS:
+                self._residual(fold, j, vocab, state, ngram, masks)
+            else:
+                self.skipped_residual = True
         # Model-free readouts: the no-state one, then the nested with-state one.
         key = (fold.index, j, MODEL_FREE)
         base = ModelFreeReadout(
@@ -335,6 +347,7 @@ class _Estimator:
             inputs("val", j, None, j),
             self.settings,
             self._gen(*key, "no"),
+            vocab=vocab,
         )
         self._evaluate("no", j, MODEL_FREE, base, fold, fit, vocab, inputs, None, ntr)
         with_state = base.nested_with_state(state.shape[1]).to(dev)
@@ -344,12 +357,49 @@ class _Estimator:
             inputs("val", j, state, j),
             self.settings,
             self._gen(*key, "with"),
+            vocab=vocab,
         )
         self._evaluate("with", j, MODEL_FREE, with_state, fold, fit, vocab, inputs, state, ntr)
         if fold.index == 0 and j == 1:
             self.fold0_base, self.fold0_vocab = base, vocab
         if self.head is not None:
             self._frozen(fold, j, vocab, state, inputs, log_prior, masks)
+
+    def _residual(
+        self,
+        fold: Fold,
+        j: int,
+        vocab: Vocab,
+        state: torch.Tensor,
+        ngram: NGram,
+        masks: dict[str, np.ndarray],
+    ) -> None:
+        """The with-state readout nested on the count n-gram: it starts at the n-gram exactly."""
+        fnp, dev = self.rows.future.numpy(), self.device
+        probs = ngram.dense(fnp[:, :j], vocab.tokens.numpy())
+        oov = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 1e-12, None)
+        offset = torch.from_numpy(np.log(np.maximum(np.hstack([probs, oov]), 1e-300))).float()
+        classes = vocab.classes(self.rows.future)
+
+        def part(split: str) -> ProbeInputs:
+            m = torch.from_numpy(masks[split])
+            return ProbeInputs(state[m], classes[m][:, :j], classes[m][:, j], offset[m]).to(dev)
+
+        key = (fold.index, j, RESIDUAL)
+        probe = ResidualReadout(
+            state.shape[1], j, vocab.num_classes, self.config.rank, self._gen(*key, "init")
+        ).to(dev)
+        fit = train_readout(
+            probe, part("train"), part("val"), self.settings, self._gen(*key), vocab=vocab
+        )
+        batch = self.config.eval_batch_size
+        val_ce, _ = full_vocab_losses(probe, part("val"), vocab, batch)
+        test_ce, argmax = full_vocab_losses(probe, part("test"), vocab, batch)
+        cand = self._candidate("with", j, RESIDUAL)
+        cand.add(val_ce.numpy(), np.flatnonzero(masks["test"]), test_ce.numpy(), argmax.numpy())
+        cand.state_used |= probe.reads_state()
+        ntr = int(masks["train"].sum())
+        self._record(f"with-state {RESIDUAL} j={j}", fold.index, fit, test_ce.numpy(), ntr)
 
     def _frozen(
         self,
@@ -384,6 +434,7 @@ class _Estimator:
             inputs("val", j, tok_feats, 0),
             self.frozen_settings,
             self._gen(fold.index, j, FROZEN, "no"),
+            vocab=vocab,
         )
         n_sub = int(sub.size)
         self._evaluate("no", j, FROZEN, no_state, fold, fit, vocab, inputs, tok_feats, n_sub, 0)
@@ -399,6 +450,7 @@ class _Estimator:
             inputs("val", j, both, 0),
             self.frozen_settings,
             self._gen(fold.index, j, FROZEN, "with"),
+            vocab=vocab,
         )
         self._evaluate("with", j, FROZEN, with_state, fold, fit, vocab, inputs, both, n_sub, 0)
 
@@ -657,7 +709,9 @@ class _Estimator:
 
             probe = base.nested_with_state(x.shape[1]).to(self.device)
             gen = self._gen(0, 1, "layer", layer)
-            fit = train_readout(probe, part("train"), part("val"), self.settings, gen)
+            fit = train_readout(
+                probe, part("train"), part("val"), self.settings, gen, vocab=vocab
+            )
             ce, _ = full_vocab_losses(probe, part("test"), vocab, self.config.eval_batch_size)
             self._record(f"term1 layer={layer}", 0, fit, ce.numpy(), int(masks["train"].sum()))
             est, reps = boot.mean(*boot.per_window(win[masks["test"]], no_state - ce.numpy()))
