@@ -1,4 +1,4 @@
-"""Configuration and result schema of the information-surplus suite (metrics.md §2)."""
+"""Configuration and result schema of the information-surplus suite (docs/methods.md#surplus)."""
 
 from __future__ import annotations
 
