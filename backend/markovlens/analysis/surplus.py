@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 from markovlens.analysis.contexts import SampledContexts
 from markovlens.analysis.linalg import single_thread
@@ -211,6 +212,9 @@ class _Estimator:
         self.vocab_sizes: list[int] = []
         self.fold0_base: ModelFreeReadout | None = None
         self.fold0_vocab: Vocab | None = None
+        # Fold 0's count-n-gram log-probabilities for j = 1 (per row, train vocabulary + OOV):
+        # the per-layer readouts start there, as the last layer's "n-gram + state" does.
+        self.fold0_offset: torch.Tensor | None = None
         self.skipped_residual = False
         residual = sum(1 for j in self.offsets if j <= config.ngram_max_j)
         probes_per_fold = len(self.offsets) * (2 + (2 if self.head is not None else 0)) + residual
@@ -380,6 +384,8 @@ class _Estimator:
         oov = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 1e-12, None)
         offset = torch.from_numpy(np.log(np.maximum(np.hstack([probs, oov]), 1e-300))).float()
         classes = vocab.classes(self.rows.future)
+        if fold.index == 0 and j == 1:
+            self.fold0_offset = offset
 
         def part(split: str) -> ProbeInputs:
             m = torch.from_numpy(masks[split])
@@ -678,7 +684,9 @@ class _Estimator:
 
     def _per_layer(self, ce_no: dict[int, np.ndarray]) -> list[LayerTerm]:
         """Term 1 per captured layer on the sampled contexts of fold 0 (other layers are kept
-        only there), each with-state probe nested on fold 0's model-free no-state probe."""
+        only there). Each layer's readout is the "n-gram + state" one, starting at fold 0's
+        count n-gram (the no-state side term 1 is measured against); without that table (a
+        vocabulary too large for it) it is nested on fold 0's model-free no-state probe."""
         ctx, fold = self.contexts, self.folds[0]
         base, vocab = self.fold0_base, self.fold0_vocab
         if base is None or vocab is None or 1 not in ce_no:
@@ -692,7 +700,9 @@ class _Estimator:
         }
         if not all(m.any() for m in masks.values()):
             return []
-        classes = vocab.classes(self.rows.future[torch.from_numpy(np.maximum(rows_of, 0))])
+        row_index = torch.from_numpy(np.maximum(rows_of, 0))
+        classes = vocab.classes(self.rows.future[row_index])
+        offset = None if self.fold0_offset is None else self.fold0_offset[row_index]
         layers = self._layers_for_term1(sorted(ctx.hidden))
         boot = ClusterBootstrap(
             win[masks["test"]], self.config.bootstrap_samples, self._np_rng("per-layer")
@@ -705,10 +715,15 @@ class _Estimator:
 
             def part(split: str, x: torch.Tensor = x) -> ProbeInputs:
                 m = torch.from_numpy(masks[split])
-                return ProbeInputs(x[m], classes[m][:, :1], classes[m][:, 1]).to(self.device)
+                off = None if offset is None else offset[m]
+                return ProbeInputs(x[m], classes[m][:, :1], classes[m][:, 1], off).to(self.device)
 
-            probe = base.nested_with_state(x.shape[1]).to(self.device)
             gen = self._gen(0, 1, "layer", layer)
+            probe: nn.Module = (
+                base.nested_with_state(x.shape[1])
+                if offset is None
+                else ResidualReadout(x.shape[1], 1, vocab.num_classes, self.config.rank, gen)
+            ).to(self.device)
             fit = train_readout(
                 probe, part("train"), part("val"), self.settings, gen, vocab=vocab
             )
