@@ -219,9 +219,10 @@ export function surplusScalars(s) {
     if (verdict) rows.push([`surplus.Verdict K=${k}`, verdict, ""]);
   }
   for (const [j, c] of byNumKey(s.ceiling)) {
-    rows.push([`surplus.Context ceiling C_${j}`, c?.ceiling]);
-    rows.push(isInterval(c?.share) ? [`surplus.Share term_${j} / C_${j}`, c.share]
-      : [`surplus.Share term_${j} / C_${j}`, "undefined (C_j ≤ 0)", ""]);
+    rows.push([`surplus.Context ceiling C_${j}`, c?.ceiling, "nats"]);
+    rows.push(isInterval(c?.share) ? [`surplus.Share term_${j} / C_${j}`, c.share, "ratio"]
+      : [`surplus.Share term_${j} / C_${j}`, "no share: C_j ≤ 0 (the model's own loss is no "
+        + "better than the no-state side)", ""]);
   }
   if (typeof s.capped === "boolean") {
     rows.push(["surplus.Probe cap", s.capped
@@ -242,11 +243,12 @@ export function surplusScalars(s) {
   const message = s.drafting ? draftingMessage(s) : "not measured";
   if (message) rows.push(["surplus.Drafting proxy", message, ""]);
   rows.push(["surplus.H(Y) held-out marginal", s.marginal_entropy]);
-  rows.push(["surplus.Probe layer", s.layer]);
-  rows.push(["surplus.Windows pooled", s.num_windows_pooled]);
-  rows.push(["surplus.Folds", s.folds]);
+  rows.push(["surplus.Probe layer", s.layer, ""]);
+  rows.push(["surplus.Windows pooled", s.num_windows_pooled, ""]);
+  rows.push(["surplus.Folds", s.folds, ""]);
   for (const [k, v] of Object.entries(s.num_contexts || {})) {
-    rows.push([`surplus.Contexts (${k})`, v]);
+    // Test rows pool every fold (each window is test once); train/val are fold 0's.
+    rows.push([`surplus.Positions (${k}, ${k === "test" ? "all folds" : "fold 0"})`, v, ""]);
   }
   rows.push(["surplus.Seconds", s.seconds]);
   return rows.filter(([, v]) => v !== undefined && v !== null);
@@ -512,8 +514,9 @@ export function spectralScalars(sp) {
 
 const KNOWN = {
   surplus: new Set(["max_k", "layer", "num_contexts", "num_windows", "terms", "surplus", "detected",
-    "bounds", "lookahead", "drafting", "per_layer", "exact_surplus", "probes", "seconds",
-    "notes"]),
+    "verdict", "num_windows_pooled", "folds", "all_positions", "capped", "ceiling",
+    "marginal_entropy", "vocab_train", "bounds", "lookahead", "drafting", "per_layer",
+    "exact_surplus", "probes", "seconds", "notes"]),
   spectral: new Set(["num_contexts", "layers", "spectra", "alignment", "heldout",
     "representation", "fisher", "dirichlet", "model_side_retained_mass", "stage_seconds",
     "notes"]),
