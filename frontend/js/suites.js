@@ -129,7 +129,7 @@ export function surplusSpecs(s, idealSurplus) {
       note: "term_j = I(H_t; Y_{t+j} | Y_t…Y_{t+j−1}): the chosen no-state CE − the chosen "
         + "with-state CE. C_j = no-state CE − the model's own NLL at t+j (what the whole context "
         + "tells). 95% cluster bootstrap over all windows.",
-      x: { title: "offset j (tokens ahead)" }, y: { title: "nats" }, traces,
+      x: { title: "offset j (tokens ahead)" }, y: { title: "nats", rangeFrom: "estimates" }, traces,
     });
   }
   const shares = ceiling.filter(([, c]) => isInterval(c?.share));
