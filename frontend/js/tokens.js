@@ -240,7 +240,12 @@ export async function renderTokens(panel, resultId) {
     all[t].tabIndex = 0;
     all[t].focus();
   });
-  quantitySelect.addEventListener("change", draw);
+  quantitySelect.addEventListener("change", () => {
+    draw();
+    // An open card shows the chosen quantity: redraw it for its token (it went stale before).
+    const open = tip.hidden ? null : text.querySelector(`.tok[data-position="${tip.dataset.position}"]`);
+    if (open) showTip(open);
+  });
   windowInput.addEventListener("change", () => load(windowInput.value));
   const prev = h("button", { type: "button", class: "small", text: "◀ Previous",
     onclick: () => load(view.window - 1) });

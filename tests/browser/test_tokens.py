@@ -121,6 +121,11 @@ def test_hover_shows_the_top5_with_probabilities_and_the_lens_by_layer(
     page.keyboard.press("ArrowRight")
     page.wait_for_selector("#token-tip[data-position='2']")
     assert page.locator("#token-text .tok[tabindex='0']").count() == 1
+    # Changing the colouring redraws an open card with the new quantity (it went stale).
+    assert "NLL of the next token" in tip.inner_text()
+    page.select_option("#tokens-quantity", "entropy")
+    assert "Entropy of the prediction" in tip.inner_text()
+    assert "NLL of the next token:" not in tip.inner_text()
     # The last token predicts nothing inside the window, and says so.
     page.hover(f"#token-text .tok[data-position='{len(view['tokens']) - 1}']")
     assert "Last token of the window" in tip.inner_text()
