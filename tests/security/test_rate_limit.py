@@ -82,7 +82,11 @@ def test_unauthenticated_clients_are_limited_by_address(
 ) -> None:
     client = make_client(api_tokens=[], writes_per_minute=6, write_burst=2)
     body = {"model": "builtin:smollm2-135m", "corpus": "builtin:python-docs", "preset": "quick"}
-    codes = [client.post("/api/v1/jobs", json=body).status_code for _ in range(3)]
+    # A new job each time (another seed): an equal one would be reused (200, not 201).
+    codes = [
+        client.post("/api/v1/jobs", json={**body, "config": {"seed": i}}).status_code
+        for i in range(3)
+    ]
     assert codes == [201, 201, 429]
 
 
@@ -90,7 +94,9 @@ def test_limit_can_be_disabled(make_client: Callable[..., TestClient]) -> None:
     client = make_client(writes_per_minute=0)
     body = {"model": "builtin:smollm2-135m", "corpus": "builtin:python-docs", "preset": "quick"}
     assert all(
-        client.post("/api/v1/jobs", json=body, headers=AUTH).status_code == 201 for _ in range(40)
+        client.post("/api/v1/jobs", json={**body, "config": {"seed": i}}, headers=AUTH).status_code
+        == 201
+        for i in range(40)
     )
 
 
