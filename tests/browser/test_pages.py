@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -301,7 +303,10 @@ def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service
     assert all(n > 0 for n in chart_points(page, "#panel-entropy"))
 
 
-def advertise_idle_worker(service: Service, queue: str) -> None:
+@contextmanager
+def idle_worker(service: Service, queue: str) -> Iterator[None]:
+    """A worker that serves ``queue`` but never claims, straight into the database; marked
+    stopped afterwards, so routing in later tests of this package never picks its queue."""
     from markovlens.store import open_database, repo_workers
 
     data_dir = service.models["llama"].parent.parent / "data"  # the fixture's layout
@@ -312,7 +317,10 @@ def advertise_idle_worker(service: Service, queue: str) -> None:
                 session, "idle", hostname="h", pid=1, device="cpu", memory_bytes=1 << 34,
                 queues=[queue],
             )
+        yield
     finally:
+        with database.session() as session:
+            repo_workers.mark_stopped(session, "idle")
         database.dispose()
 
 
@@ -327,20 +335,20 @@ def test_upload_corpus_then_cancel_the_queued_job(ui: UI, service: Service, tmp_
     page.click("details.advanced summary")
     # A queue no worker serves is refused at submission; one whose only worker never claims
     # (advertised here, straight into the database) keeps the job queued.
-    advertise_idle_worker(service, "nowhere")
-    page.fill("#queue", "nowhere")
-    page.click("#submit-job")
-    page.wait_for_selector("#submit-status[data-job-id]")
-    job_id = int(page.get_attribute("#submit-status", "data-job-id"))
-    job = service.api.get(f"/api/v1/jobs/{job_id}").json()
-    assert job["corpus_source"].startswith("upload:") and job["queue"] == "nowhere"
+    with idle_worker(service, "nowhere"):
+        page.fill("#queue", "nowhere")
+        page.click("#submit-job")
+        page.wait_for_selector("#submit-status[data-job-id]")
+        job_id = int(page.get_attribute("#submit-status", "data-job-id"))
+        job = service.api.get(f"/api/v1/jobs/{job_id}").json()
+        assert job["corpus_source"].startswith("upload:") and job["queue"] == "nowhere"
 
-    page = ui.goto("#/jobs")
-    row = page.locator(f"#jobs-table tr[data-job-id='{job_id}']")
-    assert row.get_attribute("data-status") == "queued"
-    row.locator("button", has_text="Cancel").click()
-    page.wait_for_selector(f"#jobs-table tr[data-job-id='{job_id}'][data-status='cancelled']")
-    assert service.api.get(f"/api/v1/jobs/{job_id}").json()["status"] == "cancelled"
+        page = ui.goto("#/jobs")
+        row = page.locator(f"#jobs-table tr[data-job-id='{job_id}']")
+        assert row.get_attribute("data-status") == "queued"
+        row.locator("button", has_text="Cancel").click()
+        page.wait_for_selector(f"#jobs-table tr[data-job-id='{job_id}'][data-status='cancelled']")
+        assert service.api.get(f"/api/v1/jobs/{job_id}").json()["status"] == "cancelled"
 
 
 @pytest.mark.parametrize("ui", [800], indirect=True)
