@@ -154,7 +154,37 @@ class ProbeInputs:
         return ProbeInputs(self.x.to(device), self.tokens.to(device), self.y.to(device), off)
 
 
-class ModelFreeReadout(nn.Module):
+class _TokenStateMixer(nn.Module):
+    """The hidden layer both learned readouts share: GELU(A·x + Σ_i E_i[y_{t+i}] + c), width
+    ``rank``, then an output map to the classes (``out``, initialised by each subclass)."""
+
+    def __init__(self, d_in: int, j: int, num_classes: int, rank: int) -> None:
+        super().__init__()
+        self.state = nn.Linear(d_in, rank, bias=False) if d_in > 0 else None
+        self.embed = nn.ModuleList(nn.Embedding(num_classes, rank) for _ in range(j))
+        self.hidden_bias = nn.Parameter(torch.zeros(rank))
+        self.out = nn.Linear(rank, num_classes)
+
+    @torch.no_grad()
+    def _init_inputs(self, gen: torch.Generator | None) -> None:
+        """A and E_i from ``gen`` only (never the global RNG): reproducible per probe."""
+        if self.state is not None:
+            bound = 1.0 / math.sqrt(self.state.in_features)
+            self.state.weight.uniform_(-bound, bound, generator=gen)
+        for emb in self.embed:
+            assert isinstance(emb, nn.Embedding)
+            emb.weight.normal_(0.0, 1.0, generator=gen)
+
+    def _hidden(self, batch: ProbeInputs) -> torch.Tensor:
+        z = self.hidden_bias.expand(len(batch), -1)
+        if self.state is not None:
+            z = z + self.state(batch.x)
+        for i, emb in enumerate(self.embed):
+            z = z + emb(batch.tokens[:, i])
+        return nn.functional.gelu(z)
+
+
+class ModelFreeReadout(_TokenStateMixer):
     """logits = W·GELU(A·x + Σ_i E_i[y_{t+i}] + c) + b over |V_train| + 1 classes.
 
     The GELU lets h_t and the tokens interact (a log-additive readout cannot represent a
@@ -170,29 +200,15 @@ class ModelFreeReadout(nn.Module):
         log_prior: torch.Tensor,
         gen: torch.Generator | None = None,
     ) -> None:
-        super().__init__()
-        self.state = nn.Linear(d_in, rank, bias=False) if d_in > 0 else None
-        self.embed = nn.ModuleList(nn.Embedding(num_classes, rank) for _ in range(j))
-        self.hidden_bias = nn.Parameter(torch.zeros(rank))
-        self.out = nn.Linear(rank, num_classes)
+        super().__init__(d_in, j, num_classes, rank)
         # Initialised from ``gen`` only (never the global RNG): reproducible per probe.
         with torch.no_grad():
             self.out.weight.normal_(0.0, 0.1 / math.sqrt(rank), generator=gen)
             self.out.bias.copy_(log_prior)
-            if self.state is not None:
-                bound = 1.0 / math.sqrt(d_in)
-                self.state.weight.uniform_(-bound, bound, generator=gen)
-            for emb in self.embed:
-                assert isinstance(emb, nn.Embedding)
-                emb.weight.normal_(0.0, 1.0, generator=gen)
+        self._init_inputs(gen)
 
     def forward(self, batch: ProbeInputs) -> torch.Tensor:
-        z = self.hidden_bias.expand(len(batch), -1)
-        if self.state is not None:
-            z = z + self.state(batch.x)
-        for i, emb in enumerate(self.embed):
-            z = z + emb(batch.tokens[:, i])
-        return self.out(nn.functional.gelu(z))
+        return self.out(self._hidden(batch))
 
     def reads_state(self, d_state: int = 0) -> bool:
         return self.state is not None and bool(torch.count_nonzero(self.state.weight))
@@ -208,7 +224,7 @@ class ModelFreeReadout(nn.Module):
         return twin
 
 
-class ResidualReadout(nn.Module):
+class ResidualReadout(_TokenStateMixer):
     """logits = log p_ngram(· | tokens) + W·GELU(A·x + Σ_i E_i[y_{t+i}] + c) + b.
 
     A correction on top of the count n-gram (the row's fixed ``offset``): W and b start at zero,
@@ -220,29 +236,15 @@ class ResidualReadout(nn.Module):
     def __init__(
         self, d_in: int, j: int, num_classes: int, rank: int, gen: torch.Generator | None = None
     ) -> None:
-        super().__init__()
-        self.state = nn.Linear(d_in, rank, bias=False) if d_in > 0 else None
-        self.embed = nn.ModuleList(nn.Embedding(num_classes, rank) for _ in range(j))
-        self.hidden_bias = nn.Parameter(torch.zeros(rank))
-        self.out = nn.Linear(rank, num_classes)
+        super().__init__(d_in, j, num_classes, rank)
         with torch.no_grad():
             self.out.weight.zero_()
             self.out.bias.zero_()
-            if self.state is not None:
-                bound = 1.0 / math.sqrt(d_in)
-                self.state.weight.uniform_(-bound, bound, generator=gen)
-            for emb in self.embed:
-                assert isinstance(emb, nn.Embedding)
-                emb.weight.normal_(0.0, 1.0, generator=gen)
+        self._init_inputs(gen)
 
     def forward(self, batch: ProbeInputs) -> torch.Tensor:
         assert batch.offset is not None, "a residual readout needs the n-gram offset"
-        z = self.hidden_bias.expand(len(batch), -1)
-        if self.state is not None:
-            z = z + self.state(batch.x)
-        for i, emb in enumerate(self.embed):
-            z = z + emb(batch.tokens[:, i])
-        return batch.offset + self.out(nn.functional.gelu(z))
+        return batch.offset + self.out(self._hidden(batch))
 
     def reads_state(self, d_state: int = 0) -> bool:
         # h_t reaches the logits only through A and W: both must be non-zero.
