@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from markovlens.analysis.capture import capture_pass
-from markovlens.analysis.config import preset_config
+from markovlens.schema.config import preset_config
 
 from benchmarks.common import PeakRSS, bare_forward, capture_setup, load_workload, mib
 

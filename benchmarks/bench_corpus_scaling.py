@@ -26,7 +26,8 @@ from benchmarks.common import PeakRSS, load_workload, mib
 def child(
     tokens: int, preset: str, n_contexts: int, batch: int, spectral: bool
 ) -> dict[str, float]:
-    from markovlens.analysis import preset_config, run_analysis
+    from markovlens.analysis.pipeline import run_analysis
+    from markovlens.schema.config import preset_config
 
     cfg = preset_config(
         preset, max_tokens=tokens, n_contexts=n_contexts, batch_size=batch, run_surplus=False,

@@ -22,8 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from markovlens.analysis import preset_config, run_analysis
 from markovlens.analysis.architecture import introspect
+from markovlens.analysis.pipeline import run_analysis
+from markovlens.schema.config import preset_config
 
 from benchmarks.common import PeakRSS, load_workload, mib
 from benchmarks.naive import naive_lens_and_tokens, naive_spectral

@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from markovlens.analysis import preset_config, run_analysis
+from markovlens.analysis.pipeline import run_analysis
+from markovlens.schema.config import preset_config
 
 from benchmarks.common import load_workload
 

@@ -120,7 +120,7 @@ def capture_setup(model: torch.nn.Module, windows: torch.Tensor, cfg: Any) -> Ca
     device, as ``run_analysis`` would choose them for ``cfg``."""
     from markovlens.analysis.architecture import introspect
     from markovlens.analysis.capture import default_batch_size, sample_contexts
-    from markovlens.analysis.config import select_layers
+    from markovlens.schema.config import select_layers
 
     arch = introspect(model)
     plan = sample_contexts(

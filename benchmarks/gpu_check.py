@@ -18,8 +18,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from markovlens.analysis import preset_config, run_analysis
 from markovlens.analysis.capture import capture_pass
+from markovlens.analysis.pipeline import run_analysis
+from markovlens.schema.config import preset_config
 
 from benchmarks.common import bare_forward, capture_setup, load_workload
 from benchmarks.summary import summarize

@@ -42,9 +42,10 @@ PRESETS = ("quick", "standard")
 def real_payload(workdir: Path) -> tuple[dict[str, Any], bytes]:
     """One AnalysisResult and its arrays from a real quick analysis of a tiny llama."""
     sys.path.insert(0, str(ROOT))
-    from markovlens.analysis import preset_config, run_analysis
+    from markovlens.analysis.pipeline import run_analysis
     from markovlens.corpora import resolve_corpus
     from markovlens.models import load_model
+    from markovlens.schema.config import preset_config
     from markovlens.settings import Settings
     from markovlens.store.arrays import pack_arrays
 

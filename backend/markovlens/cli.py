@@ -244,7 +244,7 @@ def analyze(
     ),
 ) -> None:
     """Analyse a model on a corpus in this process and print the summary (no server needed)."""
-    from markovlens.analysis import preset_config
+    from markovlens.schema.config import preset_config
 
     try:
         config = preset_config(preset, **parse_overrides(set_ or []))  # type: ignore[arg-type]
@@ -301,7 +301,7 @@ def run_local_analysis(
     """Load, resolve and analyse with a progress bar; map errors to exit codes."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from markovlens.analysis import run_analysis
+    from markovlens.analysis.pipeline import run_analysis
     from markovlens.corpora import CorpusError, resolve_corpus
     from markovlens.models import ModelLoadError, ModelSourceError, load_model
 
@@ -362,7 +362,7 @@ def _surplus_rows(suite: Any) -> list[tuple[str, str]]:
     interval does not clear 0, shown as the upper bound (a 0 [0, 0] would look like a precise
     measurement of none); "insufficient data": too few windows to decide, the interval is
     shown but decides nothing. A probe stopped at its cap adds a warning row."""
-    from markovlens.analysis.surplus_schema import is_detected
+    from markovlens.schema.surplus import is_detected
 
     rows = []
     verdicts = getattr(suite, "verdict", None) or {}
@@ -436,9 +436,9 @@ def spectral_rows(card: Any) -> list[tuple[str, str]]:
 
 def summary_rows(result: Any) -> list[tuple[str, str]]:
     """The headline numbers of an AnalysisResult as (label, text) rows: the same numbers the
-    dashboard's model card shows (``jobs.headline``), with their intervals or bounds. The
+    dashboard's model card shows (``schema.headline``), with their intervals or bounds. The
     model-free alignment lift leads (docs/methods.md#alignment)."""
-    from markovlens.jobs.headline import headline
+    from markovlens.schema.headline import headline
 
     summary = result.entropy.summary
     card = headline(result.model_dump(mode="json"))
@@ -621,7 +621,7 @@ def results(
     server: str = ServerOption,
 ) -> None:
     """Print a result's summary; with --out, save its JSON (or CSV if the name ends .csv)."""
-    from markovlens.analysis import AnalysisResult
+    from markovlens.schema.result import AnalysisResult
 
     with client(server, None) as api:
         document = call(api.result, result_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from markovlens.analysis.config import AnalysisConfig, preset_config, select_layers
+from markovlens.schema.config import AnalysisConfig, preset_config, select_layers
 from pydantic import ValidationError
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from markovlens.analysis import preset_config, run_analysis
 from markovlens.analysis.architecture import introspect
 from markovlens.analysis.capture import capture_pass, sample_contexts
 from markovlens.analysis.contexts import HeadSpec
 from markovlens.analysis.lens import LensFidelityError, check_fidelity, lens_suite
-from markovlens.analysis.results import CorpusMeta, ModelMeta
+from markovlens.analysis.pipeline import run_analysis
+from markovlens.schema.config import preset_config
+from markovlens.schema.result import CorpusMeta, ModelMeta
 from torch import nn
 from transformers import AutoModelForCausalLM
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from markovlens.analysis import preset_config, run_analysis
 from markovlens.analysis.exact import ExactReference
-from markovlens.analysis.results import AnalysisResult, CorpusMeta, ModelMeta
+from markovlens.analysis.pipeline import run_analysis
+from markovlens.schema.config import preset_config
+from markovlens.schema.result import AnalysisResult, CorpusMeta, ModelMeta
 from transformers import AutoModelForCausalLM
 
 N_WIN, T = 8, 48

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from markovlens.analysis import preset_config, run_analysis
 from markovlens.analysis.architecture import introspect
-from markovlens.analysis.results import CorpusMeta, ModelMeta
+from markovlens.analysis.pipeline import run_analysis
+from markovlens.schema.config import preset_config
+from markovlens.schema.result import CorpusMeta, ModelMeta
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

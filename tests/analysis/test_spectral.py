@@ -25,7 +25,7 @@ from markovlens.analysis.kernels import (
 )
 from markovlens.analysis.linalg import whitened_basis
 from markovlens.analysis.spectral import spectral_suite
-from markovlens.analysis.spectral_schema import SpectralConfig
+from markovlens.schema.spectral import SpectralConfig
 from torch import nn
 
 
@@ -364,9 +364,10 @@ def test_the_headline_kernel_is_model_free(tiny_model_dirs: dict[str, object]) -
     headline) is the same kernel — identical eigenvalues — while the own-prototype kernel is
     each model's own; the lifts differ because the representations do. Their headlines carry
     the same contexts_key (comparable) and lead with the ``lin`` lift."""
-    from markovlens.analysis import preset_config, run_analysis
-    from markovlens.analysis.results import CorpusMeta, ModelMeta
-    from markovlens.jobs.headline import headline
+    from markovlens.analysis.pipeline import run_analysis
+    from markovlens.schema.config import preset_config
+    from markovlens.schema.headline import headline
+    from markovlens.schema.result import CorpusMeta, ModelMeta
     from transformers import AutoModelForCausalLM
 
     windows = torch.randint(3, 384, (8, 48), generator=torch.Generator().manual_seed(0))
@@ -392,7 +393,8 @@ def test_the_headline_kernel_is_model_free(tiny_model_dirs: dict[str, object]) -
     assert heads["llama"].alignment_kernel == "lin"
     last = {
         arch: next(
-            a for a in r.spectral.alignment  # type: ignore[union-attr]
+            a
+            for a in r.spectral.alignment  # type: ignore[union-attr]
             if a.layer == max(r.spectral.layers) and (a.kernel, a.side) == ("lin", "data")  # type: ignore[union-attr]
         )
         for arch, r in results.items()

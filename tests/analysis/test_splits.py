@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 from markovlens.analysis.capture import sample_contexts
-from markovlens.analysis.config import AnalysisConfig, preset_config
 from markovlens.analysis.splits import block_edges, split_by_window, window_splits
+from markovlens.schema.config import AnalysisConfig, preset_config
 
 
 def window_codes(num_windows: int, seed: int, **kwargs: object) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from markovlens.analysis.contexts import HeadSpec, SampledContexts
 from markovlens.analysis.surplus import surplus_suite
-from markovlens.analysis.surplus_schema import SurplusConfig, SurplusSuite
+from markovlens.schema.surplus import SurplusConfig, SurplusSuite
 from torch import nn
 
 VOCAB = 8

@@ -17,7 +17,7 @@ from markovlens.analysis import probes as probes_module
 from markovlens.analysis.contexts import HeadSpec, SampledContexts
 from markovlens.analysis.surplus import surplus_analysis, surplus_suite
 from markovlens.analysis.surplus_data import WindowData
-from markovlens.analysis.surplus_schema import SurplusConfig
+from markovlens.schema.surplus import SurplusConfig
 from torch import nn
 
 V, D, T = 4, 12, 64

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from markovlens.analysis.results import AnalysisResult
 from markovlens.lab.trainer import torch_threads
 from markovlens.lab.validate import Evaluation
+from markovlens.schema.result import AnalysisResult
 
 from tests.lab.test_oracle import _surplus_rows
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from markovlens.analysis import preset_config, run_analysis
 from markovlens.analysis.contexts import HeadSpec
 from markovlens.analysis.lens import check_fidelity, lens_suite
-from markovlens.analysis.results import CorpusMeta, ModelMeta
+from markovlens.analysis.pipeline import run_analysis
 from markovlens.analysis.tokens import (
     TOPK,
     TokenViewError,
@@ -22,6 +21,8 @@ from markovlens.analysis.tokens import (
     vocabulary_table,
     window_view,
 )
+from markovlens.schema.config import preset_config
+from markovlens.schema.result import CorpusMeta, ModelMeta
 from markovlens.store.arrays import pack_arrays, unpack_arrays
 from torch import nn
 from transformers import AutoModelForCausalLM

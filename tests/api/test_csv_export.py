@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from markovlens.api.csvexport import iter_numbers, result_csv, results_csv
+from markovlens.schema.csvexport import iter_numbers, result_csv, results_csv
 from markovlens.store import repo_corpora, repo_models, repo_results
 from markovlens.store.tables import Job, JobStatus
 
@@ -21,8 +21,10 @@ DOC_A: dict[str, Any] = {
     "provenance": {"model": {"revision": "0123456789abcdef0123456789abcdef01234567"}},
     "entropy": {"summary": {"mean_nll": {"estimate": 2.5, "low": 2.4, "high": 2.6}}},
     "lens": {"layers": [{"layer": 0, "mean_nll": 9.0}, {"layer": 1, "mean_nll": 3.0}]},
-    "surplus": {"detected": {"2": False}, "surplus": {"2": {"estimate": 0.0, "low": -0.1,
-                                                             "high": 0.1}}},
+    "surplus": {
+        "detected": {"2": False},
+        "surplus": {"2": {"estimate": 0.0, "low": -0.1, "high": 0.1}},
+    },
     "note": "strings and booleans are not numbers",
 }
 DOC_B: dict[str, Any] = {"schema_version": 1, "entropy": {"summary": {"mean_nll": 4.0}}}
@@ -34,9 +36,15 @@ def store(client: TestClient, source: str, payload: dict[str, Any]) -> int:
         model = repo_models.get_or_create_model(s, source)
         corpus = repo_corpora.get_or_create_corpus(s, "builtin:python-docs")
         job = Job(
-            model_id=model.id, corpus_id=corpus.id, model_source=source,
-            corpus_source=corpus.source, preset="quick", config={"preset": "quick"},
-            dedupe_key=source, queue="cpu", status=JobStatus.SUCCEEDED,
+            model_id=model.id,
+            corpus_id=corpus.id,
+            model_source=source,
+            corpus_source=corpus.source,
+            preset="quick",
+            config={"preset": "quick"},
+            dedupe_key=source,
+            queue="cpu",
+            status=JobStatus.SUCCEEDED,
         )
         s.add(job)
         s.flush()
@@ -89,9 +97,7 @@ def test_results_csv_matches_result_csv_row_for_row() -> None:
 def test_models_list_carries_the_resolved_revision(db_client: TestClient) -> None:
     store(db_client, "local:/a", DOC_A)
     store(db_client, "local:/b", DOC_B)
-    latest = {
-        m["source"]: m["latest"][0] for m in db_client.get("/api/v1/models").json()
-    }
+    latest = {m["source"]: m["latest"][0] for m in db_client.get("/api/v1/models").json()}
     assert latest["local:/a"]["resolved_revision"] == DOC_A["provenance"]["model"]["revision"]
     assert latest["local:/b"]["resolved_revision"] is None
 

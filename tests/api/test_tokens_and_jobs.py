@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from markovlens.analysis import preset_config, run_analysis
-from markovlens.analysis.config import AnalysisConfig
-from markovlens.analysis.results import CorpusMeta, ModelMeta
+from markovlens.analysis.pipeline import run_analysis
 from markovlens.analysis.tokens import vocabulary_table
+from markovlens.schema.config import AnalysisConfig, preset_config
+from markovlens.schema.result import CorpusMeta, ModelMeta
 from markovlens.store.arrays import pack_arrays
 from markovlens.store.tables import Corpus, Job, Model, Result
 from transformers import AutoModelForCausalLM

@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 from markovlens.api.client import _error_text
-from markovlens.api.csvexport import iter_numbers, result_csv
 from markovlens.api.errors import describe_validation
 from markovlens.api.routers.results import json_safe
 from markovlens.api.sse import job_event_stream
+from markovlens.schema.csvexport import iter_numbers, result_csv
 from pydantic import BaseModel
 
 

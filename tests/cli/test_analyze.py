@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from markovlens.analysis import AnalysisResult
 from markovlens.cli import LIFT_LABEL, PROTO_LIFT_LABEL, app, provenance_line, summary_rows
 from markovlens.corpora import resolve_corpus
+from markovlens.schema.result import AnalysisResult
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from typer.testing import CliRunner
 

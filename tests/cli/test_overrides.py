@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from markovlens.analysis.config import preset_config
 from markovlens.cli import parse_overrides
+from markovlens.schema.config import preset_config
 
 
 def test_dotted_keys_set_nested_knobs_and_merge_with_the_preset() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from markovlens.analysis.results import Interval
-from markovlens.analysis.surplus_schema import SurplusBounds
 from markovlens.cli import LIFT_LABEL, PROTO_LIFT_LABEL, _surplus_rows, spectral_rows
 from markovlens.jobs.schemas import Headline
+from markovlens.schema.common import Interval
+from markovlens.schema.surplus import SurplusBounds
 
 
 def test_model_free_lift_leads_and_own_prototypes_are_labelled() -> None:
@@ -47,8 +47,6 @@ def test_surplus_verdicts_including_insufficient_data() -> None:
     rows = dict(
         _surplus_rows(_suite(verdict={2: "insufficient data", 3: "not detected"}, capped=True))
     )
-    assert rows["Surplus_2 (nats)"] == (
-        "insufficient data  0.3000  [0.2000, 0.4000]  (≤ 1.0000)"
-    )
+    assert rows["Surplus_2 (nats)"] == ("insufficient data  0.3000  [0.2000, 0.4000]  (≤ 1.0000)")
     assert rows["Surplus_3 (nats)"] == "not detected  (≤ 2.0000)"
     assert "cap" in rows["warning"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from markovlens.jobs.headline import headline
+from markovlens.schema.headline import headline
 
 
 def _interval(x: float) -> dict[str, float]:
@@ -66,8 +66,8 @@ def test_surplus_and_spectral_sections_last_layer_data_side() -> None:
 
 def test_headline_reads_a_real_analysis_result_dump() -> None:
     """The paths match the analysis schema: dump a result built with those models."""
-    from markovlens.analysis.results import Interval
-    from markovlens.analysis.surplus_schema import SurplusBounds, SurplusSuite, SurplusTerm
+    from markovlens.schema.common import Interval
+    from markovlens.schema.surplus import SurplusBounds, SurplusSuite, SurplusTerm
 
     iv = Interval(estimate=0.3, low=0.2, high=0.4)
     suite = SurplusSuite(

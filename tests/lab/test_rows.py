@@ -12,7 +12,6 @@ import pytest
 import torch
 from markovlens.analysis.architecture import introspect
 from markovlens.analysis.kernels import prototypes
-from markovlens.analysis.results import Interval
 from markovlens.lab.exact import entropy, kl_per_position, stationary_conditionals
 from markovlens.lab.oracle import OracleLM
 from markovlens.lab.sources import get_source
@@ -37,6 +36,7 @@ from markovlens.lab.validate import (
     surplus_row,
     surplus_two_sided,
 )
+from markovlens.schema.common import Interval
 
 SCALE = LabScale(num_windows=64, n_contexts=1024)
 SOURCE = get_source("lookahead")

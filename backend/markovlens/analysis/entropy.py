@@ -7,13 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from markovlens.analysis.results import (
-    Calibration,
-    CalibrationBin,
-    EntropySuite,
-    EntropySummary,
-)
 from markovlens.analysis.stats import bootstrap_mean, bootstrap_position_curve
+from markovlens.schema.entropy import Calibration, CalibrationBin, EntropySuite, EntropySummary
 
 
 @dataclass

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from markovlens.analysis.results import ExactComparison
 from markovlens.analysis.stats import bootstrap_mean, bootstrap_position_curve
+from markovlens.schema.exact_comparison import ExactComparison
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from markovlens.analysis.contexts import HeadSpec
-from markovlens.analysis.results import LensFidelity, LensLayer, LensSuite
+from markovlens.schema.lens import LensFidelity, LensLayer, LensSuite
 
 ProgressFn = Callable[[float, str], None]
 
@@ -121,9 +121,7 @@ def lens_suite(
         )
         for i, layer in enumerate(layers)
     ]
-    suite = LensSuite(
-        layers=summary, fidelity=fidelity, unigram_entropy=h_y, num_contexts=n
-    )
+    suite = LensSuite(layers=summary, fidelity=fidelity, unigram_entropy=h_y, num_contexts=n)
     per["lens_layers"] = np.asarray(layers, dtype=np.int32)
     per["lens_top1"] = top1
     per["lens_top1_prob"] = top1_prob

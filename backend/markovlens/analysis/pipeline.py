@@ -19,7 +19,6 @@ import torch
 
 from markovlens.analysis.architecture import ModelArchitecture, introspect
 from markovlens.analysis.capture import CaptureOutput, ContextPlan, capture_pass, sample_contexts
-from markovlens.analysis.config import AnalysisConfig, select_layers
 from markovlens.analysis.contexts import SampledContexts
 from markovlens.analysis.entropy import summarize_entropy
 from markovlens.analysis.exact import ExactReference, exact_comparison
@@ -30,7 +29,8 @@ from markovlens.analysis.lens import (
     lens_suite,
 )
 from markovlens.analysis.marginal import held_out_entropy
-from markovlens.analysis.results import (
+from markovlens.schema.config import AnalysisConfig, select_layers
+from markovlens.schema.result import (
     AnalysisOutput,
     AnalysisResult,
     ContextsInfo,

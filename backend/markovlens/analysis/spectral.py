@@ -44,8 +44,9 @@ from markovlens.analysis.linalg import (
     whitened_basis,
 )
 from markovlens.analysis.probes import resolve_device
-from markovlens.analysis.results import Interval
-from markovlens.analysis.spectral_schema import (
+from markovlens.analysis.splits import context_splits
+from markovlens.schema.common import Interval
+from markovlens.schema.spectral import (
     Alignment,
     DirichletEnergy,
     FisherSpectrum,
@@ -55,7 +56,6 @@ from markovlens.analysis.spectral_schema import (
     SpectralSuite,
     Spectrum,
 )
-from markovlens.analysis.splits import context_splits
 
 ProgressFn = Callable[[float, str], None]
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from markovlens.analysis.results import Interval, PositionCurve
+from markovlens.schema.common import Interval, PositionCurve
 
 
 def bootstrap_mean(

@@ -46,7 +46,6 @@ from markovlens.analysis.probes import (
     train_readout,
     use_bf16,
 )
-from markovlens.analysis.results import Interval
 from markovlens.analysis.surplus_data import (
     ClusterBootstrap,
     Fold,
@@ -55,7 +54,8 @@ from markovlens.analysis.surplus_data import (
     rows_from_windows,
     window_folds,
 )
-from markovlens.analysis.surplus_schema import (
+from markovlens.schema.common import Interval
+from markovlens.schema.surplus import (
     ContextCeiling,
     DraftingProxy,
     LayerTerm,
@@ -724,9 +724,7 @@ class _Estimator:
                 if offset is None
                 else ResidualReadout(x.shape[1], 1, vocab.num_classes, self.config.rank, gen)
             ).to(self.device)
-            fit = train_readout(
-                probe, part("train"), part("val"), self.settings, gen, vocab=vocab
-            )
+            fit = train_readout(probe, part("train"), part("val"), self.settings, gen, vocab=vocab)
             ce, _ = full_vocab_losses(probe, part("test"), vocab, self.config.eval_batch_size)
             self._record(f"term1 layer={layer}", 0, fit, ce.numpy(), int(masks["train"].sum()))
             est, reps = boot.mean(*boot.per_window(win[masks["test"]], no_state - ce.numpy()))

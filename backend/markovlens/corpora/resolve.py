@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from markovlens.analysis.exact import ExactReference
-from markovlens.analysis.results import CorpusMeta
 from markovlens.corpora.errors import CorpusError
 from markovlens.corpora.hf_dataset import hf_dataset_text
 from markovlens.corpora.sources import CorpusSource, parse_corpus_source
@@ -20,6 +19,7 @@ from markovlens.corpora.windows import (
     tokenizer_identity,
     windows_hash,
 )
+from markovlens.schema.result import CorpusMeta
 
 # Tokens read from a text source at most (Settings.max_corpus_tokens default): enough slots to
 # sample windows across a large upload, bounded work for a 20 MB one.

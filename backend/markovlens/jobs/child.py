@@ -146,10 +146,11 @@ def _run(spec: ChildSpec, conn: Connection) -> None:
 
 def _analyse(spec: ChildSpec, reporter: _Reporter) -> None:
     reporter.slow_step(0.0, "starting: importing libraries")
-    from markovlens.analysis import AnalysisConfig, run_analysis
+    from markovlens.analysis.pipeline import run_analysis
     from markovlens.analysis.tokens import vocabulary_table
     from markovlens.corpora import CorpusError, resolve_corpus
     from markovlens.models import ModelLoadError, ModelSourceError, load_model
+    from markovlens.schema.config import AnalysisConfig
     from markovlens.store.arrays import pack_arrays
 
     progress = reporter.progress

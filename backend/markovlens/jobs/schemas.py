@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from markovlens.schema.headline import Headline
 from markovlens.store.tables import Corpus, Job, Model, Result
 
 PresetName = Literal["quick", "standard", "full"]
@@ -93,43 +94,6 @@ class JobFilters(BaseModel):
     model_id: int | None = None
     corpus_id: int | None = None
     queue: str | None = None
-
-
-class Headline(BaseModel):
-    """The few numbers a model card shows; None where the section was not computed.
-
-    Definitions: docs/methods.md (anchors ``alignment``, ``surplus``, ``entropy``).
-    """
-
-    mean_nll: float | None = None
-    perplexity: float | None = None
-    mean_entropy: float | None = None
-    calibration_gap: float | None = None
-    calibration_gap_relative: float | None = None  # calibration_gap / mean_entropy
-    ece: float | None = None  # expected calibration error of top-1 confidence
-    surplus_k2: float | None = None
-    surplus_k2_low: float | None = None  # its 95% interval
-    surplus_k2_high: float | None = None
-    surplus_k2_detected: bool | None = None  # True only for verdict "detected"
-    surplus_k2_verdict: str | None = None  # "detected" | "not detected" | "insufficient data"
-    surplus_k2_upper: float | None = None  # the upper bound H(Y_{t+1} | Y_t) of Surplus_2
-    surplus_k2_share: float | None = None  # term_1 / C_1: share of the context ceiling at t+1
-    surplus_capped: bool | None = None  # a probe stopped at its step/epoch cap
-    # Model-free: the data-side same-next-token kernel 1[y_i = y_j], identical for every
-    # model on the same corpus and contexts (comparable when contexts_key is equal).
-    alignment_lift_last: float | None = None
-    alignment_lift_last_low: float | None = None  # its 95% jackknife interval
-    alignment_lift_last_high: float | None = None
-    alignment_kernel: str | None = None  # "lin": what alignment_lift_last is
-    # Data-side prototype kernel built from the model's OWN unembedding ("own prototypes"):
-    # a different kernel for every model, so not comparable across models.
-    alignment_lift_proto_last: float | None = None
-    alignment_lift_proto_last_low: float | None = None
-    alignment_lift_proto_last_high: float | None = None
-    contexts_key: str | None = None  # hash of corpus, N, window_len, min_position, seed, split
-    num_contexts: int | None = None
-    corpus_hash: str | None = None
-    effective_rank_last: float | None = None
 
 
 class LatestResult(BaseModel):

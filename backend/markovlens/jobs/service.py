@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from markovlens.analysis import preset_config
 from markovlens.jobs.errors import (
     JobStateError,
     NotFoundError,
@@ -20,7 +19,6 @@ from markovlens.jobs.errors import (
     StorageFullError,
     SubmitError,
 )
-from markovlens.jobs.headline import headline
 from markovlens.jobs.queue import enqueue_job
 from markovlens.jobs.routing import Route, route_job
 from markovlens.jobs.schemas import (
@@ -35,6 +33,8 @@ from markovlens.jobs.schemas import (
     SubmitRequest,
 )
 from markovlens.jobs.sources import resolve_corpus_row
+from markovlens.schema.config import preset_config
+from markovlens.schema.headline import headline
 from markovlens.settings import Settings, get_settings
 from markovlens.store import repo_corpora, repo_jobs, repo_models, repo_results
 from markovlens.store.db import begin_write

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from markovlens.analysis.config import AnalysisConfig
 from markovlens.analysis.exact import ExactReference
 from markovlens.lab.hmm import HiddenMarkovProcess
+from markovlens.schema.config import AnalysisConfig
 
 MAX_K = 4  # surplus up to K = 4 (three chain-rule terms)
 # The surplus probes sample contexts from this position on (AnalysisConfig's default), so the

@@ -23,18 +23,20 @@ import torch
 from pydantic import BaseModel, Field
 from torch import nn
 
-from markovlens.analysis import AnalysisConfig, AnalysisResult, preset_config, run_analysis
 from markovlens.analysis.alignment import alignment, centered_eigen
 from markovlens.analysis.architecture import introspect
 from markovlens.analysis.exact import ExactReference
 from markovlens.analysis.kernels import Kernel, prototypes
 from markovlens.analysis.linalg import whitened_basis
-from markovlens.analysis.results import CorpusMeta, Interval, ModelMeta
+from markovlens.analysis.pipeline import run_analysis
 from markovlens.analysis.stats import bootstrap_mean
 from markovlens.lab.exact import entropy, kl_per_position
 from markovlens.lab.oracle import OracleLM
 from markovlens.lab.sources import SyntheticSource, get_source, source_names
 from markovlens.lab.trainer import TrainConfig, TrainRun, torch_threads, train
+from markovlens.schema.common import Interval
+from markovlens.schema.config import AnalysisConfig, preset_config
+from markovlens.schema.result import AnalysisResult, CorpusMeta, ModelMeta
 
 Log = Callable[[str], None]
 NLL_TOLERANCE = 0.05  # nats: a trained model must get this close to the entropy rate

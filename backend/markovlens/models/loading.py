@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from markovlens.analysis.results import ModelMeta
 from markovlens.models.device import DTYPE_NAMES, bytes_per_parameter, resolve_device, resolve_dtype
 from markovlens.models.errors import ModelLoadError, ModelSourceError
 from markovlens.models.hashing import content_hash
@@ -23,6 +22,7 @@ from markovlens.models.placement import PlacementError, gpu_memory_bytes, placem
 from markovlens.models.resolve import Checkpoint, resolve_checkpoint
 from markovlens.models.safety import check_causal_lm
 from markovlens.models.sources import ModelSource, parse_model_source
+from markovlens.schema.result import ModelMeta
 from markovlens.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from markovlens.api.csvexport import results_csv
 from markovlens.api.deps import get_session
 from markovlens.api.routers.results import load_result
 from markovlens.jobs import service
-from markovlens.jobs.headline import headline
 from markovlens.jobs.schemas import Headline, ModelOut, ResultOut
+from markovlens.schema.csvexport import results_csv
+from markovlens.schema.headline import headline
 
 router = APIRouter(tags=["compare"])
 

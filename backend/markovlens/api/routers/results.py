@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from markovlens.api.csvexport import result_csv
 from markovlens.api.deps import get_session
 from markovlens.jobs import service
 from markovlens.jobs.schemas import ResultOut
+from markovlens.schema.csvexport import result_csv
 from markovlens.store import Result
 from markovlens.store.arrays import unpack_arrays
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from markovlens.analysis.config import AnalysisConfig, preset_config
 from markovlens.api.deps import get_session, get_settings_dep
+from markovlens.schema.config import AnalysisConfig, preset_config
 from markovlens.settings import Settings
 from markovlens.store.tables import Job, JobStatus, Model
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from markovlens.schema.spectral import SpectralConfig
+from markovlens.schema.surplus import SurplusConfig
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from markovlens.analysis.spectral_schema import SpectralConfig
-from markovlens.analysis.surplus_schema import SurplusConfig
 
 PresetName = Literal["quick", "standard", "full"]
 
@@ -166,7 +165,11 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "n_contexts": 4096,
         "max_layers": None,
         "surplus": {
-            "max_k": 5, "max_steps": 4000, "max_epochs": 60, "max_layers": 16, "lr": 1e-3,
+            "max_k": 5,
+            "max_steps": 4000,
+            "max_epochs": 60,
+            "max_layers": 16,
+            "lr": 1e-3,
             "patience": 6,
         },
         "spectral": {"rank": 256},

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from markovlens.schema.common import Interval
 from pydantic import BaseModel, ConfigDict, Field
-
-from markovlens.analysis.results import Interval
 
 KernelName = Literal["proto", "lin", "bc", "hel"]
 Side = Literal["data", "model"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from markovlens.schema.common import Interval
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from markovlens.analysis.results import Interval
 
 
 class SurplusConfig(BaseModel):
