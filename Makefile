@@ -31,7 +31,7 @@ test-tools:
 	bash scripts/ensure-test-tools.sh
 
 lint: venv
-	$(VENV)/bin/ruff check backend tests benchmarks
+	$(VENV)/bin/ruff check backend tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 test: venv test-tools lint
