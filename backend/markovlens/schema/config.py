@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from markovlens.schema.spectral import SpectralConfig
 from markovlens.schema.surplus import SurplusConfig
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PresetName = Literal["quick", "standard", "full"]
 

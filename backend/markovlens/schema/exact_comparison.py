@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from markovlens.schema.common import Interval, PositionCurve
 from pydantic import BaseModel, Field
+
+from markovlens.schema.common import Interval, PositionCurve
 
 
 class ExactComparison(BaseModel):

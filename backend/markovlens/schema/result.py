@@ -8,13 +8,14 @@ Bump ``SCHEMA_VERSION`` when a field changes meaning; adding optional sections d
 from __future__ import annotations
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
 from markovlens.schema.config import AnalysisConfig
 from markovlens.schema.entropy import EntropySuite
 from markovlens.schema.exact_comparison import ExactComparison
 from markovlens.schema.lens import LensSuite
 from markovlens.schema.spectral import SpectralSuite
 from markovlens.schema.surplus import SurplusSuite
-from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 

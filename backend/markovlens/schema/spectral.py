@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from markovlens.schema.common import Interval
 from pydantic import BaseModel, ConfigDict, Field
+
+from markovlens.schema.common import Interval
 
 KernelName = Literal["proto", "lin", "bc", "hel"]
 Side = Literal["data", "model"]
