@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from markovlens.schema.headline import Headline
+from markovlens.schema.verdicts import with_verdicts
 from markovlens.store.tables import Corpus, Job, Model, Result
 
 PresetName = Literal["quick", "standard", "full"]
@@ -182,5 +183,5 @@ class ResultOut(BaseModel):
             corpus_id=row.corpus_id,
             schema_version=row.schema_version,
             created_at=row.created_at,
-            result=dict(row.payload),
+            result=with_verdicts(dict(row.payload)),  # older results: verdicts filled
         )

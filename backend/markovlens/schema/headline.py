@@ -12,7 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-VERDICTS = ("detected", "not detected", "insufficient data")
+from markovlens.schema.verdicts import VERDICTS, read_verdict
+
+__all__ = ["VERDICTS", "Headline", "contexts_key", "headline"]
 
 
 class Headline(BaseModel):
@@ -87,25 +89,10 @@ def _bounds(interval: Any) -> tuple[float | None, float | None]:
     return _number(interval.get("low")), _number(interval.get("high"))
 
 
-def _surplus_verdict(surplus: Any, k: int) -> str | None:
-    """The stored verdict of Surplus_k; older results: from the ``detected`` flag, else from
-    whether the interval's low is above 0 (None without a usable interval)."""
-    stored = _by_k(_dig(surplus, "verdict"), k)
-    if stored in VERDICTS:
-        return str(stored)
-    flag = _by_k(_dig(surplus, "detected"), k)
-    if isinstance(flag, bool):
-        return "detected" if flag else "not detected"
-    low, _ = _bounds(_by_k(_dig(surplus, "surplus"), k))
-    if low is None:
-        return None
-    return "detected" if low > 0.0 else "not detected"
-
-
 def _surplus_fields(surplus: Any) -> dict[str, Any]:
     interval = _by_k(_dig(surplus, "surplus"), 2)
     low, high = _bounds(interval)
-    verdict = _surplus_verdict(surplus, 2)
+    verdict = read_verdict(surplus, 2)
     capped = _dig(surplus, "capped")
     return {
         "surplus_k2": _number(interval),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from markovlens.schema.common import Interval
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from markovlens.schema.common import Interval
+from markovlens.schema.verdicts import Verdict, is_detected
 
 
 class SurplusConfig(BaseModel):
@@ -155,21 +157,6 @@ class SurplusBounds(BaseModel):
     trivial_high: float = Field(description="(K−1)·log|V|.")
 
 
-Verdict = Literal["detected", "not detected", "insufficient data"]
-
-
-def is_detected(interval: Interval) -> bool:
-    """Surplus detected at this sample size: the 95% interval lies above zero."""
-    return interval.low > 0.0
-
-
-def verdict_of(interval: Interval, windows: int | None, min_windows: int = 20) -> Verdict:
-    """The verdict of one Surplus_K; ``windows`` None (older results): from the interval only."""
-    if windows is not None and windows < min_windows:
-        return "insufficient data"
-    return "detected" if is_detected(interval) else "not detected"
-
-
 class SurplusSuite(BaseModel):
     """Everything the surplus tab shows (nats)."""
 
@@ -218,8 +205,8 @@ class SurplusSuite(BaseModel):
     @model_validator(mode="after")
     def _fill_detected(self) -> SurplusSuite:
         if not self.detected:
-            self.detected = {k: is_detected(iv) for k, iv in self.surplus.items()}
-        if not self.verdict:
+            self.detected = {k: is_detected(iv.low) for k, iv in self.surplus.items()}
+        if not self.verdict:  # older results recorded no window count: never "insufficient"
             self.verdict = {
                 k: "detected" if self.detected.get(k) else "not detected" for k in self.surplus
             }
