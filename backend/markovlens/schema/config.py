@@ -11,10 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from markovlens.schema.common import RETIRED_SPLIT_KEYS, SPLIT_SETTING
 from markovlens.schema.spectral import SpectralConfig
 from markovlens.schema.surplus import SurplusConfig
 
 PresetName = Literal["quick", "standard", "full"]
+
+# Defaults of the one split setting; also the fallback of suites run on contexts without one.
+TRAIN_FRACTION = 0.6
+VAL_FRACTION = 0.2
 
 
 class LensConfig(BaseModel):
@@ -62,12 +67,19 @@ class AnalysisConfig(BaseModel):
     max_layers: int | None = Field(
         default=16, ge=2, le=1024, description="Cap on captured layers when layers is None."
     )
-    train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0, description="Probe-train windows.")
-    val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Probe-val windows.")
+    # The one split of windows into probe-train / val / test: every suite (lens, surplus's
+    # cross-fitting blocks, spectral's held-out fit) reads the capture's split made from these.
+    train_fraction: float = Field(
+        default=TRAIN_FRACTION, gt=0.0, lt=1.0, description="Probe-train windows."
+    )
+    val_fraction: float = Field(
+        default=VAL_FRACTION, gt=0.0, lt=1.0, description="Probe-val windows."
+    )
     split: Literal["blocks", "random"] = Field(
         default="blocks",
         description="How windows go to train/val/test: contiguous blocks of windows (text "
-        "windows are adjacent slices of the same documents) or each window at random.",
+        "windows are adjacent slices of the same documents) or each window at random. "
+        "The one split setting: every suite uses it.",
     )
     ece_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass confidence bins.")
     reliability_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass entropy bins.")
@@ -189,10 +201,24 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _refuse_suite_splits(overrides: dict[str, Any]) -> None:
+    """A submission naming a suite's own split fractions gets a readable error (stored
+    configs that carry them still load: the suite configs drop them)."""
+    for suite in ("surplus", "spectral"):
+        section = overrides.get(suite)
+        named = [k for k in RETIRED_SPLIT_KEYS if isinstance(section, dict) and k in section]
+        if named:
+            raise ValueError(
+                f"{suite}.{named[0]} is not a setting: one split setting serves every suite "
+                f"({SPLIT_SETTING})"
+            )
+
+
 def preset_config(preset: PresetName = "standard", **overrides: Any) -> AnalysisConfig:
     """The preset's values with ``overrides`` on top (all validated)."""
     if preset not in _PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(_PRESETS)}")
+    _refuse_suite_splits(overrides)
     values = _merge(_PRESETS[preset], overrides)
     values["preset"] = preset
     return AnalysisConfig(**values)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from markovlens.schema.common import Interval
+from markovlens.schema.common import Interval, drop_retired_split
 
 KernelName = Literal["proto", "lin", "bc", "hel"]
 Side = Literal["data", "model"]
@@ -47,12 +47,17 @@ class SpectralConfig(BaseModel):
     eig_iterations: int = Field(
         default=6, ge=1, le=100, description="Subspace iterations for capture eigenvectors."
     )
-    train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0)
-    val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     layers: list[int] | None = Field(default=None, description="None = every captured layer.")
     device: str = Field(
         default="auto", description="Where the model-side vocabulary pass runs (auto: cuda)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, values: Any) -> Any:
+        # Stored configs carry the spectral split fractions a pipeline run never read (the
+        # capture's split, from AnalysisConfig, is the one every suite uses).
+        return drop_retired_split(values)
 
 
 class Spectrum(BaseModel):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from markovlens.schema.common import Interval
+from markovlens.schema.common import Interval, drop_retired_split
 from markovlens.schema.verdicts import Verdict, is_detected
 
 
@@ -57,12 +57,7 @@ class SurplusConfig(BaseModel):
     @classmethod
     def _drop_retired(cls, values: Any) -> Any:
         # Stored configs from before cross-fitting carry the retired split fractions.
-        if isinstance(values, dict):
-            values = {k: v for k, v in values.items() if k not in _RETIRED}
-        return values
-
-
-_RETIRED = ("train_fraction", "val_fraction")
+        return drop_retired_split(values)
 
 
 class ProbeFit(BaseModel):
