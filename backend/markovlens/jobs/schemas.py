@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from markovlens.schema.headline import Headline
+from markovlens.schema.openapi import result_document
 from markovlens.schema.verdicts import with_verdicts
 from markovlens.store.tables import Corpus, Job, Model, Result
 
@@ -172,7 +173,7 @@ class ResultOut(BaseModel):
     corpus_id: int
     schema_version: int
     created_at: datetime
-    result: dict[str, Any]
+    result: dict[str, Any] = result_document("The stored AnalysisResult JSON document.")
 
     @classmethod
     def from_row(cls, row: Result) -> ResultOut:
