@@ -362,16 +362,12 @@ def _surplus_rows(suite: Any) -> list[tuple[str, str]]:
     interval does not clear 0, shown as the upper bound (a 0 [0, 0] would look like a precise
     measurement of none); "insufficient data": too few windows to decide, the interval is
     shown but decides nothing. A probe stopped at its cap adds a warning row."""
-    from markovlens.schema.surplus import is_detected
+    from markovlens.schema.verdicts import read_verdict
 
     rows = []
-    verdicts = getattr(suite, "verdict", None) or {}
     for k in sorted(suite.surplus):
         interval, bound = suite.surplus[k], suite.bounds.get(k)
-        verdict = verdicts.get(k)
-        if verdict is None:
-            detected = suite.detected.get(k, is_detected(interval))
-            verdict = "detected" if detected else "not detected"
+        verdict = read_verdict(suite, k)
         bound_text = f"  (≤ {bound.high:.4f})" if bound is not None else ""
         if verdict == "detected":
             text = _interval_text(interval)

@@ -46,6 +46,7 @@ from markovlens.analysis.linalg import (
 from markovlens.analysis.probes import resolve_device
 from markovlens.analysis.splits import context_splits
 from markovlens.schema.common import Interval
+from markovlens.schema.config import TRAIN_FRACTION, VAL_FRACTION
 from markovlens.schema.spectral import (
     Alignment,
     DirichletEnergy,
@@ -161,11 +162,10 @@ def _spectral_suite(
     timings["eigen"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    # The capture's split (AnalysisConfig's); the fractions only serve contexts without one.
     splits = {
         name: mask[valid]
-        for name, mask in context_splits(
-            contexts, config.train_fraction, config.val_fraction, rng
-        ).items()
+        for name, mask in context_splits(contexts, TRAIN_FRACTION, VAL_FRACTION, rng).items()
     }
     target = protos[next_tokens].to(torch.float64)
     trva = splits["train"] | splits["val"]

@@ -65,8 +65,8 @@ from markovlens.schema.surplus import (
     SurplusConfig,
     SurplusSuite,
     SurplusTerm,
-    verdict_of,
 )
+from markovlens.schema.verdicts import verdict_of
 
 ProgressFn = Callable[[float, str], None]
 MODEL_FREE, NGRAM, FROZEN = "model-free", "n-gram", "frozen-head"
@@ -551,7 +551,7 @@ class _Estimator:
             )
             for k in ks
         }
-        verdict = {k: verdict_of(surplus[k], pooled, cfg.min_windows) for k in ks}
+        verdict = {k: verdict_of(surplus[k].low, pooled, cfg.min_windows) for k in ks}
         detected = {k: verdict[k] == "detected" for k in ks}
         bounds = {
             k: SurplusBounds(

@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from markovlens.schema.openapi import add_result_schemas
+
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",
@@ -56,6 +58,7 @@ def install_error_schema(app: FastAPI) -> None:
             description=app.description,
             routes=app.routes,
         )
+        add_result_schemas(schema)  # AnalysisResult and its sections, with units
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Error"] = ERROR_SCHEMA
         for schemas_name in ("HTTPValidationError", "ValidationError"):

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from markovlens.schema.headline import Headline
+from markovlens.schema.openapi import result_document
+from markovlens.schema.verdicts import with_verdicts
 from markovlens.store.tables import Corpus, Job, Model, Result
 
 PresetName = Literal["quick", "standard", "full"]
@@ -171,7 +173,7 @@ class ResultOut(BaseModel):
     corpus_id: int
     schema_version: int
     created_at: datetime
-    result: dict[str, Any]
+    result: dict[str, Any] = result_document("The stored AnalysisResult JSON document.")
 
     @classmethod
     def from_row(cls, row: Result) -> ResultOut:
@@ -182,5 +184,5 @@ class ResultOut(BaseModel):
             corpus_id=row.corpus_id,
             schema_version=row.schema_version,
             created_at=row.created_at,
-            result=dict(row.payload),
+            result=with_verdicts(dict(row.payload)),  # older results: verdicts filled
         )

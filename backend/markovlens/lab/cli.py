@@ -8,8 +8,6 @@ from pathlib import Path
 
 import typer
 
-from markovlens.lab.sources import get_source, source_names
-
 lab_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
@@ -23,6 +21,10 @@ def _parse_steps(text: str) -> list[int]:
 @lab_app.command("sources")
 def sources_cmd() -> None:
     """List the synthetic sources with their exact entropy rate and ideal surplus."""
+    # Here, not at the top: the sources need torch, and ``markovlens`` loads this module for
+    # every command (the HTTP-only ones must not import torch).
+    from markovlens.lab.sources import get_source, source_names
+
     for name in source_names():
         src = get_source(name)
         rate, se = src.entropy_rate()
@@ -167,6 +169,7 @@ def validate_cmd(
     contexts: int = typer.Option(3072, "--contexts", min=64),
 ) -> None:
     """Estimate versus exact for every quantity and source (oracle and trained models)."""
+    from markovlens.lab.sources import source_names
     from markovlens.lab.validate import LabScale, render_markdown, run_lab, write_markdown_block
 
     names = [s.removeprefix("synthetic:") for s in source] if source else None

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from markovlens.schema.spectral import SpectralConfig
-from markovlens.schema.surplus import SurplusConfig
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from markovlens.schema.common import RETIRED_SPLIT_KEYS, SPLIT_SETTING, metric
+from markovlens.schema.spectral import SpectralConfig
+from markovlens.schema.surplus import SurplusConfig
+
 PresetName = Literal["quick", "standard", "full"]
+
+# Defaults of the one split setting; also the fallback of suites run on contexts without one.
+TRAIN_FRACTION = 0.6
+VAL_FRACTION = 0.2
 
 
 class LensConfig(BaseModel):
@@ -22,15 +28,21 @@ class LensConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    context_chunk: int = Field(default=256, ge=1, description="Contexts per lens matmul.")
-    fidelity_contexts: int = Field(
-        default=64, ge=1, le=4096, description="Contexts whose model logits are kept for the check."
+    context_chunk: int = metric("count", None, "Contexts per lens matmul.", default=256, ge=1)
+    fidelity_contexts: int = metric(
+        "count",
+        None,
+        "Contexts whose model logits are kept for the check.",
+        default=64,
+        ge=1,
+        le=4096,
     )
-    fidelity_tolerance: float | None = Field(
+    fidelity_tolerance: float | None = metric(
+        "ratio",
+        None,
+        "Max relative error of the lens at the last layer; None: 1e-4 in fp32, 3e-2 in bf16/fp16.",
         default=None,
         gt=0.0,
-        description="Max relative error of the lens at the last layer; None: 1e-4 in fp32, "
-        "3e-2 in bf16/fp16.",
     )
 
 
@@ -40,36 +52,69 @@ class AnalysisConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     preset: PresetName = "standard"
-    seed: int = Field(default=0, ge=0)
-    window_len: int = Field(default=256, ge=8, le=8192, description="Tokens per corpus window.")
-    max_tokens: int = Field(default=16_384, ge=64, description="Tokens of corpus analysed.")
-    batch_size: int | None = Field(default=None, ge=1, description="None: adapt to memory.")
-    bootstrap_samples: int = Field(default=1000, ge=50, le=100_000)
-    n_contexts: int = Field(
-        default=2048, ge=16, le=65_536, description="N sampled contexts for lens/surplus/spectral."
+    seed: int = metric(
+        "index",
+        None,
+        "Seed of every random draw (contexts, split, probes, bootstrap).",
+        default=0,
+        ge=0,
     )
-    min_position: int = Field(
+    window_len: int = metric(
+        "tokens", None, "Tokens per corpus window.", default=256, ge=8, le=8192
+    )
+    max_tokens: int = metric("tokens", None, "Tokens of corpus analysed.", default=16_384, ge=64)
+    batch_size: int | None = metric("count", None, "None: adapt to memory.", default=None, ge=1)
+    bootstrap_samples: int = metric(
+        "count",
+        None,
+        "Bootstrap resamples (over windows) per interval.",
+        default=1000,
+        ge=50,
+        le=100_000,
+    )
+    n_contexts: int = metric(
+        "count",
+        None,
+        "N sampled contexts for lens/surplus/spectral.",
+        default=2048,
+        ge=16,
+        le=65_536,
+    )
+    min_position: int = metric(
+        "index",
+        None,
+        "Earliest context position sampled (skips the first tokens' attention sinks).",
         default=8,
         ge=0,
-        description="Earliest context position sampled (skips the first tokens' attention sinks).",
     )
-    layers: list[int] | None = Field(
+    layers: list[int] | None = metric(
+        "index",
+        None,
+        "Residual-stream indices to capture (0 = embeddings, L = last block); None: max_layers "
+        "evenly spaced, always with 0 and L.",
         default=None,
-        description="Residual-stream indices to capture (0 = embeddings, L = last block); "
-        "None: max_layers evenly spaced, always with 0 and L.",
     )
-    max_layers: int | None = Field(
-        default=16, ge=2, le=1024, description="Cap on captured layers when layers is None."
+    max_layers: int | None = metric(
+        "count", None, "Cap on captured layers when layers is None.", default=16, ge=2, le=1024
     )
-    train_fraction: float = Field(default=0.6, gt=0.0, lt=1.0, description="Probe-train windows.")
-    val_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Probe-val windows.")
+    # The one split of windows into probe-train / val / test: every suite (lens, surplus's
+    # cross-fitting blocks, spectral's held-out fit) reads the capture's split made from these.
+    train_fraction: float = metric(
+        "ratio", None, "Probe-train windows.", default=TRAIN_FRACTION, gt=0.0, lt=1.0
+    )
+    val_fraction: float = metric(
+        "ratio", None, "Probe-val windows.", default=VAL_FRACTION, gt=0.0, lt=1.0
+    )
     split: Literal["blocks", "random"] = Field(
         default="blocks",
         description="How windows go to train/val/test: contiguous blocks of windows (text "
-        "windows are adjacent slices of the same documents) or each window at random.",
+        "windows are adjacent slices of the same documents) or each window at random. "
+        "The one split setting: every suite uses it.",
     )
-    ece_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass confidence bins.")
-    reliability_bins: int = Field(default=15, ge=2, le=200, description="Equal-mass entropy bins.")
+    ece_bins: int = metric("count", None, "Equal-mass confidence bins.", default=15, ge=2, le=200)
+    reliability_bins: int = metric(
+        "count", None, "Equal-mass entropy bins.", default=15, ge=2, le=200
+    )
     lens: LensConfig = Field(default_factory=LensConfig)
     run_surplus: bool = True
     run_spectral: bool = True
@@ -188,10 +233,24 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _refuse_suite_splits(overrides: dict[str, Any]) -> None:
+    """A submission naming a suite's own split fractions gets a readable error (stored
+    configs that carry them still load: the suite configs drop them)."""
+    for suite in ("surplus", "spectral"):
+        section = overrides.get(suite)
+        named = [k for k in RETIRED_SPLIT_KEYS if isinstance(section, dict) and k in section]
+        if named:
+            raise ValueError(
+                f"{suite}.{named[0]} is not a setting: one split setting serves every suite "
+                f"({SPLIT_SETTING})"
+            )
+
+
 def preset_config(preset: PresetName = "standard", **overrides: Any) -> AnalysisConfig:
     """The preset's values with ``overrides`` on top (all validated)."""
     if preset not in _PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(_PRESETS)}")
+    _refuse_suite_splits(overrides)
     values = _merge(_PRESETS[preset], overrides)
     values["preset"] = preset
     return AnalysisConfig(**values)

@@ -10,9 +10,12 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-VERDICTS = ("detected", "not detected", "insufficient data")
+from markovlens.schema.common import metric
+from markovlens.schema.verdicts import VERDICTS, Verdict, read_verdict
+
+__all__ = ["VERDICTS", "Headline", "contexts_key", "headline"]
 
 
 class Headline(BaseModel):
@@ -21,35 +24,92 @@ class Headline(BaseModel):
     Definitions: docs/methods.md (anchors ``alignment``, ``surplus``, ``entropy``).
     """
 
-    mean_nll: float | None = None
-    perplexity: float | None = None
-    mean_entropy: float | None = None
-    calibration_gap: float | None = None
-    calibration_gap_relative: float | None = None  # calibration_gap / mean_entropy
-    ece: float | None = None  # expected calibration error of top-1 confidence
-    surplus_k2: float | None = None
-    surplus_k2_low: float | None = None  # its 95% interval
-    surplus_k2_high: float | None = None
-    surplus_k2_detected: bool | None = None  # True only for verdict "detected"
-    surplus_k2_verdict: str | None = None  # "detected" | "not detected" | "insufficient data"
-    surplus_k2_upper: float | None = None  # the upper bound H(Y_{t+1} | Y_t) of Surplus_2
-    surplus_k2_share: float | None = None  # term_1 / C_1: share of the context ceiling at t+1
-    surplus_capped: bool | None = None  # a probe stopped at its step/epoch cap
+    mean_nll: float | None = metric(
+        "nats", "lower", "Mean next-token negative log-likelihood.", default=None
+    )
+    perplexity: float | None = metric("dimensionless", "lower", "exp(mean NLL).", default=None)
+    mean_entropy: float | None = metric(
+        "nats", None, "Mean entropy of the next-token distribution.", default=None
+    )
+    calibration_gap: float | None = metric(
+        "nats", "zero", "mean(nll) − mean(entropy); 0 if calibrated.", default=None
+    )
+    calibration_gap_relative: float | None = metric(
+        "ratio", "zero", "calibration_gap / mean_entropy.", default=None
+    )
+    ece: float | None = metric(
+        "probability", "lower", "Expected calibration error of top-1 confidence.", default=None
+    )
+    surplus_k2: float | None = metric("nats", None, "Surplus_2.", default=None)
+    surplus_k2_low: float | None = metric(
+        "nats", None, "Low end of Surplus_2's 95% interval.", default=None
+    )
+    surplus_k2_high: float | None = metric(
+        "nats", None, "High end of Surplus_2's 95% interval.", default=None
+    )
+    surplus_k2_detected: bool | None = Field(
+        default=None, description='True only for the verdict "detected".'
+    )
+    surplus_k2_verdict: Verdict | None = Field(
+        default=None,
+        description="Surplus_2's verdict (schema/verdicts.py): detected (95% interval above 0), "
+        "not detected, or insufficient data (too few windows pooled).",
+    )
+    surplus_k2_upper: float | None = metric(
+        "nats", None, "The upper bound H(Y_{t+1} | Y_t) of Surplus_2.", default=None
+    )
+    surplus_k2_share: float | None = metric(
+        "ratio", None, "term_1 / C_1: share of the context ceiling at t+1.", default=None
+    )
+    surplus_capped: bool | None = Field(
+        default=None, description="A surplus probe stopped at its step/epoch cap."
+    )
     # Model-free: the data-side same-next-token kernel 1[y_i = y_j], identical for every
     # model on the same corpus and contexts (comparable when contexts_key is equal).
-    alignment_lift_last: float | None = None
-    alignment_lift_last_low: float | None = None  # its 95% jackknife interval
-    alignment_lift_last_high: float | None = None
-    alignment_kernel: str | None = None  # "lin": what alignment_lift_last is
+    alignment_lift_last: float | None = metric(
+        "ratio",
+        "higher",
+        "Data-side lift A/A_rand at the last layer, same-next-token kernel (model-free: "
+        "comparable across models with equal contexts_key).",
+        default=None,
+    )
+    alignment_lift_last_low: float | None = metric(
+        "ratio", "higher", "Low end of its 95% jackknife interval.", default=None
+    )
+    alignment_lift_last_high: float | None = metric(
+        "ratio", "higher", "High end of its 95% jackknife interval.", default=None
+    )
+    alignment_kernel: str | None = Field(
+        default=None, description='"lin": the kernel of alignment_lift_last.'
+    )
     # Data-side prototype kernel built from the model's OWN unembedding ("own prototypes"):
     # a different kernel for every model, so not comparable across models.
-    alignment_lift_proto_last: float | None = None
-    alignment_lift_proto_last_low: float | None = None
-    alignment_lift_proto_last_high: float | None = None
-    contexts_key: str | None = None  # hash of corpus, N, window_len, min_position, seed, split
-    num_contexts: int | None = None
+    alignment_lift_proto_last: float | None = metric(
+        "ratio",
+        "higher",
+        "Data-side lift at the last layer with the model's own prototypes (a different kernel per "
+        "model: not comparable across models).",
+        default=None,
+    )
+    alignment_lift_proto_last_low: float | None = metric(
+        "ratio", "higher", "Low end of its 95% jackknife interval.", default=None
+    )
+    alignment_lift_proto_last_high: float | None = metric(
+        "ratio", "higher", "High end of its 95% jackknife interval.", default=None
+    )
+    contexts_key: str | None = Field(
+        default=None,
+        description="Hash of corpus, N, window_len, min_position, seed and split: data-side "
+        "lifts compare only when equal.",
+    )
+    num_contexts: int | None = metric("count", None, "Sampled contexts N.", default=None)
     corpus_hash: str | None = None
-    effective_rank_last: float | None = None
+    effective_rank_last: float | None = metric(
+        "dimensionless",
+        None,
+        "Effective rank exp(−Σ q log q) of the last layer's states.",
+        default=None,
+    )
 
 
 def _dig(node: Any, *path: str) -> Any:
@@ -87,25 +147,10 @@ def _bounds(interval: Any) -> tuple[float | None, float | None]:
     return _number(interval.get("low")), _number(interval.get("high"))
 
 
-def _surplus_verdict(surplus: Any, k: int) -> str | None:
-    """The stored verdict of Surplus_k; older results: from the ``detected`` flag, else from
-    whether the interval's low is above 0 (None without a usable interval)."""
-    stored = _by_k(_dig(surplus, "verdict"), k)
-    if stored in VERDICTS:
-        return str(stored)
-    flag = _by_k(_dig(surplus, "detected"), k)
-    if isinstance(flag, bool):
-        return "detected" if flag else "not detected"
-    low, _ = _bounds(_by_k(_dig(surplus, "surplus"), k))
-    if low is None:
-        return None
-    return "detected" if low > 0.0 else "not detected"
-
-
 def _surplus_fields(surplus: Any) -> dict[str, Any]:
     interval = _by_k(_dig(surplus, "surplus"), 2)
     low, high = _bounds(interval)
-    verdict = _surplus_verdict(surplus, 2)
+    verdict = read_verdict(surplus, 2)
     capped = _dig(surplus, "capped")
     return {
         "surplus_k2": _number(interval),

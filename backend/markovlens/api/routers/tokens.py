@@ -9,9 +9,9 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy.orm import Session
 
-from markovlens.analysis.tokens import TokenViewError, TokenWindow, window_view
 from markovlens.api.deps import get_session
 from markovlens.jobs import service
+from markovlens.schema.tokens import TokenViewError, TokenWindow, window_view
 from markovlens.store.arrays import unpack_arrays
 
 router = APIRouter(tags=["results"])
