@@ -17,9 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from markovlens.analysis.architecture import ModelArchitecture, introspect
-from markovlens.analysis.capture import CaptureOutput, ContextPlan, capture_pass, sample_contexts
-from markovlens.analysis.contexts import SampledContexts
+from markovlens.analysis.architecture import introspect
+from markovlens.analysis.capture import (
+    CaptureOutput,
+    build_sampled_contexts,
+    capture_pass,
+    sample_contexts,
+)
 from markovlens.analysis.entropy import summarize_entropy
 from markovlens.analysis.exact import ExactReference, exact_comparison
 from markovlens.analysis.lens import (
@@ -69,33 +73,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "unknown"
     return versions
-
-
-def build_sampled_contexts(
-    windows: torch.Tensor,
-    plan: ContextPlan,
-    capture: CaptureOutput,
-    arch: ModelArchitecture,
-    seed: int,
-) -> SampledContexts:
-    """The hand-off to the surplus and spectral suites (fp32, CPU, frozen head and embedding)."""
-    w, t = plan.window_index, plan.position
-    offsets = torch.arange(plan.horizon)
-    future = windows[w.unsqueeze(1), t.unsqueeze(1) + 1 + offsets]
-    greedy = torch.from_numpy(capture.token_arrays["argmax"]).long()
-    greedy_future = greedy[w.unsqueeze(1), t.unsqueeze(1) + offsets]
-    return SampledContexts(
-        hidden=capture.hidden,
-        window_index=w.clone(),
-        position=t.clone(),
-        future_tokens=future.long(),
-        greedy_future=greedy_future,
-        embed=arch.embedding_matrix().detach().to("cpu", torch.float32),
-        head=arch.head.to("cpu", torch.float32),
-        split=plan.split.clone(),
-        current_tokens=windows[w, t].long(),
-        seed=seed,
-    )
 
 
 def _optional_suite(module: str, function: str) -> Callable[..., Any] | None:
