@@ -103,7 +103,7 @@ def test_progress_is_reported_during_the_pass(tiny_model_dirs: dict[str, Path]) 
     model = _load(tiny_model_dirs["llama"])
     seen: list[float] = []
     plan = sample_contexts(6, 40, 20, min_position=0, horizon=1, seed=0)
-    import markovlens.analysis.capture as capture_mod
+    import markovlens.analysis.capture.corpus_pass as capture_mod
 
     # Every block tick reports when the rate limit is lifted.
     original = capture_mod.time.perf_counter

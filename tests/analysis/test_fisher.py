@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-from markovlens.analysis.contexts import HeadSpec
 from markovlens.analysis.fisher import dirichlet_energy, mean_fisher
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.kernels import Kernel
 from torch import nn
 from transformers.models.llama.modeling_llama import LlamaRMSNorm

@@ -10,7 +10,7 @@ import pytest
 import torch
 from markovlens.analysis.architecture import introspect
 from markovlens.analysis.capture import capture_pass, sample_contexts
-from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.lens import LensFidelityError, check_fidelity, lens_suite
 from markovlens.analysis.pipeline import run_analysis
 from markovlens.schema.config import preset_config

@@ -15,7 +15,8 @@ from markovlens.analysis.alignment import (
     jackknife_lifts,
     spectrum_stats,
 )
-from markovlens.analysis.contexts import HeadSpec, SampledContexts
+from markovlens.analysis.contexts import SampledContexts
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.kernels import (
     Kernel,
     data_side_kernels,

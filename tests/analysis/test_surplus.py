@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from markovlens.analysis.contexts import HeadSpec, SampledContexts
+from markovlens.analysis.contexts import SampledContexts
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.surplus import surplus_suite
 from markovlens.schema.surplus import SurplusConfig, SurplusSuite
 from torch import nn

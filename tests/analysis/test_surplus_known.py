@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 from markovlens.analysis import probes as probes_module
-from markovlens.analysis.contexts import HeadSpec, SampledContexts
+from markovlens.analysis.contexts import SampledContexts
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.surplus import surplus_analysis, surplus_suite
 from markovlens.analysis.surplus_data import WindowData
 from markovlens.schema.surplus import SurplusConfig

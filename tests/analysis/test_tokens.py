@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.lens import check_fidelity, lens_suite
 from markovlens.analysis.pipeline import run_analysis
 from markovlens.analysis.tokens import (

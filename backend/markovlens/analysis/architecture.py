@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.head import HeadSpec, describe_norm
 
 
 class ArchitectureError(ValueError):
@@ -108,26 +108,6 @@ def _embed_scale(embedding: nn.Module) -> float:
         buf = getattr(embedding, "embed_scale", None)
         scale = float(buf) if isinstance(buf, torch.Tensor | float | int) else 1.0
     return float(scale)
-
-
-def describe_norm(norm: nn.Module) -> dict[str, Any]:
-    """Kind, epsilon and offset of a final norm (for provenance; the lens uses the module)."""
-    inner = norm[0] if isinstance(norm, nn.Sequential) and len(norm) > 0 else norm
-    name = type(inner).__name__
-    eps = None
-    for attr in ("eps", "variance_epsilon", "epsilon"):
-        value = getattr(inner, attr, None)
-        if isinstance(value, float | int):
-            eps = float(value)
-            break
-    kind = "identity"
-    if isinstance(inner, nn.LayerNorm) or "LayerNorm" in name:
-        kind = "layernorm"
-    elif "RMSNorm" in name or "RmsNorm" in name:
-        kind = "rmsnorm"
-    # Gemma's RMSNorm multiplies by (1 + w): its weight is initialised at zero.
-    offset = 1.0 if name.startswith("Gemma") and kind == "rmsnorm" else 0.0
-    return {"class": name, "kind": kind, "eps": eps, "weight_offset": offset}
 
 
 def _family(model: nn.Module) -> str:

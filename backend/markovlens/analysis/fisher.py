@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.kernels import Kernel, head_logits_chunk, normed_hidden
 from markovlens.analysis.linalg import eigh
 

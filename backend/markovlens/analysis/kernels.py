@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.linalg import center_kernel, center_rows
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from markovlens.analysis.contexts import HeadSpec
+from markovlens.analysis.head import HeadSpec
 from markovlens.schema.lens import LensFidelity, LensLayer, LensSuite
 
 ProgressFn = Callable[[float, str], None]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from markovlens.analysis.contexts import HeadSpec, frozen_copy
+from markovlens.analysis.head import HeadSpec, frozen_copy
 
 
 class FrozenHead(nn.Module):
