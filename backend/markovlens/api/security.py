@@ -13,7 +13,7 @@ Names used elsewhere (the CLI, the tests) are re-exported here.
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from markovlens.api.auth import (
     bearer_token,
@@ -38,7 +38,6 @@ from markovlens.api.ratelimit import (
     RateLimiter,
     make_auth_failure_limiter,
     make_write_limiter,
-    too_many_requests,
 )
 from markovlens.settings import Settings
 
@@ -56,22 +55,11 @@ __all__ = [
     "client_key",
     "install_security",
     "is_loopback",
-    "limit_writes",
     "require_metrics_token",
     "require_read_token",
     "require_write_token",
     "token_matches",
 ]
-
-
-def limit_writes(request: Request) -> None:
-    """429 with ``Retry-After`` once a client (verified token, else address) spends its budget."""
-    limiter: RateLimiter | None = getattr(request.app.state, "write_limiter", None)
-    if limiter is None:
-        return
-    wait = limiter.acquire(client_key(request))
-    if wait > 0:
-        raise too_many_requests("submissions from this client", wait)
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
