@@ -126,7 +126,7 @@ def serve(
     import uvicorn
 
     from markovlens.api import create_app
-    from markovlens.api.security import bind_refusal, is_loopback
+    from markovlens.api.auth import bind_refusal, is_loopback
 
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
