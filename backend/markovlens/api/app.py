@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from markovlens import __version__
 from markovlens.api.apidocs import install_api_docs
 from markovlens.api.deps import METRICS_GUARD, READ_GUARD
+from markovlens.api.error_handlers import install_error_handlers
 from markovlens.api.error_schema import install_error_schema
-from markovlens.api.errors import install_error_handlers
 from markovlens.api.routers import (
     compare,
     corpora,

@@ -6,10 +6,10 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from markovlens.analysis.tokens import TokenViewError, TokenWindow, window_view
+from markovlens.analysis.tokens import TokenWindow, window_view
 from markovlens.api.deps import SessionDep
 from markovlens.jobs import service
 from markovlens.store.arrays import unpack_arrays
@@ -46,7 +46,5 @@ def get_tokens(
 ) -> TokenWindow:
     """Tokens of one window with every per-token quantity, the model's top-5 next tokens per
     token and, at the sampled contexts, the lens's top-1 by layer."""
-    try:
-        return window_view(_arrays(session, result_id), window)
-    except TokenViewError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    # A window out of range or a result without token arrays: TokenViewError, a 404.
+    return window_view(_arrays(session, result_id), window)
