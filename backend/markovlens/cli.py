@@ -504,14 +504,14 @@ def write_output(output: Any, out: Path) -> None:
 
 
 def client(server: str, token: str | None) -> Any:
-    from markovlens.api.client import ApiClient
+    from markovlens.http_client import ApiClient
 
     return ApiClient(server, token=token)
 
 
 def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Run one API call; an ApiError becomes a one-line message (exit 2 for 4xx, else 1)."""
-    from markovlens.api.client import ApiError
+    from markovlens.http_client import ApiError
 
     try:
         return fn(*args, **kwargs)
@@ -565,7 +565,7 @@ def submit(
 
 def follow_job(api: Any, job_id: int) -> dict[str, Any]:
     """Print progress lines from the SSE stream until the job ends; return its last state."""
-    from markovlens.api.client import ApiError
+    from markovlens.http_client import ApiError
 
     last: dict[str, Any] | None = None
     shown = ""

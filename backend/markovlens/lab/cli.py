@@ -8,8 +8,6 @@ from pathlib import Path
 
 import typer
 
-from markovlens.lab.sources import get_source, source_names
-
 lab_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
@@ -23,6 +21,8 @@ def _parse_steps(text: str) -> list[int]:
 @lab_app.command("sources")
 def sources_cmd() -> None:
     """List the synthetic sources with their exact entropy rate and ideal surplus."""
+    from markovlens.lab.sources import get_source, source_names  # torch: only when used
+
     for name in source_names():
         src = get_source(name)
         rate, se = src.entropy_rate()
@@ -95,7 +95,7 @@ def train_cmd(
 def _submit_http(
     server: str, token: str | None, models: list[str], corpus: str, preset: str, overrides: dict
 ) -> None:
-    from markovlens.api.client import ApiClient, ApiError
+    from markovlens.http_client import ApiClient, ApiError
 
     with ApiClient(server, token=token) as client:
         for model in models:
@@ -167,6 +167,7 @@ def validate_cmd(
     contexts: int = typer.Option(3072, "--contexts", min=64),
 ) -> None:
     """Estimate versus exact for every quantity and source (oracle and trained models)."""
+    from markovlens.lab.sources import source_names
     from markovlens.lab.validate import LabScale, render_markdown, run_lab, write_markdown_block
 
     names = [s.removeprefix("synthetic:") for s in source] if source else None
