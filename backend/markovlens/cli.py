@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from markovlens.lab.cli import lab_app
+from markovlens.lab.commands import lab_app
 from markovlens.ops.logging import configure_logging
 from markovlens.settings import Settings, get_settings
 
