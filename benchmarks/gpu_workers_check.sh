@@ -68,7 +68,7 @@ else
 fi
 export CHECK_MODELS="${CHECK_MODELS:-builtin:smollm2-135m random-init:builtin:smollm2-135m}"
 export CHECK_CONFIG="${CHECK_CONFIG:-{\}}"
-"$PYTHON" -m markovlens.ops.migrate
+"$PYTHON" -m markovlens.ops.run_migrations
 API_PORT="$(free_port)"; export API_PORT
 "$PYTHON" -m markovlens.cli serve --no-worker --port "$API_PORT" >"$WORK/api.log" 2>&1 &
 PIDS+=($!)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from markovlens.lab.cli import lab_app
+from markovlens.lab.commands import lab_app
 from markovlens.ops.logging import configure_logging
 from markovlens.settings import Settings, get_settings
 
@@ -126,7 +126,7 @@ def serve(
     import uvicorn
 
     from markovlens.api import create_app
-    from markovlens.api.security import bind_refusal, is_loopback
+    from markovlens.api.auth import bind_refusal, is_loopback
 
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -500,14 +500,14 @@ def write_output(output: Any, out: Path) -> None:
 
 
 def client(server: str, token: str | None) -> Any:
-    from markovlens.api.client import ApiClient
+    from markovlens.http_client import ApiClient
 
     return ApiClient(server, token=token)
 
 
 def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Run one API call; an ApiError becomes a one-line message (exit 2 for 4xx, else 1)."""
-    from markovlens.api.client import ApiError
+    from markovlens.http_client import ApiError
 
     try:
         return fn(*args, **kwargs)
@@ -561,7 +561,7 @@ def submit(
 
 def follow_job(api: Any, job_id: int) -> dict[str, Any]:
     """Print progress lines from the SSE stream until the job ends; return its last state."""
-    from markovlens.api.client import ApiError
+    from markovlens.http_client import ApiError
 
     last: dict[str, Any] | None = None
     shown = ""

@@ -9,10 +9,10 @@ import json
 import math
 
 import numpy as np
-from markovlens.api.client import _error_text
-from markovlens.api.errors import describe_validation
+from markovlens.api.error_handlers import describe_validation
 from markovlens.api.routers.results import json_safe
 from markovlens.api.sse import job_event_stream
+from markovlens.http_client import _error_text
 from markovlens.schema.csvexport import iter_numbers, result_csv
 from pydantic import BaseModel
 

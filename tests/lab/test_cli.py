@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from markovlens.lab.cli import lab_app
+from markovlens.lab.commands import lab_app
 from markovlens.settings import get_settings
 from typer.testing import CliRunner
 

@@ -188,7 +188,7 @@ def test_structured_logs_carry_job_and_worker_ids() -> None:
 def test_migrate_module_brings_the_database_to_head(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from markovlens.ops import migrate
+    from markovlens.ops import run_migrations
     from markovlens.settings import get_settings
     from markovlens.store.migrate import current_revision, head_revision
     from sqlalchemy import create_engine
@@ -197,7 +197,7 @@ def test_migrate_module_brings_the_database_to_head(
     monkeypatch.setenv("MARKOVLENS_DATABASE_URL", url)
     get_settings.cache_clear()
     try:
-        assert migrate.main() == 0
+        assert run_migrations.main() == 0
     finally:
         get_settings.cache_clear()
         logging.getLogger().handlers[:] = [

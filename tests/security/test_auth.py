@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.api import auth, security
+from markovlens.api import auth
 from markovlens.settings import Settings
 
 from tests.security.conftest import AUTH, TOKEN
@@ -60,7 +60,7 @@ def test_writes_pass_with_the_token(client: TestClient) -> None:
     files = {"file": ("a.txt", b"some text")}
     assert client.post("/api/v1/corpora", files=files, headers=AUTH).status_code == 201
     # Any of several configured tokens works (token rotation).
-    assert security.token_matches(TOKEN, ["old", TOKEN, "new"])
+    assert auth.token_matches(TOKEN, ["old", TOKEN, "new"])
 
 
 @pytest.mark.parametrize("path", READS)
@@ -103,8 +103,8 @@ def test_token_comparison_hashes_before_comparing(monkeypatch: pytest.MonkeyPatc
         return real(a, b)
 
     monkeypatch.setattr(auth.hmac, "compare_digest", spy)
-    assert security.token_matches("a", ["a", "bbbbbbbbbbbbbbbb", "c"])
-    assert not security.token_matches("x" * 1000, ["a"])
+    assert auth.token_matches("a", ["a", "bbbbbbbbbbbbbbbb", "c"])
+    assert not auth.token_matches("x" * 1000, ["a"])
     assert seen == [(32, 32)] * 4
 
 
@@ -124,13 +124,13 @@ def test_token_comparison_hashes_before_comparing(monkeypatch: pytest.MonkeyPatc
 )
 def test_bind_refusal(host: str, loopback: bool, tmp_path) -> None:
     open_settings = Settings(data_dir=tmp_path, api_tokens=[])
-    refusal = security.bind_refusal(host, open_settings, insecure=False)
+    refusal = auth.bind_refusal(host, open_settings, insecure=False)
     assert (refusal is None) == loopback
     if refusal:
         assert "MARKOVLENS_API_TOKENS" in refusal and "--insecure" in refusal
-    assert security.bind_refusal(host, open_settings, insecure=True) is None
+    assert auth.bind_refusal(host, open_settings, insecure=True) is None
     with_tokens = Settings(data_dir=tmp_path, api_tokens=["t"])
-    assert security.bind_refusal(host, with_tokens, insecure=False) is None
+    assert auth.bind_refusal(host, with_tokens, insecure=False) is None
 
 
 def test_serve_refuses_public_bind_without_tokens(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.api.security import CONTENT_SECURITY_POLICY
+from markovlens.api.headers import CONTENT_SECURITY_POLICY
 
 from tests.security.conftest import AUTH
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.api.security import MAX_CONCURRENT_API_REQUESTS, ConcurrencyLimit
+from markovlens.api.concurrency import MAX_CONCURRENT_API_REQUESTS, ConcurrencyLimit
 from markovlens.jobs import service
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 

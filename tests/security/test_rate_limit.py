@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.api.security import RateLimiter
+from markovlens.api.ratelimit import RateLimiter
 
 from tests.security.conftest import AUTH, TOKEN
 

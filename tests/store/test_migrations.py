@@ -31,7 +31,7 @@ def test_downgrade_to_base_and_up_again(db_url: str) -> None:
     downgrade(engine, "base")
     with engine.connect() as conn:
         assert "jobs" not in inspect(conn).get_table_names()
-    upgrade(db_url)  # a URL works too
+    upgrade(engine)  # and up again
     with engine.connect() as conn:
         assert "jobs" in inspect(conn).get_table_names()
     engine.dispose()
@@ -42,10 +42,13 @@ def test_concurrent_start_ups_migrate_once(db_url: str) -> None:
     errors: list[BaseException] = []
 
     def start() -> None:
+        engine = make_engine(db_url)  # each start-up (process) has its own engine
         try:
-            upgrade(db_url)
+            upgrade(engine)
         except BaseException as exc:
             errors.append(exc)
+        finally:
+            engine.dispose()
 
     threads = [threading.Thread(target=start) for _ in range(4)]
     for t in threads:

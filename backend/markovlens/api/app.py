@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from markovlens import __version__
 from markovlens.api.apidocs import install_api_docs
+from markovlens.api.deps import METRICS_GUARD, READ_GUARD
+from markovlens.api.error_handlers import install_error_handlers
 from markovlens.api.error_schema import install_error_schema
-from markovlens.api.errors import install_error_handlers
 from markovlens.api.routers import (
     compare,
     corpora,
@@ -25,7 +26,7 @@ from markovlens.api.routers import (
     server_config,
     tokens,
 )
-from markovlens.api.security import install_security, require_metrics_token, require_read_token
+from markovlens.api.security import install_security
 from markovlens.api.static import mount_static
 from markovlens.ops import metrics as ops_metrics
 from markovlens.settings import Settings, get_settings
@@ -66,13 +67,12 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     install_error_handlers(app)
     install_security(app, settings)  # host/origin/token guard, body limits, rate limits
     app.include_router(health.router, prefix=API_PREFIX)  # liveness stays open
-    reads = [Depends(require_read_token)]  # no-op unless tokens and protect_reads are set
     for router in (
         models, corpora, jobs, job_detail, results, compare, tokens, server_config
     ):
-        app.include_router(router.router, prefix=API_PREFIX, dependencies=reads)
+        app.include_router(router.router, prefix=API_PREFIX, dependencies=READ_GUARD)
     # /metrics (Prometheus), outside /api/v1; its own token (METRICS_TOKEN, PROTECT_READS).
-    app.include_router(ops_metrics.router, dependencies=[Depends(require_metrics_token)])
+    app.include_router(ops_metrics.router, dependencies=METRICS_GUARD)
     app.include_router(methods.router)  # /methods: docs/methods.md, the UI's help links
     install_api_docs(app)  # /docs and /redoc
     mount_static(app, frontend_dir)  # last: "/" must not shadow the API

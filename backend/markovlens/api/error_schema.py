@@ -1,6 +1,6 @@
 """OpenAPI that tells the truth about errors: every error body is ``{"detail": "<line>"}``.
 
-FastAPI documents 422 as its own list-of-errors shape, but ``errors.py`` answers every error
+FastAPI documents 422 as its own list-of-errors shape, but ``error_handlers.py`` answers every error
 (422 included) with one readable string, and the security layer adds 401, 413 and 429. Clients
 generated from the schema (and the schemathesis run in tests/security) rely on this.
 """

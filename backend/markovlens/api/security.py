@@ -1,83 +1,36 @@
-"""Hardening of the HTTP surface, installed in one call; the pieces live by concern:
+"""Hardening of the HTTP surface, installed in one call. Each piece has its own module:
 
+- ``headers.py``: CSP and the other security headers on every response;
+- ``guard.py``: host, origin and write-token checks from the headers alone;
+- ``bodylimit.py``: body size limits and the body deadline;
+- ``concurrency.py``: the cap on API requests running at once;
+- ``ratelimit.py``: token buckets for writes and invalid tokens;
 - ``auth.py``: bearer tokens (writes, reads, ``/metrics``), the client key, ``serve`` binds;
 - ``addresses.py``: the client address, through trusted proxies only;
 - ``origin.py``: served host names, cross-site and simple-request refusals;
-- ``ratelimit.py``: token buckets for writes and invalid tokens;
-- ``guard.py``: the middleware that applies all of it before any body is read, and the
-  concurrency cap;
-- ``errors.py``: every exception-to-status mapping.
-
-Names used elsewhere (the CLI, the tests) are re-exported here.
+- ``slowclients.py``: the uvicorn protocol bounding the time to send request headers;
+- ``deps.py``: the route guards (``WRITE_GUARD``...) built on ``auth.py`` and ``ratelimit.py``;
+- ``error_handlers.py``: every exception-to-status mapping.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from markovlens.api.auth import (
-    bearer_token,
-    bind_refusal,
-    client_key,
-    is_loopback,
-    require_metrics_token,
-    require_read_token,
-    require_write_token,
-    token_matches,
-)
-from markovlens.api.guard import (
-    CONTENT_SECURITY_POLICY,
-    DOCS_CONTENT_SECURITY_POLICY,
-    MAX_CONCURRENT_API_REQUESTS,
-    MAX_JSON_BODY_BYTES,
-    SECURITY_HEADERS,
-    ConcurrencyLimit,
-    SecurityMiddleware,
-)
-from markovlens.api.ratelimit import (
-    RateLimiter,
-    make_auth_failure_limiter,
-    make_write_limiter,
-    too_many_requests,
-)
+from markovlens.api.bodylimit import BodyLimit
+from markovlens.api.concurrency import MAX_CONCURRENT_API_REQUESTS, ConcurrencyLimit
+from markovlens.api.guard import RequestGuard
+from markovlens.api.headers import SecurityHeaders
+from markovlens.api.ratelimit import make_auth_failure_limiter, make_write_limiter
 from markovlens.settings import Settings
-
-__all__ = [
-    "CONTENT_SECURITY_POLICY",
-    "DOCS_CONTENT_SECURITY_POLICY",
-    "MAX_CONCURRENT_API_REQUESTS",
-    "MAX_JSON_BODY_BYTES",
-    "SECURITY_HEADERS",
-    "ConcurrencyLimit",
-    "RateLimiter",
-    "SecurityMiddleware",
-    "bearer_token",
-    "bind_refusal",
-    "client_key",
-    "install_security",
-    "is_loopback",
-    "limit_writes",
-    "require_metrics_token",
-    "require_read_token",
-    "require_write_token",
-    "token_matches",
-]
-
-
-def limit_writes(request: Request) -> None:
-    """429 with ``Retry-After`` once a client (verified token, else address) spends its budget."""
-    limiter: RateLimiter | None = getattr(request.app.state, "write_limiter", None)
-    if limiter is None:
-        return
-    wait = limiter.acquire(client_key(request))
-    if wait > 0:
-        raise too_many_requests("submissions from this client", wait)
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """The guard middleware, the concurrency cap and the rate limiters."""
-    # Inner: only requests whose body fully arrived are counted (a slow body never is).
+    """The middlewares (outermost last) and the rate limiters."""
+    # Innermost: only requests whose body fully arrived are counted (a slow body never is).
     app.add_middleware(ConcurrencyLimit, limit=MAX_CONCURRENT_API_REQUESTS)
-    app.add_middleware(SecurityMiddleware, settings=settings, state=app.state)
+    app.add_middleware(BodyLimit, settings=settings)  # after the guard: no body read for refusals
+    app.add_middleware(RequestGuard, settings=settings, state=app.state)
+    app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals get the headers too
     app.state.write_limiter = make_write_limiter(settings)
     app.state.auth_failure_limiter = make_auth_failure_limiter(settings)

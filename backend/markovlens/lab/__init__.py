@@ -1,8 +1,8 @@
 """The ground-truth lab: synthetic sources with exact answers, an oracle model, a tiny trainer.
 
-``get_source(name)`` is the contract the corpora package uses for ``synthetic:<name>``. The
-sources need torch, so they load on first use (``markovlens.lab.cli`` is imported by every
-CLI command, the HTTP-only ones included).
+``get_source(name)`` is the contract the corpora package uses for ``synthetic:<name>``.
+The names below load on first use: importing the package (the CLI does, for ``lab``'s
+commands) must not import torch for commands that never touch a source.
 """
 
 from __future__ import annotations

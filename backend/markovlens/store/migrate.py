@@ -1,4 +1,8 @@
-"""Apply Alembic migrations to head, programmatically (API and worker call this at start-up)."""
+"""Apply Alembic migrations to head, programmatically (API and worker call this at start-up).
+
+Both functions take the caller's engine (``open_database`` has one; so do the tests): the
+caller owns it and disposes of it.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
-
-from markovlens.store.db import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any fixed 64-bit key: serialises concurrent start-ups (API + workers) on one Postgres.
@@ -51,9 +53,8 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` (default head). Safe to call on every start-up."""
-    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     config = alembic_config()
     with _sqlite_file_lock(engine), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
@@ -69,17 +70,12 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
                 connection.rollback()
                 connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
                 connection.commit()
-    if isinstance(engine_or_url, str):
-        engine.dispose()
 
 
-def downgrade(engine_or_url: Engine | str, revision: str) -> None:
+def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade to ``revision`` (``base`` drops everything); used by the migration tests."""
-    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     config = alembic_config()
     with engine.connect() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
         connection.commit()
-    if isinstance(engine_or_url, str):
-        engine.dispose()

@@ -7,12 +7,11 @@ The alignment lifts of two results compare only when they were measured on the s
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from markovlens.api.deps import get_session
+from markovlens.api.deps import SessionDep
 from markovlens.api.routers.results import load_result
 from markovlens.jobs import service
 from markovlens.jobs.schemas import Headline, ModelOut, ResultOut
@@ -99,8 +98,8 @@ def lift_comparability(cards: list[tuple[int, Headline]]) -> LiftComparability:
 
 @router.get("/compare", response_model=CompareOut)
 def compare(
+    session: SessionDep,
     result_ids: str = Query(..., description="Comma-separated result ids, e.g. 1,2,3"),
-    session: Session = Depends(get_session),
 ) -> CompareOut:
     items = []
     for result_id in parse_ids(result_ids):
@@ -114,8 +113,8 @@ def compare(
 
 @router.get("/compare/csv", response_class=PlainTextResponse)
 def compare_csv(
+    session: SessionDep,
     result_ids: str = Query(..., description="Comma-separated result ids, e.g. 1,2,3"),
-    session: Session = Depends(get_session),
 ) -> PlainTextResponse:
     """``result_id,path,value`` rows of every number of each result (the per-result CSV's rows)."""
     ids = parse_ids(result_ids)

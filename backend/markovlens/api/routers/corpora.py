@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 
-from markovlens.api.deps import get_session, get_settings_dep
-from markovlens.api.security import limit_writes, require_write_token
+from markovlens.api.deps import WRITE_GUARD, SessionDep, SettingsDep
 from markovlens.jobs import service
 from markovlens.jobs.schemas import CorpusOut
-from markovlens.settings import Settings
-
-# Writes: a valid token once tokens are configured, then the per-client rate limit.
-WRITES = [Depends(require_write_token), Depends(limit_writes)]
 
 router = APIRouter(tags=["corpora"])
 
@@ -20,7 +14,7 @@ READ_CHUNK = 1024 * 1024
 
 
 @router.get("/corpora", response_model=list[CorpusOut])
-def list_corpora(session: Session = Depends(get_session)) -> list[CorpusOut]:
+def list_corpora(session: SessionDep) -> list[CorpusOut]:
     return service.list_corpora(session)
 
 
@@ -28,13 +22,13 @@ def list_corpora(session: Session = Depends(get_session)) -> list[CorpusOut]:
     "/corpora",
     response_model=CorpusOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=WRITES,
+    dependencies=WRITE_GUARD,  # a valid token (once configured), then the write budget
 )
 def upload_corpus(
+    session: SessionDep,
+    settings: SettingsDep,
     file: UploadFile = File(..., description="Plain UTF-8 text."),
     name: str | None = Form(default=None, max_length=255),
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings_dep),
 ) -> CorpusOut:
     """Store uploaded text as corpus ``upload:<id>``; 413 too large, 415 not UTF-8, 422 empty."""
     data = read_limited(file, settings.max_upload_bytes)

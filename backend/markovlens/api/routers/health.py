@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from markovlens import __version__
-from markovlens.api.deps import get_database, get_settings_dep
-from markovlens.settings import Settings
-from markovlens.store import Database
+from markovlens.api.deps import DatabaseDep, SettingsDep
 
 router = APIRouter(tags=["health"])
 
@@ -24,9 +22,7 @@ class HealthOut(BaseModel):
 
 
 @router.get("/health", response_model=HealthOut)
-def health(
-    settings: Settings = Depends(get_settings_dep), database: Database = Depends(get_database)
-) -> HealthOut:
+def health(settings: SettingsDep, database: DatabaseDep) -> HealthOut:
     # A trivial query proves the database answers, not just that the process is up.
     with database.session() as session:
         session.execute(text("SELECT 1"))

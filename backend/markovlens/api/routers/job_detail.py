@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from markovlens.api.deps import get_session
+from markovlens.api.deps import SessionDep
 from markovlens.jobs import service
 from markovlens.jobs.schemas import JobOut
 from markovlens.store.tables import Model, Result
@@ -85,7 +84,7 @@ def job_log(job: JobOut, stages: list[StageTiming], analysis_total: float | None
 
 
 @router.get("/jobs/{job_id}/detail", response_model=JobDetail)
-def get_job_detail(job_id: int, session: Session = Depends(get_session)) -> JobDetail:
+def get_job_detail(job_id: int, session: SessionDep) -> JobDetail:
     """Config, resolved model, stage timings and an event log of one job."""
     job_row = service.get_job(session, job_id)
     job = service.job_out(session, job_row)

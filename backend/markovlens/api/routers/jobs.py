@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from markovlens.api.deps import get_database, get_session, get_settings_dep
+from markovlens.api.deps import WRITE_GUARD, SessionDep, SettingsDep, get_database
 from markovlens.api.preflight import preflight_model, preflight_pairing
-from markovlens.api.security import limit_writes, require_write_token
 from markovlens.api.sse import job_event_stream
 from markovlens.jobs import service
 from markovlens.jobs.errors import NotFoundError
 from markovlens.jobs.schemas import JobFilters, JobList, JobOut, StatusName, SubmitRequest
-from markovlens.settings import Settings
 from markovlens.store import Database
-
-# Writes: a valid token once tokens are configured, then the per-client rate limit.
-WRITES = [Depends(require_write_token), Depends(limit_writes)]
 
 router = APIRouter(tags=["jobs"])
 
@@ -28,13 +22,13 @@ router = APIRouter(tags=["jobs"])
     response_model=JobOut,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": JobOut, "description": "An equal job exists (reused)."}},
-    dependencies=WRITES,
+    dependencies=WRITE_GUARD,  # a valid token (once configured), then the write budget
 )
 def submit_job(
     request: SubmitRequest,
     response: Response,
-    session: Session = Depends(get_session),
-    settings: Settings = Depends(get_settings_dep),
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> JobOut:
     """Queue an analysis: 201. An equal job already queued, running or done is returned
     instead (200, ``reused``) unless ``force``."""
@@ -49,13 +43,13 @@ def submit_job(
 
 @router.get("/jobs", response_model=JobList)
 def list_jobs(
+    session: SessionDep,
     status_: StatusName | None = Query(default=None, alias="status"),
     model_id: int | None = Query(default=None, ge=1),
     corpus_id: int | None = Query(default=None, ge=1),
     queue: str | None = Query(default=None, max_length=64),
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
-    session: Session = Depends(get_session),
 ) -> JobList:
     """Newest first."""
     filters = JobFilters(status=status_, model_id=model_id, corpus_id=corpus_id, queue=queue)
@@ -63,12 +57,12 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
+def get_job(job_id: int, session: SessionDep) -> JobOut:
     return service.job_out(session, service.get_job(session, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=WRITES)
-def cancel_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=WRITE_GUARD)
+def cancel_job(job_id: int, session: SessionDep) -> JobOut:
     """Cancel a queued job at once, or ask the worker to stop a running one; 409 if finished."""
     return service.job_out(session, service.cancel_job(session, job_id))
 

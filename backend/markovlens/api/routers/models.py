@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session
+from fastapi import APIRouter
 
-from markovlens.api.deps import get_session
+from markovlens.api.deps import SessionDep
 from markovlens.jobs import service
 from markovlens.jobs.schemas import ModelOut
 
@@ -13,10 +12,10 @@ router = APIRouter(tags=["models"])
 
 
 @router.get("/models", response_model=list[ModelOut])
-def list_models(session: Session = Depends(get_session)) -> list[ModelOut]:
+def list_models(session: SessionDep) -> list[ModelOut]:
     return service.list_models(session)
 
 
 @router.get("/models/{model_id}", response_model=ModelOut)
-def get_model(model_id: int, session: Session = Depends(get_session)) -> ModelOut:
+def get_model(model_id: int, session: SessionDep) -> ModelOut:
     return service.model_out(session, service.get_model(session, model_id))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from markovlens.api.deps import get_session
+from markovlens.api.deps import SessionDep
 from markovlens.jobs import service
 from markovlens.jobs.schemas import ResultOut
 from markovlens.schema.csvexport import result_csv
@@ -31,12 +31,12 @@ def load_result(session: Session, result_id: int) -> Result:
 
 
 @router.get("/results/{result_id}", response_model=ResultOut)
-def get_result(result_id: int, session: Session = Depends(get_session)) -> ResultOut:
+def get_result(result_id: int, session: SessionDep) -> ResultOut:
     return ResultOut.from_row(load_result(session, result_id))
 
 
 @router.get("/results/{result_id}/arrays", response_model=dict[str, ArrayInfo])
-def list_arrays(result_id: int, session: Session = Depends(get_session)) -> dict[str, ArrayInfo]:
+def list_arrays(result_id: int, session: SessionDep) -> dict[str, ArrayInfo]:
     arrays = unpack_arrays(load_result(session, result_id).arrays)
     return {
         name: ArrayInfo(shape=list(value.shape), dtype=str(value.dtype))
@@ -45,7 +45,7 @@ def list_arrays(result_id: int, session: Session = Depends(get_session)) -> dict
 
 
 @router.get("/results/{result_id}/arrays/{name}")
-def get_array(result_id: int, name: str, session: Session = Depends(get_session)) -> JSONResponse:
+def get_array(result_id: int, name: str, session: SessionDep) -> JSONResponse:
     """The array as (nested) JSON lists; NaN and ±inf become null (JSON has no such numbers)."""
     arrays = unpack_arrays(load_result(session, result_id).arrays)
     if name not in arrays:
@@ -66,7 +66,7 @@ def json_safe(array: np.ndarray) -> Any:
 
 
 @router.get("/results/{result_id}/csv", response_class=PlainTextResponse)
-def get_csv(result_id: int, session: Session = Depends(get_session)) -> PlainTextResponse:
+def get_csv(result_id: int, session: SessionDep) -> PlainTextResponse:
     """``path,value`` rows of every number in the result document."""
     row = load_result(session, result_id)
     return PlainTextResponse(

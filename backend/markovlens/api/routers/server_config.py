@@ -12,12 +12,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from markovlens.api.deps import get_session, get_settings_dep
+from markovlens.api.deps import SessionDep, SettingsDep
 from markovlens.schema.config import AnalysisConfig, preset_config
 from markovlens.settings import Settings
 from markovlens.store.tables import Job, JobStatus, Model
@@ -187,9 +187,7 @@ def _synthetic(session: Session, settings: Settings) -> list[SyntheticInfo]:
 
 
 @router.get("/server-config", response_model=ServerConfig)
-def get_server_config(
-    session: Session = Depends(get_session), settings: Settings = Depends(get_settings_dep)
-) -> ServerConfig:
+def get_server_config(session: SessionDep, settings: SettingsDep) -> ServerConfig:
     """Limits and preset values the server enforces, with runtime estimates per preset."""
     estimates = _estimates(session)
     return ServerConfig(

@@ -6,12 +6,12 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from markovlens.api.deps import get_session
+from markovlens.api.deps import SessionDep
 from markovlens.jobs import service
-from markovlens.schema.tokens import TokenViewError, TokenWindow, window_view
+from markovlens.schema.tokens import TokenWindow, window_view
 from markovlens.store.arrays import unpack_arrays
 
 router = APIRouter(tags=["results"])
@@ -41,12 +41,10 @@ def _arrays(session: Session, result_id: int) -> dict[str, np.ndarray]:
 @router.get("/results/{result_id}/tokens", response_model=TokenWindow)
 def get_tokens(
     result_id: int,
+    session: SessionDep,
     window: int = Query(default=0, ge=0, description="Window index (0-based)."),
-    session: Session = Depends(get_session),
 ) -> TokenWindow:
     """Tokens of one window with every per-token quantity, the model's top-5 next tokens per
     token and, at the sampled contexts, the lens's top-1 by layer."""
-    try:
-        return window_view(_arrays(session, result_id), window)
-    except TokenViewError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    # A window out of range or a result without token arrays: TokenViewError, a 404.
+    return window_view(_arrays(session, result_id), window)

@@ -1,8 +1,9 @@
 """Every error leaves the API as ``{"detail": "<one readable line>"}`` with a fitting status.
 
-All exception-to-status mappings live here: service errors (their messages are written for
-the user), request validation, a lost or busy database, out-of-range numbers, and the last
-resort 500 that never leaks a traceback.
+All exception-to-status mappings live here: domain errors of the models, corpora, jobs and
+analysis packages (their messages are written for the user), request validation, a lost or
+busy database, out-of-range numbers, and the last resort 500 that never leaks a traceback.
+Routers raise domain errors (or an ``HTTPException`` for a check of their own) and map nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from markovlens.jobs.errors import (
     SubmitError,
 )
 from markovlens.models.errors import ModelLoadError, ModelSourceError
+from markovlens.schema.tokens import TokenViewError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def describe_validation(errors: list[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-# Service errors carry messages written for the user; only the status code is added here.
+# Domain errors carry messages written for the user; only the status code is added here.
 # Order matters: the first matching class wins (StorageFullError is a SubmitError).
 SERVICE_ERRORS: dict[type[Exception], int] = {
     StorageFullError: status.HTTP_507_INSUFFICIENT_STORAGE,
@@ -52,6 +54,7 @@ SERVICE_ERRORS: dict[type[Exception], int] = {
     ModelLoadError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     CorpusError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     NotFoundError: status.HTTP_404_NOT_FOUND,
+    TokenViewError: status.HTTP_404_NOT_FOUND,  # no token view of that result or window
     JobStateError: status.HTTP_409_CONFLICT,
     QueueUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
 }

@@ -1,4 +1,4 @@
-"""``python -m markovlens.ops.migrate``: bring the database to the head revision, then exit.
+"""``python -m markovlens.ops.run_migrations``: bring the database to the head revision, then exit.
 
 Run once before the API and the workers start (docker-compose's ``migrate`` service), so a
 schema change is applied by one process, visibly, and a failure stops the deployment before

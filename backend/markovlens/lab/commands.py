@@ -21,9 +21,7 @@ def _parse_steps(text: str) -> list[int]:
 @lab_app.command("sources")
 def sources_cmd() -> None:
     """List the synthetic sources with their exact entropy rate and ideal surplus."""
-    # Here, not at the top: the sources need torch, and ``markovlens`` loads this module for
-    # every command (the HTTP-only ones must not import torch).
-    from markovlens.lab.sources import get_source, source_names
+    from markovlens.lab.sources import get_source, source_names  # torch: only when used
 
     for name in source_names():
         src = get_source(name)
@@ -97,7 +95,7 @@ def train_cmd(
 def _submit_http(
     server: str, token: str | None, models: list[str], corpus: str, preset: str, overrides: dict
 ) -> None:
-    from markovlens.api.client import ApiClient, ApiError
+    from markovlens.http_client import ApiClient, ApiError
 
     with ApiClient(server, token=token) as client:
         for model in models:

@@ -1,4 +1,7 @@
-"""A small synchronous client of REST API v1 (used by the CLI's submit/jobs/results commands)."""
+"""A small synchronous client of REST API v1 (the CLI's submit/jobs/results commands, `lab`).
+
+Only httpx: importing it loads neither the server (FastAPI, the database) nor torch.
+"""
 
 from __future__ import annotations
 
