@@ -10,8 +10,8 @@ import {
   difference, estimateOf, fmtDifference, headlineOf, helpLink, METRICS, metricCell, metricText,
   serverHeadline, tooltip,
 } from "../headlines.js";
-import { entropySpecs } from "../specs.js";
-import { sectionSpecs } from "../suites.js";
+import { allSpecs } from "../sections/index.js";
+import { loadUnits } from "../units.js";
 
 /** Checkpoints of one run: every model has a training step and they share one run name. */
 export function isCheckpointSeries(items) {
@@ -21,12 +21,7 @@ export function isCheckpointSeries(items) {
     && items.every((it) => Number.isFinite(it.model?.training_step));
 }
 
-function specsOf(result) {
-  const e = entropySpecs(result).specs;
-  const s = sectionSpecs(result, "surplus", "Surplus").specs;
-  const p = sectionSpecs(result, "spectral", "Spectral").specs;
-  return [...e, ...s, ...p];
-}
+const specsOf = (result) => allSpecs(result);
 
 export const colorOf = (m) => PALETTE[m % PALETTE.length];
 const SHARED = "#868e96"; // reference lines identical for every model
@@ -249,7 +244,7 @@ async function candidatesOf() {
 export async function render(main, { params }) {
   const ids = [...new Set((params.get("results") || "").split(",").map(Number)
     .filter((n) => n > 0))];
-  const candidates = await candidatesOf();
+  const [candidates] = await Promise.all([candidatesOf(), loadUnits()]);
   if (ids.length === 0) {
     replace(main, h("h1", { text: "Compare" }),
       message("Choose two or more results on the Models page to compare them.", "info"),
