@@ -8,7 +8,7 @@ import { PALETTE, renderCharts, setChartContext } from "../charts.js";
 import { download, h, message, modelName, replace } from "../dom.js";
 import {
   difference, estimateOf, fmtDifference, headlineOf, helpLink, METRICS, metricCell, metricText,
-  serverHeadline, tooltip,
+  serverHeadline, surplusVerdict, tooltip,
 } from "../headlines.js";
 import { allSpecs } from "../sections/index.js";
 import { loadUnits } from "../units.js";
@@ -214,7 +214,8 @@ function trainingSpecs(items, heads) {
     if (ests.every((e) => e === null)) continue;
     // Surplus not detected at a checkpoint: a hollow marker (the value is a floor).
     const hollow = mt.key === "surplus_k2"
-      ? order.map((i) => heads[i].surplus_k2_detected === false) : undefined;
+      ? order.map((i) => surplusVerdict(heads[i]))
+        .map((v) => v !== null && v !== "detected") : undefined;
     const banded = ests.some((e) => e && "low" in e);
     specs.push({
       id: `training.${mt.key}`, title: `${mt.label} over training`, legend: false,
