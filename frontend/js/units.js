@@ -137,7 +137,9 @@ export function propertiesOf(name) {
   const c = component(name);
   if (!c) return null;
   const names = new Set();
-  for (const a of alternatives(c)) if (isObj(a.properties)) Object.keys(a.properties).forEach((k) => names.add(k));
+  for (const a of alternatives(c)) {
+    if (isObj(a.properties)) Object.keys(a.properties).forEach((k) => names.add(k));
+  }
   return [...names];
 }
 

@@ -86,7 +86,9 @@ export function scalars(ent) {
     rows.push(row("entropy.unigram_entropy H(Y)", ent.unigram_entropy, "entropy.unigram_entropy"));
   }
   const cal = isObj(ent.calibration) ? ent.calibration : null;
-  if (cal && isNum(cal.ece)) rows.push(row("entropy.ECE (top-1)", cal.ece, "entropy.calibration.ece"));
+  if (cal && isNum(cal.ece)) {
+    rows.push(row("entropy.ECE (top-1)", cal.ece, "entropy.calibration.ece"));
+  }
   return rows;
 }
 
