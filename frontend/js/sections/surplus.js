@@ -9,11 +9,13 @@ import { arr, byNumKey, isInterval, isObj, ivTrace, nonEmpty, row } from "./comm
 
 export const KEY = "surplus";
 export const SCHEMA = "SurplusSuite";
-export const FIELDS = ["surplus", "verdict", "detected", "bounds", "exact_surplus", "terms",
+export const FIELDS = ["surplus", "verdict", "bounds", "exact_surplus", "terms",
   "ceiling", "lookahead", "drafting", "per_layer", "capped", "marginal_entropy", "layer",
   "num_windows_pooled", "folds", "num_contexts", "seconds", "probes", "notes"];
 export const HIDDEN = {
   max_k: "the largest K is the last K of every by-K chart and row",
+  detected: "the verdict's yes/no (true only for “detected”): the verdict is shown; read "
+    + "only for results stored before the verdict",
 };
 
 /**
