@@ -3,6 +3,7 @@
 // the dashboard's cards, so their tooltips and texts never disagree.
 
 import { fmt, fmtInterval, fmtNotDetected, h } from "./dom.js";
+import { verdictOf } from "./sections/surplus.js";
 
 const isNum = (v) => typeof v === "number" && Number.isFinite(v);
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -233,11 +234,10 @@ export function headlineOf(result, serverHead) {
   const s2 = byK(sur?.surplus, 2);
   if (isIv(s2)) Object.assign(own, { surplus_k2: s2.estimate, surplus_k2_low: s2.low,
     surplus_k2_high: s2.high });
-  const det = byK(sur?.detected, 2);
-  if (typeof det === "boolean") own.surplus_k2_detected = det;
-  else if (isIv(s2) && isNum(s2.low)) own.surplus_k2_detected = s2.low > 0;
-  const verdict = byK(sur?.verdict, 2);
-  if (typeof verdict === "string") own.surplus_k2_verdict = verdict;
+  // The verdict the analysis stored (never re-derived here: sections/surplus.js).
+  const verdict = isObj(sur) ? verdictOf(sur, 2) : null;
+  if (verdict) Object.assign(own, { surplus_k2_verdict: verdict,
+    surplus_k2_detected: verdict === "detected" });
   const upper = byK(sur?.bounds, 2)?.high;
   if (isNum(upper)) own.surplus_k2_upper = upper;
   if (typeof sur?.capped === "boolean") own.surplus_capped = sur.capped;

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.browser
 
 MODULES = """
     const m = {
-      specs: await import('/js/specs.js'), suites: await import('/js/suites.js'),
+      walker: await import('/js/sections/walker.js'),
+      surplus: await import('/js/sections/surplus.js'),
+      sections: await import('/js/sections/index.js'), units: await import('/js/units.js'),
       charts: await import('/js/charts.js'), submit: await import('/js/pages/submit.js'),
       compare: await import('/js/pages/compare.js'),
       models: await import('/js/pages/models.js'), app: await import('/js/app.js'),
@@ -64,8 +66,15 @@ def test_generic_walk_charts_unknown_per_layer_sections(ui: UI) -> None:
     specs, scalars = run(
         ui,
         """
+        // Units come from the server's schema (x-unit), here a stand-in for a new section.
+        const field = (unit) => ({type: 'array', items: {type: 'number'}, 'x-unit': unit});
+        m.units.setSchemaDocument({components: {schemas: {
+          AnalysisResult: {properties: {future: {$ref: '#/components/schemas/Future'}}},
+          Future: {properties: {layers: field('index'), mean_entropy: field('nats'),
+            mutual_information: field('nats'), agreement: field('probability'),
+            ratio: {$ref: '#/components/schemas/Interval', 'x-unit': 'ratio'}}}}}});
         const specs = [], scalars = [];
-        m.specs.autoSpecs({layers: [0, 1, 2], mean_entropy: [3, 2, 1],
+        m.walker.autoSpecs({layers: [0, 1, 2], mean_entropy: [3, 2, 1],
                            mutual_information: [0.1, 0.2, 0.3], agreement: [0.5, 0.6, 0.7],
                            ratio: {estimate: 1, low: 0.5, high: 2}, name: 'x'},
                           'future', specs, scalars);
@@ -85,7 +94,7 @@ def test_surplus_specs_draw_bounds_and_exact_values(ui: UI) -> None:
         const s = {surplus: {'3': iv(0.5), '2': iv(0.3)},
                    bounds: {'2': {low: 0, high: 1.2, trivial_high: 5}, '3': {low: 0, high: 2,
                    trivial_high: 10}}};
-        const [first] = m.suites.surplusSpecs(s, {'2': 0.35, '3': 0.6});
+        const [first] = m.surplus.specs(s, {exact: {ideal_surplus: {'2': 0.35, '3': 0.6}}});
         return first;
         """,
     )
@@ -107,8 +116,8 @@ def test_surplus_not_detected_is_labelled_with_its_upper_bound(ui: UI) -> None:
                         '3': {low: 0, high: 2, trivial_high: 10}};
         const older = {surplus: {'2': zero, '3': found}, bounds};  // no 'detected' stored
         const stored = {...older, detected: {'2': true, '3': false}};
-        const scalars = (s) => m.suites.surplusScalars(s).filter(r => r[0].includes('Surplus K'));
-        const [byK] = m.suites.surplusSpecs(older);
+        const scalars = (s) => m.surplus.scalars(s).filter(r => r[0].includes('Surplus K'));
+        const [byK] = m.surplus.specs(older);
         return {
           older: scalars(older), stored: scalars(stored),
           hollow: byK.traces[0].hollow, hover: byK.traces[0].hover.map(t => t.slice(0, 12)),
@@ -169,7 +178,7 @@ def test_alignment_lift_carries_its_interval(ui: UI) -> None:
           representation: [{layer: 2, effective_rank: 3}],
           alignment: [row(0, 'proto', 'data', 1.2, true), row(2, 'proto', 'data', 1.8, true),
                       row(0, 'proto', 'model', 3, false), row(2, 'proto', 'model', 4, false)]};
-        const { specs, scalars } = m.suites.sectionSpecs({spectral: sp}, 'spectral', 'Spectrum');
+        const { specs, scalars } = m.sections.sectionView({spectral: sp}, 'spectral', 'Spectrum');
         const lift = specs.find(s => s.id === 'spectral.lift');
         return {
           traces: lift.traces.map(t => [t.name, t.y, t.low ?? null, t.high ?? null]),

@@ -35,7 +35,7 @@ SUITE = """
       alignment: ['proto', 'lin', 'bc', 'hel'].flatMap(k => [row(0, k, 'model', 0.99),
         row(2, k, 'model', 1.0)]).concat([row(0, 'lin', 'data', 0.3), row(2, 'lin', 'data', 0.5),
         row(0, 'proto', 'data', 0.4), row(2, 'proto', 'data', 0.6)])};
-    const { specs, scalars } = m.suites.sectionSpecs({spectral: sp}, 'spectral', 'Spectrum');
+    const { specs, scalars } = m.sections.sectionView({spectral: sp}, 'spectral', 'Spectrum');
 """
 
 

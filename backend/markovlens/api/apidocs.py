@@ -7,6 +7,7 @@ Swagger UI and ReDoc bundles; only its static files are used here, under ``/docs
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import fastapi_offline
@@ -16,17 +17,28 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 ASSETS_URL = "/docs/assets"  # under /docs: the docs pages' security headers cover it too
+REDOC_JS_URL = "/docs/redoc.js"
+# ReDoc's menu footer always shows this image from a CDN (no option hides it): the CSP blocks
+# it with a console error, and an offline machine cannot reach it anyway.
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 def assets_dir() -> Path:
     """The Swagger UI / ReDoc bundles inside the installed fastapi-offline wheel."""
     return Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
+@cache
+def redoc_bundle() -> str:
+    """The packaged ReDoc bundle with its footer logo pointed at the local favicon."""
+    text = (assets_dir() / "redoc.standalone.js").read_text(encoding="utf-8")
+    return text.replace(REDOC_CDN_LOGO, f"{ASSETS_URL}/favicon.png")
 
 
 def install_api_docs(app: FastAPI) -> None:
@@ -55,9 +67,13 @@ def install_api_docs(app: FastAPI) -> None:
         return get_redoc_html(
             openapi_url=openapi_url,
             title=f"{title} API (ReDoc)",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_js_url=REDOC_JS_URL,
             redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
+
+    @app.get(REDOC_JS_URL, include_in_schema=False)
+    def redoc_js() -> Response:
+        return Response(redoc_bundle(), media_type="text/javascript")
 
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="api-docs-assets")

@@ -3,15 +3,15 @@
 // into small multiples; the numbers in a table with differences; models added and removed here
 // (the URL keeps the list, so it can be shared).
 
-import { api } from "../api.js";
+import { api, ApiError } from "../api.js";
 import { PALETTE, renderCharts, setChartContext } from "../charts.js";
 import { download, h, message, modelName, replace } from "../dom.js";
 import {
   difference, estimateOf, fmtDifference, headlineOf, helpLink, METRICS, metricCell, metricText,
-  serverHeadline, tooltip,
+  serverHeadline, surplusVerdict, tooltip,
 } from "../headlines.js";
-import { entropySpecs } from "../specs.js";
-import { sectionSpecs } from "../suites.js";
+import { allSpecs } from "../sections/index.js";
+import { loadUnits } from "../units.js";
 
 /** Checkpoints of one run: every model has a training step and they share one run name. */
 export function isCheckpointSeries(items) {
@@ -21,12 +21,7 @@ export function isCheckpointSeries(items) {
     && items.every((it) => Number.isFinite(it.model?.training_step));
 }
 
-function specsOf(result) {
-  const e = entropySpecs(result).specs;
-  const s = sectionSpecs(result, "surplus", "Surplus").specs;
-  const p = sectionSpecs(result, "spectral", "Spectral").specs;
-  return [...e, ...s, ...p];
-}
+const specsOf = (result) => allSpecs(result);
 
 export const colorOf = (m) => PALETTE[m % PALETTE.length];
 const SHARED = "#868e96"; // reference lines identical for every model
@@ -76,8 +71,9 @@ export function overlaySpecs(items) {
   const byId = new Map();
   items.forEach((item, m) => {
     for (const spec of specsOf(item.result?.result || {})) {
-      if (!byId.has(spec.id)) byId.set(spec.id, { spec, quantities: new Map() });
-      const { quantities } = byId.get(spec.id);
+      if (!byId.has(spec.id)) byId.set(spec.id, { spec, quantities: new Map(), facts: [] });
+      const { quantities, facts } = byId.get(spec.id);
+      if (spec.facts) facts.push({ label: item.label, facts: spec.facts });
       for (const trace of spec.traces) {
         if (!quantities.has(trace.name)) quantities.set(trace.name, []);
         quantities.get(trace.name).push({ trace, m, label: item.label });
@@ -88,7 +84,7 @@ export function overlaySpecs(items) {
   const perChart = Math.max(1, Math.min(DASHES.length,
     Math.floor(MAX_LINES / Math.max(1, items.length))));
   const out = [];
-  for (const [id, { spec, quantities }] of byId) {
+  for (const [id, { spec, quantities, facts }] of byId) {
     const names = [...quantities.keys()];
     const chunks = [];
     for (let i = 0; i < names.length; i += perChart) chunks.push(names.slice(i, i + perChart));
@@ -100,13 +96,26 @@ export function overlaySpecs(items) {
         title: chunks.length === 1 ? title : chunk.length <= 2
           ? `${title}: ${chunk.join(" · ")}` : `${title} (${c + 1} of ${chunks.length})`,
         note: [chunk.length > 1 ? `Line style — ${key}.` : `Line: ${chunk[0]}.`,
-          "Colour: the model (key above).", spec.note].filter(Boolean).join(" "),
+          "Colour: the model (key above).", noteOf(spec, facts)].filter(Boolean).join(" "),
         traces: chunk.flatMap((n, q) => quantityTraces(n, quantities.get(n), DASHES[q][0],
           chunk.length === 1, items.length)),
       });
     });
   }
   return out;
+}
+
+/**
+ * The caption of an overlaid chart: a chart whose note carries one result's own numbers
+ * (`facts`, e.g. the Fisher spectrum's retained mass) gets its shared text and every model's
+ * numbers, not the first model's alone.
+ */
+function noteOf(spec, facts) {
+  if (!facts.length) return spec.note;
+  const names = facts[0].facts.map(([name]) => name);
+  const perModel = names.map((name, i) => `${name[0].toUpperCase()}${name.slice(1)}: `
+    + `${facts.map(({ label, facts: f }) => `${label} ${f[i]?.[1] ?? "—"}`).join(", ")}.`);
+  return [spec.sharedNote, ...perModel].filter(Boolean).join(" ");
 }
 
 /** Rows of the numbers table: the headline metrics any of the results has. */
@@ -219,7 +228,8 @@ function trainingSpecs(items, heads) {
     if (ests.every((e) => e === null)) continue;
     // Surplus not detected at a checkpoint: a hollow marker (the value is a floor).
     const hollow = mt.key === "surplus_k2"
-      ? order.map((i) => heads[i].surplus_k2_detected === false) : undefined;
+      ? order.map((i) => surplusVerdict(heads[i]))
+        .map((v) => v !== null && v !== "detected") : undefined;
     const banded = ests.some((e) => e && "low" in e);
     specs.push({
       id: `training.${mt.key}`, title: `${mt.label} over training`, legend: false,
@@ -246,10 +256,27 @@ async function candidatesOf() {
   }
 }
 
+/**
+ * The compare response for the ids that exist: one missing result (deleted, mistyped in a
+ * link) is left out and named, instead of failing the whole page. `data` null: none exists.
+ */
+async function compareFound(requested) {
+  try {
+    return { data: await api.compare(requested), missing: [] };
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) throw err;
+  }
+  const exists = await Promise.all(requested.map((id) => api.result(id).then(() => true,
+    (err) => (err instanceof ApiError && err.status === 404 ? false : Promise.reject(err)))));
+  const found = requested.filter((_, i) => exists[i]);
+  const missing = requested.filter((_, i) => !exists[i]);
+  return { data: found.length ? await api.compare(found) : null, missing };
+}
+
 export async function render(main, { params }) {
-  const ids = [...new Set((params.get("results") || "").split(",").map(Number)
+  let ids = [...new Set((params.get("results") || "").split(",").map(Number)
     .filter((n) => n > 0))];
-  const candidates = await candidatesOf();
+  const [candidates] = await Promise.all([candidatesOf(), loadUnits()]);
   if (ids.length === 0) {
     replace(main, h("h1", { text: "Compare" }),
       message("Choose two or more results on the Models page to compare them.", "info"),
@@ -257,7 +284,17 @@ export async function render(main, { params }) {
       modelKey([], ids, candidates));
     return null;
   }
-  const data = await api.compare(ids);
+  const { data, missing } = await compareFound(ids);
+  const notFound = missing.length ? message(`${missing.length === 1 ? "Result" : "Results"} `
+    + `${missing.join(", ")} not found (deleted, or a wrong id in the link): left out of the `
+    + "comparison.", "info") : null;
+  if (!data) {
+    replace(main, h("h1", { text: "Compare" }), notFound,
+      h("p", {}, h("a", { href: "#/models", text: "Go to Models" })),
+      modelKey([], [], candidates));
+    return null;
+  }
+  ids = ids.filter((id) => !missing.includes(id)); // links, CSV and the key use what exists
   const items = (data.items || []).map((it) => ({
     ...it, resultId: it.result?.id, label: modelName(it.model),
   }));
@@ -291,7 +328,7 @@ export async function render(main, { params }) {
     // The server's CSV (api/csvexport.py): result_id,path,value, the per-result rows.
     h("button", { type: "button", id: "export-csv", text: "Export CSV",
       onclick: async () => download(`${stem}.csv`, await api.compareCsv(ids), "text/csv") }));
-  replace(main, h("div", { class: "toolbar" }, h("h1", { text: "Compare" }), exports),
+  replace(main, h("div", { class: "toolbar" }, h("h1", { text: "Compare" }), exports), notFound,
     h("p", { class: "lede", text: `${items.length} results. Each model keeps its colour on every `
       + "chart; the line style says which quantity. Differences are against the first result. "
       + (checkpoints ? "These are checkpoints of one run: headline numbers are also drawn "

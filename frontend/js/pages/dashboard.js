@@ -9,23 +9,38 @@ import {
 import {
   headlineOf, helpLink, metricCell, METRICS, methodsUrl, serverHeadline, tooltip,
 } from "../headlines.js";
-import { entropySpecs, exactScalars, get, humanize, isInterval, unitOf } from "../specs.js";
-import { sectionSpecs } from "../suites.js";
+import * as entropySection from "../sections/entropy.js";
+import * as exactSection from "../sections/exact.js";
+import * as lensSection from "../sections/lens.js";
+import { humanize, isInterval } from "../sections/common.js";
+import { sectionView, unclaimedKeys } from "../sections/index.js";
 import { tabView } from "../tabs.js";
 import { renderTokens } from "../tokens.js";
+import { loadUnits, tooltipAt, unitLabelAt } from "../units.js";
 
+/**
+ * Rows [label, value, unit?] (row.path: the result path): the unit is the row's own where it
+ * gives one (display text), else the server schema's for its path; the help text of the field
+ * is the row's tooltip.
+ */
 function scalarTable(rows, caption) {
   if (rows.length === 0) return null;
+  const unitText = (r) => (r.length > 2 ? r[2] : typeof r[1] === "string" || !r.path ? ""
+    : unitLabelAt(r.path));
   return h("table", { class: "data scalars" },
     h("caption", { text: caption }),
     h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Quantity" }),
       h("th", { scope: "col", text: "Value [95% interval]" }),
       h("th", { scope: "col", text: "Unit" }))),
-    h("tbody", {}, rows.map(([path, v, unit]) => h("tr", {},
-      h("th", { scope: "row", text: path.split(".").slice(1).map(humanize).join(" › ")
-        || humanize(path) }),
-      h("td", { class: "num", text: isInterval(v) ? fmtInterval(v) : fmt(v) }),
-      h("td", { class: "muted", text: unit ?? (typeof v === "string" ? "" : unitOf(path)) })))));
+    h("tbody", {}, rows.map((r) => {
+      const [label, v] = r;
+      const help = r.path ? tooltipAt(r.path) : "";
+      return h("tr", { title: help || null, dataset: { path: r.path || "" } },
+        h("th", { scope: "row", text: label.split(".").slice(1).map(humanize).join(" › ")
+          || humanize(label) }),
+        h("td", { class: "num", text: isInterval(v) ? fmtInterval(v) : fmt(v) }),
+        h("td", { class: "muted", text: unitText(r) }));
+    })));
 }
 
 /** A labelled number whose tooltip and "?" say what it is, which way is good and what chance
@@ -45,21 +60,6 @@ function headlineCards(result, head, model) {
         .map((m) => headlineCard(m, head, model))));
 }
 
-function summaryCards(result) {
-  const s = get(result, "entropy.summary");
-  if (!s) return message("Entropy summary not computed in this result.", "info");
-  const card = (label, value, unit, hint, anchor) => h("div", { class: "stat" },
-    h("div", { class: "stat-label" }, `${label} `, anchor ? h("a", { class: "help",
-      href: methodsUrl(anchor), title: `${label}: see the methods`, text: "?" }) : null),
-    h("div", { class: "stat-value", text: value }),
-    h("div", { class: "stat-unit", text: unit }),
-    hint ? h("div", { class: "stat-hint", text: hint }) : null);
-  return h("div", { class: "stats", id: "summary" },
-    card("Perplexity", fmt(s.perplexity), "exp(mean NLL)", null, "nll"),
-    card("Mean Gini (TV entropy)", fmt(s.mean_gini), "1 − Σp²", null, "entropy"),
-    card("Tokens", fmtCount(s.num_tokens), "scored"));
-}
-
 function probesTable(probes) {
   if (!Array.isArray(probes) || probes.length === 0) return null;
   const cols = ["name", "steps", "epochs", "best_val_ce", "test_ce", "seconds"];
@@ -71,7 +71,7 @@ function probesTable(probes) {
 }
 
 function sectionPanel(panel, result, key, title, intro) {
-  const { specs, scalars, present, notes } = sectionSpecs(result, key, title);
+  const { specs, scalars, present, notes, probes } = sectionView(result, key, title);
   panel.append(h("p", { class: "lede", text: intro }));
   if (!present) {
     panel.append(message(`${title}: not computed in this result.`, "info"));
@@ -81,7 +81,7 @@ function sectionPanel(panel, result, key, title, intro) {
   if (table) panel.append(table);
   if (specs.length) renderCharts(panel, specs);
   else if (!table) panel.append(message(`${title}: no numbers in this result.`, "info"));
-  panel.append(probesTable(result[key]?.probes) || "");
+  panel.append(probesTable(probes) || "");
   if (notes.length) {
     panel.append(h("h4", { text: "Estimator notes" }),
       h("ul", { class: "notes" }, notes.map((n) => h("li", { text: n }))));
@@ -89,18 +89,28 @@ function sectionPanel(panel, result, key, title, intro) {
 }
 
 function entropyPanel(panel, result) {
-  panel.append(summaryCards(result));
-  const { specs, scalars, missing } = entropySpecs(result);
-  const exactRows = exactScalars(result);
+  panel.append(entropySection.cards(result));
+  const exactRows = exactSection.scalars(result.exact);
   if (exactRows.length) {
     panel.append(scalarTable(exactRows, "Exact comparison (synthetic source: true p* known)"));
-    if (result.exact?.description) panel.append(h("p", { class: "muted", text:
-      result.exact.description }));
+    const about = exactSection.description(result.exact);
+    if (about) panel.append(h("p", { class: "muted", text: about }));
   }
-  const table = scalarTable(scalars, "Entropy suite: further numbers");
+  const ent = sectionView(result, "entropy");
+  const lens = sectionView(result, "lens");
+  const table = scalarTable([...ent.scalars, ...lens.scalars], "Entropy suite: further numbers");
   if (table) panel.append(table);
-  renderCharts(panel, specs);
-  for (const m of missing) panel.append(message(`${humanize(m)}: not computed in this result.`));
+  renderCharts(panel, [...ent.specs, ...lens.specs]);
+  if (!lensSection.present(result.lens)) {
+    panel.append(message(`${humanize("per-layer lens")}: not computed in this result.`));
+  }
+  // Sections of the result no module draws yet (e.g. how the contexts were drawn).
+  for (const key of unclaimedKeys(result)) {
+    const view = sectionView(result, key, humanize(key));
+    const more = scalarTable(view.scalars, `${humanize(key)}: numbers`);
+    if (more) panel.append(more);
+    if (view.specs.length) renderCharts(panel, view.specs);
+  }
 }
 
 function provenancePanel(result, job) {
@@ -139,7 +149,7 @@ function provenancePanel(result, job) {
 
 export async function render(main, { args, params }) {
   const modelId = args[0];
-  const model = await api.model(modelId);
+  const [model] = await Promise.all([api.model(modelId), loadUnits()]);
   const latest = Array.isArray(model.latest) ? model.latest : [];
   const title = h("h1", { text: modelName(model) });
   const sub = h("p", { class: "muted", text: [model.source, model.revision ? `@ ${model.revision}`
