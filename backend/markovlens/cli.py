@@ -183,9 +183,9 @@ def submit_demo_jobs(settings: Settings) -> list[str]:
     """Queue the two demo jobs unless equivalent ones are queued, running or done already."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from markovlens.jobs import service
-    from markovlens.jobs.errors import QueueUnavailableError, SubmitError
-    from markovlens.jobs.schemas import SubmitRequest
+    from markovlens.service import submission
+    from markovlens.service.errors import QueueUnavailableError, SubmitError
+    from markovlens.service.schemas import SubmitRequest
     from markovlens.store import open_database
 
     lines = []
@@ -197,7 +197,7 @@ def submit_demo_jobs(settings: Settings) -> list[str]:
         with db.session() as session:
             for model in DEMO_MODELS:
                 request = SubmitRequest(model=model, corpus=DEMO_CORPUS, preset=DEMO_PRESET)
-                job = service.submit_job(session, request, settings=settings)
+                job = submission.submit_job(session, request, settings=settings)
                 # An equal queued/running/succeeded job is reused: restarts add nothing.
                 lines.append(f"demo job {job.id}: {model} on {DEMO_CORPUS} ({job.status})")
     except (SubmitError, QueueUnavailableError) as exc:
@@ -214,7 +214,7 @@ def worker(
     ),
 ) -> None:
     """Run a worker that consumes analysis jobs from the named queues."""
-    from markovlens.jobs.worker import run_worker
+    from markovlens.worker.worker import run_worker
 
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)

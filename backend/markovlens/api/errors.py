@@ -18,14 +18,14 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from markovlens.corpora.errors import CorpusError
-from markovlens.jobs.errors import (
+from markovlens.models.errors import ModelLoadError, ModelSourceError
+from markovlens.service.errors import (
     JobStateError,
     NotFoundError,
     QueueUnavailableError,
     StorageFullError,
     SubmitError,
 )
-from markovlens.models.errors import ModelLoadError, ModelSourceError
 
 log = logging.getLogger(__name__)
 

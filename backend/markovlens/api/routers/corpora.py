@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from markovlens.api.deps import get_session, get_settings_dep
 from markovlens.api.security import limit_writes, require_write_token
-from markovlens.jobs import service
-from markovlens.jobs.schemas import CorpusOut
+from markovlens.service import catalog, submission
+from markovlens.service.schemas import CorpusOut
 from markovlens.settings import Settings
 
 # Writes: a valid token once tokens are configured, then the per-client rate limit.
@@ -21,7 +21,7 @@ READ_CHUNK = 1024 * 1024
 
 @router.get("/corpora", response_model=list[CorpusOut])
 def list_corpora(session: Session = Depends(get_session)) -> list[CorpusOut]:
-    return service.list_corpora(session)
+    return catalog.list_corpora(session)
 
 
 @router.post(
@@ -52,8 +52,8 @@ def upload_corpus(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "the uploaded file looks binary (NUL bytes)"
         )
     display = (name or file.filename or "upload").strip()[:255] or "upload"
-    corpus = service.create_upload_corpus(session, display, text, settings=settings)
-    return service.corpus_out(corpus)
+    corpus = submission.create_upload_corpus(session, display, text, settings=settings)
+    return catalog.corpus_out(corpus)
 
 
 def read_limited(file: UploadFile, limit: int) -> bytes:

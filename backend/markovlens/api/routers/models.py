@@ -6,17 +6,17 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from markovlens.api.deps import get_session
-from markovlens.jobs import service
-from markovlens.jobs.schemas import ModelOut
+from markovlens.service import catalog
+from markovlens.service.schemas import ModelOut
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/models", response_model=list[ModelOut])
 def list_models(session: Session = Depends(get_session)) -> list[ModelOut]:
-    return service.list_models(session)
+    return catalog.list_models(session)
 
 
 @router.get("/models/{model_id}", response_model=ModelOut)
 def get_model(model_id: int, session: Session = Depends(get_session)) -> ModelOut:
-    return service.model_out(session, service.get_model(session, model_id))
+    return catalog.model_out(session, catalog.get_model(session, model_id))

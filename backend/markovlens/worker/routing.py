@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from markovlens.jobs.errors import SubmitError
+from markovlens.service.errors import SubmitError
 from markovlens.settings import Settings
 from markovlens.store import repo_workers
 from markovlens.store.tables import Model
