@@ -29,16 +29,21 @@ def load_workload(
     device: str | None = "cpu",
     dtype: str | None = "float32",
 ) -> Workload:
-    """Model and windows through markovlens.models / markovlens.corpora (as a job would)."""
-    from markovlens.corpora import resolve_corpus
-    from markovlens.models import load_model
+    """Model and windows through ``load_sources`` (as a job would)."""
+    from markovlens.service.sources import load_sources
     from markovlens.settings import get_settings
 
-    settings = get_settings()
-    loaded = load_model(model_source, settings, device=device, dtype=dtype)
-    corpus = resolve_corpus(
-        corpus_source, loaded.tokenizer, window_len=window_len, max_tokens=max_tokens, seed=seed
+    sources = load_sources(
+        model_source,
+        corpus_source,
+        get_settings(),
+        window_len=window_len,
+        max_tokens=max_tokens,
+        seed=seed,
+        device=device,
+        dtype=dtype,
     )
+    loaded, corpus = sources.loaded, sources.corpus
     return Workload(loaded.model, corpus.windows, loaded.meta, corpus.meta, corpus.reference)
 
 

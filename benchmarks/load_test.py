@@ -42,10 +42,8 @@ PRESETS = ("quick", "standard")
 def real_payload(workdir: Path) -> tuple[dict[str, Any], bytes]:
     """One AnalysisResult and its arrays from a real quick analysis of a tiny llama."""
     sys.path.insert(0, str(ROOT))
-    from markovlens.analysis.pipeline import run_analysis
-    from markovlens.corpora import resolve_corpus
-    from markovlens.models import load_model
     from markovlens.schema.config import preset_config
+    from markovlens.service.sources import run_sources
     from markovlens.settings import Settings
     from markovlens.store.arrays import pack_arrays
 
@@ -53,16 +51,15 @@ def real_payload(workdir: Path) -> tuple[dict[str, Any], bytes]:
 
     directory = build_tiny_model("llama", workdir / "models" / "tiny-llama")
     settings = Settings(data_dir=workdir / "seed", model_roots=[workdir / "models"])
-    loaded = load_model(f"local:{directory}", settings, device="cpu", dtype="float32")
     config = preset_config(
         "quick", window_len=64, max_tokens=2048, bootstrap_samples=50, n_contexts=512
     )
-    corpus = resolve_corpus(
-        "builtin:python-docs", loaded.tokenizer, window_len=64, max_tokens=2048, seed=0
+    run = run_sources(
+        f"local:{directory}", "builtin:python-docs", config, settings, device="cpu", dtype="float32"
     )
-    output = run_analysis(loaded.model, corpus.windows, config, loaded.meta, corpus.meta)
+    output = run.output
     payload = output.result.model_dump(mode="json")
-    payload["_model_meta"] = loaded.meta.model_dump(mode="json")  # for the seeded model rows
+    payload["_model_meta"] = run.loaded.meta.model_dump(mode="json")  # for the seeded model rows
     return payload, pack_arrays(output.arrays)
 
 

@@ -183,9 +183,9 @@ def submit_demo_jobs(settings: Settings) -> list[str]:
     """Queue the two demo jobs unless equivalent ones are queued, running or done already."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from markovlens.jobs import service
-    from markovlens.jobs.errors import QueueUnavailableError, SubmitError
-    from markovlens.jobs.schemas import SubmitRequest
+    from markovlens.service import submission
+    from markovlens.service.errors import QueueUnavailableError, SubmitError
+    from markovlens.service.schemas import SubmitRequest
     from markovlens.store import open_database
 
     lines = []
@@ -197,7 +197,7 @@ def submit_demo_jobs(settings: Settings) -> list[str]:
         with db.session() as session:
             for model in DEMO_MODELS:
                 request = SubmitRequest(model=model, corpus=DEMO_CORPUS, preset=DEMO_PRESET)
-                job = service.submit_job(session, request, settings=settings)
+                job = submission.submit_job(session, request, settings=settings)
                 # An equal queued/running/succeeded job is reused: restarts add nothing.
                 lines.append(f"demo job {job.id}: {model} on {DEMO_CORPUS} ({job.status})")
     except (SubmitError, QueueUnavailableError) as exc:
@@ -214,7 +214,7 @@ def worker(
     ),
 ) -> None:
     """Run a worker that consumes analysis jobs from the named queues."""
-    from markovlens.jobs.worker import run_worker
+    from markovlens.worker.worker import run_worker
 
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -298,12 +298,10 @@ def run_local_analysis(
     dtype: str | None,
     upload_text: str | None,
 ) -> Any:
-    """Load, resolve and analyse with a progress bar; map errors to exit codes."""
+    """``run_sources`` with a progress bar; bad sources exit 2, a failed run exits 1."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from markovlens.analysis.pipeline import run_analysis
-    from markovlens.corpora import CorpusError, resolve_corpus
-    from markovlens.models import ModelLoadError, ModelSourceError, load_model
+    from markovlens.service.sources import SourcesError, run_sources
 
     with Progress(
         TextColumn("{task.description:<12}"),
@@ -313,44 +311,25 @@ def run_local_analysis(
         console=err_console,
         transient=True,
     ) as bar:
-        task = bar.add_task("load model", total=1.0)
-        try:
-            loaded = load_model(model_source, settings, device=device, dtype=dtype)
-        except ModelSourceError as exc:
-            fail(str(exc))
-        except ModelLoadError as exc:
-            fail(str(exc), EXIT_FAILED)
-        bar.update(task, description="corpus")
-        try:
-            windows = resolve_corpus(
-                corpus_source,
-                loaded.tokenizer,
-                window_len=config.window_len,
-                max_tokens=config.max_tokens,
-                seed=config.seed,
-                upload_text=upload_text,
-            )
-        except CorpusError as exc:
-            fail(str(exc))
+        task = bar.add_task("starting", total=1.0)
 
         def progress(fraction: float, stage: str) -> None:
             bar.update(task, completed=fraction, description=stage)
 
-        extra: dict[str, Any] = {}
-        if windows.reference is not None:
-            extra["reference"] = windows.reference
         try:
-            return run_analysis(
-                loaded.model,
-                windows.windows,
+            run = run_sources(
+                model_source,
+                corpus_source,
                 config,
-                loaded.meta,
-                windows.meta,
+                settings,
+                device=device,
+                dtype=dtype,
+                upload_text=upload_text,
                 progress=progress,
-                **extra,
             )
-        except (RuntimeError, ValueError) as exc:
-            fail(f"analysis failed: {exc}", EXIT_FAILED)
+        except SourcesError as exc:
+            fail(str(exc), EXIT_BAD_INPUT if exc.bad_input else EXIT_FAILED)
+    return run.output
 
 
 def _interval_text(value: Any) -> str:

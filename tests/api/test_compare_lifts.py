@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from markovlens.api.routers.compare import lift_comparability
-from markovlens.jobs.schemas import Headline
+from markovlens.service.schemas import Headline
 
 
 def card(key: str | None, corpus: str = "abc", n: int = 2000, lift: float = 1.3) -> Headline:
-    return Headline(
-        alignment_lift_last=lift, contexts_key=key, corpus_hash=corpus, num_contexts=n
-    )
+    return Headline(alignment_lift_last=lift, contexts_key=key, corpus_hash=corpus, num_contexts=n)
 
 
 def test_same_contexts_are_comparable() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from markovlens.cli import LIFT_LABEL, PROTO_LIFT_LABEL, _surplus_rows, spectral_rows
-from markovlens.jobs.schemas import Headline
 from markovlens.schema.common import Interval
 from markovlens.schema.surplus import SurplusBounds
+from markovlens.service.schemas import Headline
 
 
 def test_model_free_lift_leads_and_own_prototypes_are_labelled() -> None:

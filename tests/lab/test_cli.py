@@ -27,14 +27,14 @@ def test_train_registers_checkpoints_and_queues_jobs(
     result = CliRunner().invoke(lab_app, args)
     assert result.exit_code == 0, result.output
     assert result.stdout.count("job ") == 3  # steps 0, 3 and the final 6
-    from markovlens.jobs import service
+    from markovlens.service import catalog
     from markovlens.store import open_database
 
     db = open_database(get_settings().resolved_database_url)
     try:
         with db.session() as session:
-            models = {m.training_step: m for m in service.list_models(session)}
-            jobs = service.list_jobs(session).items
+            models = {m.training_step: m for m in catalog.list_models(session)}
+            jobs = catalog.list_jobs(session).items
     finally:
         db.dispose()
     assert sorted(models) == [0, 3, 6]

@@ -22,7 +22,7 @@ from typing import IO, Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.jobs.helpers import wait_for
+from tests.worker.helpers import wait_for
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARKOVLENS = str(Path(sys.executable).with_name("markovlens"))

@@ -21,8 +21,8 @@ from markovlens.store.tables import Job, Result
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from tests.jobs.helpers import FAST_CONFIG, wait_for
 from tests.scaleout.cluster import Cluster
+from tests.worker.helpers import FAST_CONFIG, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

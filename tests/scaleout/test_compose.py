@@ -20,8 +20,8 @@ import pytest
 import typer
 import yaml
 from markovlens.cli import app
-from markovlens.jobs.routing import parse_device_classes
 from markovlens.settings import Settings
+from markovlens.worker.routing import parse_device_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from markovlens.api import create_app
-from markovlens.jobs.worker import Worker
 from markovlens.settings import Settings
 from markovlens.store import open_database, repo_workers
+from markovlens.worker.worker import Worker
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TEST_HOSTS, UI_HEADERS

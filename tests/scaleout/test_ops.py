@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from markovlens.jobs.presence import Presence, detect_hardware, host_memory_bytes
-from markovlens.jobs.queue import enqueue_job, flush_queue
 from markovlens.ops.logging import JsonFormatter, job_context
 from markovlens.ops.metrics import render_metrics
 from markovlens.settings import Settings
 from markovlens.store import Database, open_database, repo_workers
 from markovlens.store.tables import Corpus, Job, Model, utcnow
+from markovlens.worker.presence import Presence, detect_hardware, host_memory_bytes
+from markovlens.worker.queue import enqueue_job, flush_queue
 from prometheus_client.parser import text_string_to_metric_families
 
 GIB = 1 << 30

@@ -6,8 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from markovlens.jobs.errors import SubmitError
-from markovlens.jobs.routing import (
+from markovlens.service.errors import SubmitError
+from markovlens.settings import Settings
+from markovlens.store import open_database, repo_workers
+from markovlens.store.tables import Model
+from markovlens.worker.routing import (
     GIB,
     DeviceClass,
     NoCapacityError,
@@ -18,9 +21,6 @@ from markovlens.jobs.routing import (
     parse_memory,
     route_job,
 )
-from markovlens.settings import Settings
-from markovlens.store import open_database, repo_workers
-from markovlens.store.tables import Model
 
 CLASSES = parse_device_classes(["gpu=cuda:24GiB", "gpu-80g=cuda:80GiB", "cpu=cpu:64GiB"])
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.jobs import claim, service
-from markovlens.jobs.runner import JobRunner, _Outcome
-from markovlens.jobs.schemas import SubmitRequest
+from markovlens.service import catalog, submission
+from markovlens.service.schemas import SubmitRequest
 from markovlens.settings import Settings
 from markovlens.store import Database, Result, open_database, repo_results
+from markovlens.worker import claim
+from markovlens.worker.runner import JobRunner, _Outcome
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -38,7 +39,7 @@ def db(settings: Settings) -> Database:
 
 def running_job(db: Database, settings: Settings) -> int:
     with db.session() as session:
-        job = service.submit_job(session, SubmitRequest(**JOB), settings=settings, enqueue=False)
+        job = submission.submit_job(session, SubmitRequest(**JOB), settings=settings, enqueue=False)
         job_id = job.id
     with db.session() as session:
         assert claim.claim_job(session, job_id, WORKER, 60.0) is not None
@@ -90,7 +91,7 @@ def test_result_write_failure_fails_the_job_without_a_partial_row(
     outcome = _Outcome(result=({"schema_version": 1, "x": 1.0}, b"arrays"))
     assert runner._record(job_id, outcome, None) == "failed"
     with db.session() as session:
-        job = service.get_job(session, job_id)
+        job = catalog.get_job(session, job_id)
         assert job.status == "failed"
         assert job.error is not None and "could not store the result" in job.error
         assert reason in job.error
@@ -99,7 +100,7 @@ def test_result_write_failure_fails_the_job_without_a_partial_row(
     monkeypatch.setattr(repo_results, "add_result", real_add_result)
     with db.session() as session:
         forced = SubmitRequest(**JOB, force=True)
-        next_id = service.submit_job(session, forced, settings=settings, enqueue=False).id
+        next_id = submission.submit_job(session, forced, settings=settings, enqueue=False).id
     with db.session() as session:
         claim.claim_job(session, next_id, WORKER, 60.0)
     assert runner._record(next_id, outcome, None) == "succeeded"
@@ -113,7 +114,7 @@ def test_success_writes_status_and_result_in_one_transaction(
     job_id = running_job(db, settings)
     with db.session() as session:
         assert claim.finish_succeeded(session, job_id, WORKER, {"schema_version": 1}, b"a")
-        job = service.get_job(session, job_id)
+        job = catalog.get_job(session, job_id)
         assert job.status == "succeeded"
         assert repo_results.get_result_for_job(session, job_id) is not None
 
@@ -121,17 +122,17 @@ def test_success_writes_status_and_result_in_one_transaction(
 def test_database_outage_is_a_503_and_the_api_recovers(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_list = service.list_jobs
-    monkeypatch.setattr(service, "list_jobs", connection_lost)
+    real_list = catalog.list_jobs
+    monkeypatch.setattr(catalog, "list_jobs", connection_lost)
     outage = client.get("/api/v1/jobs")
     assert outage.status_code == 503
     assert "database unavailable" in outage.json()["detail"]
     assert "INSERT" not in outage.text  # no SQL or driver text leaks out
     assert outage.headers["retry-after"]
-    monkeypatch.setattr(service, "create_upload_corpus", disk_full)
+    monkeypatch.setattr(submission, "create_upload_corpus", disk_full)
     full = client.post("/api/v1/corpora", files={"file": ("a.txt", b"text")}, headers=AUTH)
     assert full.status_code == 503 and "disk is full" in full.json()["detail"]
-    monkeypatch.setattr(service, "list_jobs", real_list)
+    monkeypatch.setattr(catalog, "list_jobs", real_list)
     assert client.get("/api/v1/jobs").status_code == 200
     assert client.get("/api/v1/health").status_code == 200
 

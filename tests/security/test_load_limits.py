@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fastapi.testclient import TestClient
 from markovlens.api.concurrency import MAX_CONCURRENT_API_REQUESTS, ConcurrencyLimit
-from markovlens.jobs import service
+from markovlens.service import catalog
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 
@@ -42,7 +42,7 @@ def test_pool_timeout_is_a_503(client: TestClient, monkeypatch: pytest.MonkeyPat
     def exhausted(*args: object, **kwargs: object) -> None:
         raise PoolTimeoutError("QueuePool limit of size 5 overflow 10 reached")
 
-    monkeypatch.setattr(service, "list_jobs", exhausted)
+    monkeypatch.setattr(catalog, "list_jobs", exhausted)
     response = client.get("/api/v1/jobs")
     assert response.status_code == 503 and "busy" in response.json()["detail"]
     assert response.headers["retry-after"] == "5"

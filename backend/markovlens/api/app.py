@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
         app.state.db = open_database(settings.resolved_database_url)  # migrates to head
         embedded = None
         if settings.embedded_worker:
-            from markovlens.jobs.worker import start_embedded
+            from markovlens.worker.worker import start_embedded
 
             embedded = start_embedded(settings, db=app.state.db)
         try:

@@ -19,15 +19,15 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from markovlens.corpora.errors import CorpusError
-from markovlens.jobs.errors import (
+from markovlens.models.errors import ModelLoadError, ModelSourceError
+from markovlens.schema.tokens import TokenViewError
+from markovlens.service.errors import (
     JobStateError,
     NotFoundError,
     QueueUnavailableError,
     StorageFullError,
     SubmitError,
 )
-from markovlens.models.errors import ModelLoadError, ModelSourceError
-from markovlens.schema.tokens import TokenViewError
 
 log = logging.getLogger(__name__)
 

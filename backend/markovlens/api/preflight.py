@@ -15,12 +15,12 @@ import logging
 from pathlib import Path
 
 from markovlens.corpora import CorpusError, parse_corpus_source
-from markovlens.jobs.errors import SubmitError
 from markovlens.models import ModelSourceError, parse_model_source
 from markovlens.models.errors import ModelLoadError
 from markovlens.models.hub import HubUnreachableError
 from markovlens.models.resolve import builtin_smollm2_path, gguf_vocab_size, resolve_checkpoint
 from markovlens.models.safety import check_causal_lm, read_config_json
+from markovlens.service.errors import SubmitError
 from markovlens.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -115,9 +115,9 @@ def _submit_db(
     out_dir: Path,
     labels: dict[str, tuple[str, int]],
 ) -> None:
-    from markovlens.jobs import service
-    from markovlens.jobs.errors import QueueUnavailableError, SubmitError
-    from markovlens.jobs.schemas import SubmitRequest
+    from markovlens.service import submission
+    from markovlens.service.errors import QueueUnavailableError, SubmitError
+    from markovlens.service.schemas import SubmitRequest
     from markovlens.settings import get_settings
     from markovlens.store import open_database, repo_models
 
@@ -133,7 +133,7 @@ def _submit_db(
         with db.session() as session:
             for model in models:
                 request = SubmitRequest(model=model, corpus=corpus, preset=preset, config=overrides)  # type: ignore[arg-type]
-                job = service.submit_job(session, request, settings=settings)
+                job = submission.submit_job(session, request, settings=settings)
                 # Register the checkpoint's place in its run now (the worker fills the rest).
                 run_name, step = labels[model]
                 meta = {"run_name": run_name, "training_step": step}

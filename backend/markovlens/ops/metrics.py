@@ -129,7 +129,7 @@ class DeploymentCollector(Collector):
         yield from (heartbeat, up, busy, memory, done)
 
     def _queue_depth(self, queues: list[str]) -> Iterator[Metric]:
-        from markovlens.jobs.queue import pending_count
+        from markovlens.worker.queue import pending_count
 
         depth = GaugeMetricFamily(
             "markovlens_queue_depth",

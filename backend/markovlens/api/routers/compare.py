@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from markovlens.api.deps import SessionDep
 from markovlens.api.routers.results import load_result
-from markovlens.jobs import service
-from markovlens.jobs.schemas import Headline, ModelOut, ResultOut
 from markovlens.schema.csvexport import results_csv
 from markovlens.schema.headline import headline
+from markovlens.service import catalog
+from markovlens.service.schemas import Headline, ModelOut, ResultOut
 
 router = APIRouter(tags=["compare"])
 
@@ -104,7 +104,7 @@ def compare(
     items = []
     for result_id in parse_ids(result_ids):
         row = load_result(session, result_id)
-        model = service.model_out(session, service.get_model(session, row.model_id))
+        model = catalog.model_out(session, catalog.get_model(session, row.model_id))
         result = ResultOut.from_row(row)
         items.append(CompareItem(model=model, result=result, headline=headline(result.result)))
     cards = [(item.result.id, item.headline) for item in items]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 
 from markovlens.api.deps import WRITE_GUARD, SessionDep, SettingsDep
-from markovlens.jobs import service
-from markovlens.jobs.schemas import CorpusOut
+from markovlens.service import catalog, submission
+from markovlens.service.schemas import CorpusOut
 
 router = APIRouter(tags=["corpora"])
 
@@ -15,7 +15,7 @@ READ_CHUNK = 1024 * 1024
 
 @router.get("/corpora", response_model=list[CorpusOut])
 def list_corpora(session: SessionDep) -> list[CorpusOut]:
-    return service.list_corpora(session)
+    return catalog.list_corpora(session)
 
 
 @router.post(
@@ -46,8 +46,8 @@ def upload_corpus(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "the uploaded file looks binary (NUL bytes)"
         )
     display = (name or file.filename or "upload").strip()[:255] or "upload"
-    corpus = service.create_upload_corpus(session, display, text, settings=settings)
-    return service.corpus_out(corpus)
+    corpus = submission.create_upload_corpus(session, display, text, settings=settings)
+    return catalog.corpus_out(corpus)
 
 
 def read_limited(file: UploadFile, limit: int) -> bytes:

@@ -13,8 +13,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from markovlens.api.deps import SessionDep
-from markovlens.jobs import service
-from markovlens.jobs.schemas import JobOut
+from markovlens.service import catalog
+from markovlens.service.schemas import JobOut
 from markovlens.store.tables import Model, Result
 
 router = APIRouter(tags=["jobs"])
@@ -86,8 +86,8 @@ def job_log(job: JobOut, stages: list[StageTiming], analysis_total: float | None
 @router.get("/jobs/{job_id}/detail", response_model=JobDetail)
 def get_job_detail(job_id: int, session: SessionDep) -> JobDetail:
     """Config, resolved model, stage timings and an event log of one job."""
-    job_row = service.get_job(session, job_id)
-    job = service.job_out(session, job_row)
+    job_row = catalog.get_job(session, job_id)
+    job = catalog.job_out(session, job_row)
     model = session.get(Model, job.model_id)
     model_info = None
     if model is not None:

@@ -9,9 +9,9 @@ from starlette.concurrency import run_in_threadpool
 from markovlens.api.deps import WRITE_GUARD, SessionDep, SettingsDep, get_database
 from markovlens.api.preflight import preflight_model, preflight_pairing
 from markovlens.api.sse import job_event_stream
-from markovlens.jobs import service
-from markovlens.jobs.errors import NotFoundError
-from markovlens.jobs.schemas import JobFilters, JobList, JobOut, StatusName, SubmitRequest
+from markovlens.service import catalog, submission
+from markovlens.service.errors import NotFoundError
+from markovlens.service.schemas import JobFilters, JobList, JobOut, StatusName, SubmitRequest
 from markovlens.store import Database
 
 router = APIRouter(tags=["jobs"])
@@ -35,10 +35,10 @@ def submit_job(
     # Refuse now what the worker would refuse later (bad path, no weights, not a causal LM).
     preflight_model(request.model, settings, revision=request.revision)
     preflight_pairing(request.model, request.corpus, settings)  # synthetic corpus, text model
-    job, reused = service.submit_job_reused(session, request, settings=settings)
+    job, reused = submission.submit_job_reused(session, request, settings=settings)
     if reused:
         response.status_code = status.HTTP_200_OK
-    return service.job_out(session, job).model_copy(update={"reused": reused})
+    return catalog.job_out(session, job).model_copy(update={"reused": reused})
 
 
 @router.get("/jobs", response_model=JobList)
@@ -53,18 +53,18 @@ def list_jobs(
 ) -> JobList:
     """Newest first."""
     filters = JobFilters(status=status_, model_id=model_id, corpus_id=corpus_id, queue=queue)
-    return service.list_jobs(session, filters, limit=limit, offset=offset)
+    return catalog.list_jobs(session, filters, limit=limit, offset=offset)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def get_job(job_id: int, session: SessionDep) -> JobOut:
-    return service.job_out(session, service.get_job(session, job_id))
+    return catalog.job_out(session, catalog.get_job(session, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=WRITE_GUARD)
 def cancel_job(job_id: int, session: SessionDep) -> JobOut:
     """Cancel a queued job at once, or ask the worker to stop a running one; 409 if finished."""
-    return service.job_out(session, service.cancel_job(session, job_id))
+    return catalog.job_out(session, submission.cancel_job(session, job_id))
 
 
 @router.get(
@@ -94,7 +94,7 @@ async def job_events(job_id: int, request: Request) -> StreamingResponse:
 
 def _fetch_job_or_raise(database: Database, job_id: int) -> JobOut:
     with database.session() as session:
-        return service.job_out(session, service.get_job(session, job_id))
+        return catalog.job_out(session, catalog.get_job(session, job_id))
 
 
 def _fetch_job(database: Database, job_id: int) -> JobOut | None:

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from markovlens.api.deps import SessionDep
-from markovlens.jobs import service
-from markovlens.jobs.schemas import ResultOut
 from markovlens.schema.csvexport import result_csv
+from markovlens.service import catalog
+from markovlens.service.schemas import ResultOut
 from markovlens.store import Result
 from markovlens.store.arrays import unpack_arrays
 
@@ -27,7 +27,7 @@ class ArrayInfo(BaseModel):
 
 def load_result(session: Session, result_id: int) -> Result:
     """The row, or NotFoundError (404)."""
-    return service.get_result(session, result_id)
+    return catalog.get_result(session, result_id)
 
 
 @router.get("/results/{result_id}", response_model=ResultOut)

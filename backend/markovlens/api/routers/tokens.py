@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from markovlens.api.deps import SessionDep
-from markovlens.jobs import service
 from markovlens.schema.tokens import TokenWindow, window_view
+from markovlens.service import catalog
 from markovlens.store.arrays import unpack_arrays
 
 router = APIRouter(tags=["results"])
@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 
 def _arrays(session: Session, result_id: int) -> dict[str, np.ndarray]:
-    row = service.get_result(session, result_id)  # 404 if missing
+    row = catalog.get_result(session, result_id)  # 404 if missing
     key = (result_id, row.job_id)  # a recreated database reuses ids with other jobs
     with _lock:
         if key in _cache:

@@ -1,4 +1,8 @@
-"""The jobs service: what the API and the CLI call (submit, cancel, read)."""
+"""Submission: validate, record and enqueue a job; cancel one; store an uploaded corpus.
+
+Everything a bad request can trip on is checked here, before a worker sees the job: the
+messages are the user's (``SubmitError`` → HTTP 422).
+"""
 
 from __future__ import annotations
 
@@ -12,56 +16,31 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from markovlens.jobs.errors import (
+from markovlens.schema.config import preset_config
+from markovlens.service.errors import (
     JobStateError,
     NotFoundError,
     QueueUnavailableError,
     StorageFullError,
     SubmitError,
 )
-from markovlens.jobs.queue import enqueue_job
-from markovlens.jobs.routing import Route, route_job
-from markovlens.jobs.schemas import (
-    CorpusOut,
-    Headline,
-    JobFilters,
-    JobList,
-    JobOut,
-    LatestResult,
-    ModelOut,
-    ResultOut,
-    SubmitRequest,
-)
-from markovlens.jobs.sources import resolve_corpus_row
-from markovlens.schema.config import preset_config
-from markovlens.schema.headline import headline
+from markovlens.service.schemas import SubmitRequest
 from markovlens.settings import Settings, get_settings
-from markovlens.store import repo_corpora, repo_jobs, repo_models, repo_results
+from markovlens.store import repo_corpora, repo_jobs, repo_models
 from markovlens.store.db import begin_write
-from markovlens.store.tables import (
-    TERMINAL_STATUSES,
-    Corpus,
-    Job,
-    JobStatus,
-    Model,
-    Result,
-    utcnow,
-)
+from markovlens.store.tables import TERMINAL_STATUSES, Corpus, Job, JobStatus, utcnow
+from markovlens.worker.queue import enqueue_job
+from markovlens.worker.routing import Route, known_classes, route_job
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "MIN_WINDOWS",
     "cancel_job",
-    "corpus_out",
     "create_upload_corpus",
-    "get_job",
-    "get_result",
-    "headline",
-    "job_out",
-    "latest_results_by_model",
-    "list_jobs",
-    "model_out",
+    "resolve_corpus_row",
     "submit_job",
+    "submit_job_reused",
 ]
 
 
@@ -151,7 +130,7 @@ def _check_batch_size(value: object, settings: Settings) -> None:
 
 def _check_corpus_source(source: str) -> None:
     """Refuse now what the worker would refuse later: an unknown synthetic source."""
-    from markovlens.corpora import CorpusError, parse_corpus_source
+    from markovlens.corpora import CorpusError, parse_corpus_source  # loads torch: not at import
 
     try:
         parsed = parse_corpus_source(source)
@@ -199,8 +178,6 @@ def _check_queue_served(session: Session, settings: Settings, queue: str | None)
     """
     if queue is None or settings.device_classes:
         return
-    from markovlens.jobs.routing import known_classes
-
     served = {device_class.queue for device_class in known_classes(session, settings)}
     if served and queue not in served:
         raise SubmitError(
@@ -313,33 +290,6 @@ def submit_job_reused(
     return job, False
 
 
-def get_job(session: Session, job_id: int) -> Job:
-    job = repo_jobs.get_job(session, job_id)
-    if job is None:
-        raise NotFoundError(f"no job with id {job_id}")
-    return job
-
-
-def job_out(session: Session, job: Job) -> JobOut:
-    result_id = repo_jobs.result_ids_for_jobs(session, [job.id]).get(job.id)
-    return JobOut.from_row(job, result_id)
-
-
-def list_jobs(
-    session: Session, filters: JobFilters | None = None, limit: int = 50, offset: int = 0
-) -> JobList:
-    """Jobs newest first with their result ids; ``total`` counts all that match."""
-    filters = filters or JobFilters()
-    limit = max(1, min(int(limit), 500))
-    jobs, total = repo_jobs.list_jobs(
-        session, **filters.model_dump(), limit=limit, offset=max(0, int(offset))
-    )
-    result_ids = repo_jobs.result_ids_for_jobs(session, [job.id for job in jobs])
-    return JobList(
-        items=[JobOut.from_row(job, result_ids.get(job.id)) for job in jobs], total=total
-    )
-
-
 def cancel_job(session: Session, job_id: int) -> Job:
     """Cancel: a queued job at once; a running one is flagged and its worker stops it.
 
@@ -401,76 +351,19 @@ def create_upload_corpus(
     return corpus
 
 
-def corpus_out(corpus: Corpus) -> CorpusOut:
-    return CorpusOut.from_row(corpus)
+def resolve_corpus_row(session: Session, source: str) -> Corpus:
+    """Check ``source`` and return its ``corpora`` row (created for non-upload sources)."""
+    from markovlens.corpora import CorpusError, parse_corpus_source  # loads torch: not at import
 
-
-def list_corpora(session: Session) -> list[CorpusOut]:
-    return [CorpusOut.from_row(row) for row in repo_corpora.list_corpora(session)]
-
-
-# Results never change once written, so their headline numbers can be cached by result id
-# (the models page asks for every model's headlines on every load).
-# Keyed by database URL too: one process may talk to several databases (tests do).
-_HEADLINES: dict[tuple[str, int, int], Headline] = {}
-_HEADLINES_MAX = 4096
-
-
-def _headline_of(session: Session, result: Result) -> Headline:
-    key = (str(session.get_bind().engine.url), result.id, result.job_id)
-    cached = _HEADLINES.get(key)
-    if cached is None:
-        cached = headline(result.payload)  # loads the deferred payload only on a miss
-        if len(_HEADLINES) >= _HEADLINES_MAX:
-            _HEADLINES.clear()
-        _HEADLINES[key] = cached
-    return cached
-
-
-def _resolved_revision(payload: Any) -> str | None:
-    """``provenance.model.revision`` of a result: the commit (or "local") actually loaded."""
-    model = payload.get("provenance", {}).get("model") if isinstance(payload, dict) else None
-    revision = model.get("revision") if isinstance(model, dict) else None
-    return revision if isinstance(revision, str) and revision else None
-
-
-def latest_results_by_model(session: Session, model_id: int) -> list[LatestResult]:
-    """The model's dashboard: newest succeeded result per (corpus, preset), with headlines."""
-    return [
-        LatestResult(
-            result_id=result.id,
-            job_id=job.id,
-            corpus_source=job.corpus_source,
-            preset=job.preset,
-            created_at=result.created_at,
-            headline=_headline_of(session, result),
-            resolved_revision=_resolved_revision(result.payload),
-        )
-        for result, job in repo_results.latest_results_for_model(session, model_id)
-    ]
-
-
-def get_model(session: Session, model_id: int) -> Model:
-    model = repo_models.get_model(session, model_id)
-    if model is None:
-        raise NotFoundError(f"no model with id {model_id}")
-    return model
-
-
-def model_out(session: Session, model: Model) -> ModelOut:
-    return ModelOut.from_row(model, latest_results_by_model(session, model.id))
-
-
-def list_models(session: Session) -> list[ModelOut]:
-    return [model_out(session, model) for model in repo_models.list_models(session)]
-
-
-def get_result(session: Session, result_id: int) -> Result:
-    result = repo_results.get_result(session, result_id)
-    if result is None:
-        raise NotFoundError(f"no result with id {result_id}")
-    return result
-
-
-def result_out(result: Result) -> ResultOut:
-    return ResultOut.from_row(result)
+    try:
+        parsed = parse_corpus_source(source)
+    except CorpusError as exc:
+        raise SubmitError(str(exc)) from exc
+    if parsed.kind == "upload":
+        row = repo_corpora.find_corpus(session, parsed.canonical) if parsed.ref.isdigit() else None
+        if row is None:
+            raise SubmitError(
+                f"no uploaded corpus with id {parsed.ref}; upload it with POST /corpora"
+            )
+        return row
+    return repo_corpora.get_or_create_corpus(session, parsed.canonical)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import psutil
-from markovlens.jobs import service
-from markovlens.jobs.schemas import JobOut, SubmitRequest
+from markovlens.service import catalog, submission
+from markovlens.service.schemas import JobOut, SubmitRequest
 from markovlens.settings import Settings
 from markovlens.store import Database
 
@@ -45,12 +45,12 @@ def submit(db: Database, settings: Settings, model: str, **kw: object) -> int:
     }
     values.update(kw)
     with db.session() as s:
-        return service.submit_job(s, SubmitRequest(**values), settings=settings).id  # type: ignore[arg-type]
+        return submission.submit_job(s, SubmitRequest(**values), settings=settings).id  # type: ignore[arg-type]
 
 
 def job_state(db: Database, job_id: int) -> JobOut:
     with db.session() as s:
-        return service.job_out(s, service.get_job(s, job_id))
+        return catalog.job_out(s, catalog.get_job(s, job_id))
 
 
 def wait_status(db: Database, job_id: int, statuses: set[str], timeout: float) -> JobOut:

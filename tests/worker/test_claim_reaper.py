@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from markovlens.jobs import claim, reaper, service
-from markovlens.jobs.schemas import SubmitRequest
+from markovlens.service import catalog, submission
+from markovlens.service.schemas import SubmitRequest
 from markovlens.settings import Settings
 from markovlens.store import Database
 from markovlens.store.tables import Job, Result, utcnow
+from markovlens.worker import claim, reaper
 from sqlalchemy import func, select, update
 
 
@@ -18,7 +19,7 @@ def _new_job(db: Database, settings: Settings, **kw: object) -> int:
     values.update(kw)
     with db.session() as s:
         request = SubmitRequest(**values)  # type: ignore[arg-type]
-        return service.submit_job(s, request, settings=settings, enqueue=False).id
+        return submission.submit_job(s, request, settings=settings, enqueue=False).id
 
 
 def _expire_lease(db: Database, job_id: int) -> None:
@@ -49,7 +50,7 @@ def test_claim_is_atomic_across_threads(db: Database, settings: Settings) -> Non
         t.join()
     assert len(winners) == 1
     with db.session() as s:
-        job = service.get_job(s, job_id)
+        job = catalog.get_job(s, job_id)
         assert job.status == "running" and job.attempts == 1 and job.lease_owner == winners[0]
         assert job.lease_expires_at is not None and job.lease_expires_at > utcnow()
 
@@ -60,13 +61,13 @@ def test_heartbeat_reports_cancel_and_lost_lease(db: Database, settings: Setting
         assert claim.claim_job(s, job_id, "w1", 30) is not None
         assert claim.heartbeat(s, job_id, "w1", 30, progress=0.4, stage="forward") == "ok"
         assert claim.heartbeat(s, job_id, "intruder", 30) == "lost"
-        assert service.job_out(s, service.get_job(s, job_id)).progress == 0.4
-        service.cancel_job(s, job_id)
+        assert catalog.job_out(s, catalog.get_job(s, job_id)).progress == 0.4
+        submission.cancel_job(s, job_id)
         assert claim.heartbeat(s, job_id, "w1", 30, progress=0.5, stage="forward") == "cancel"
         s.expire_all()  # read the row, not the session's copy
-        assert service.get_job(s, job_id).stage == "cancelling"
+        assert catalog.get_job(s, job_id).stage == "cancelling"
         assert claim.finish_cancelled(s, job_id, "w1")
-        assert service.get_job(s, job_id).status == "cancelled"
+        assert catalog.get_job(s, job_id).status == "cancelled"
         assert claim.heartbeat(s, job_id, "w1", 30) == "lost"
 
 
@@ -77,11 +78,11 @@ def test_success_writes_status_and_result_together(db: Database, settings: Setti
         # a worker whose lease was lost records nothing at all
         assert not claim.finish_succeeded(s, job_id, "w2", {"schema_version": 1}, b"blob")
         assert s.scalar(select(func.count()).select_from(Result)) == 0
-        assert service.get_job(s, job_id).status == "running"
+        assert catalog.get_job(s, job_id).status == "running"
         assert claim.finish_succeeded(s, job_id, "w1", {"schema_version": 1}, b"blob")
-        out = service.job_out(s, service.get_job(s, job_id))
+        out = catalog.job_out(s, catalog.get_job(s, job_id))
         assert out.status == "succeeded" and out.result_id is not None and out.progress == 1.0
-        assert service.get_result(s, out.result_id).arrays == b"blob"
+        assert catalog.get_result(s, out.result_id).arrays == b"blob"
         assert not claim.finish_failed(s, job_id, "w1", "too late")  # terminal stays terminal
 
 
@@ -95,7 +96,7 @@ def test_reaper_requeues_then_fails_after_max_attempts(db: Database, settings: S
         _expire_lease(db, job_id)
         with db.session() as s:
             todo = reaper.reap_expired(s)
-            job = service.get_job(s, job_id)
+            job = catalog.get_job(s, job_id)
             s.refresh(job)
         if attempt < max_attempts:
             assert todo == [reaper.Requeued(job_id, "cpu")]
@@ -105,18 +106,18 @@ def test_reaper_requeues_then_fails_after_max_attempts(db: Database, settings: S
             assert job.status == "failed"
             assert job.error == f"worker lost {max_attempts} times (lease expired)"
     with db.session() as s:
-        assert service.get_job(s, job_id).attempts == max_attempts
+        assert catalog.get_job(s, job_id).attempts == max_attempts
 
 
 def test_reaper_cancels_an_abandoned_cancel_request(db: Database, settings: Settings) -> None:
     job_id = _new_job(db, settings)
     with db.session() as s:
         claim.claim_job(s, job_id, "w1", 30)
-        service.cancel_job(s, job_id)
+        submission.cancel_job(s, job_id)
     _expire_lease(db, job_id)
     with db.session() as s:
         assert reaper.reap_expired(s) == []
-        assert service.get_job(s, job_id).status == "cancelled"
+        assert catalog.get_job(s, job_id).status == "cancelled"
 
 
 def test_release_requeues_without_counting_the_attempt(db: Database, settings: Settings) -> None:
@@ -124,7 +125,7 @@ def test_release_requeues_without_counting_the_attempt(db: Database, settings: S
     with db.session() as s:
         claim.claim_job(s, job_id, "w1", 30)
         assert claim.release_job(s, job_id, "w1")
-        job = service.get_job(s, job_id)
+        job = catalog.get_job(s, job_id)
         s.refresh(job)
         assert job.status == "queued" and job.attempts == 0
 
@@ -151,8 +152,8 @@ def test_model_meta_is_recorded_on_the_models_row(db: Database, settings: Settin
         claim.record_model_meta(
             s, job_id, {"architecture": "LlamaForCausalLM", "num_layers": 30, "training_step": 7}
         )
-        job = service.get_job(s, job_id)
-        model = service.model_out(s, service.get_model(s, job.model_id))
+        job = catalog.get_job(s, job_id)
+        model = catalog.model_out(s, catalog.get_model(s, job.model_id))
     assert (model.architecture, model.num_layers, model.training_step) == (
         "LlamaForCausalLM",
         30,
@@ -168,7 +169,7 @@ def test_sqlite_submissions_survive_concurrent_heartbeats(
 
     from markovlens.store import open_database
 
-    from tests.jobs.conftest import make_settings
+    from tests.worker.conftest import make_settings
 
     settings = make_settings(Path(str(tmp_path)), sqlite_url)
     db = open_database(sqlite_url)

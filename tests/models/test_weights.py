@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from markovlens.jobs.param_count import gguf_parameters, parameter_count_hint
+from markovlens.models.weights import gguf_parameters, parameter_count_hint
 from markovlens.settings import Settings
 from transformers import AutoModelForCausalLM
 

@@ -17,14 +17,14 @@ from types import FrameType
 
 from huey import Huey
 
-from markovlens.jobs import reaper
-from markovlens.jobs.child import child_main
-from markovlens.jobs.presence import Presence
-from markovlens.jobs.queue import enqueue_job, get_huey, huey_name, pending_count, set_executor
-from markovlens.jobs.runner import ChildTarget, JobRunner, new_worker_id
 from markovlens.ops.logging import bind_worker, configure_logging, job_context
 from markovlens.settings import Settings
 from markovlens.store import Database, open_database
+from markovlens.worker import reaper
+from markovlens.worker.child import child_main
+from markovlens.worker.presence import Presence
+from markovlens.worker.queue import enqueue_job, get_huey, huey_name, pending_count, set_executor
+from markovlens.worker.runner import ChildTarget, JobRunner, new_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,12 @@ class Worker:
         self.stopping = threading.Event()  # stop claiming new jobs
         self.abandon = threading.Event()  # requeue the running job now
         self.runner = JobRunner(
-            self.db, settings, self.worker_id, abandon=self.abandon, child_target=child_target
+            self.db,
+            settings,
+            self.worker_id,
+            abandon=self.abandon,
+            child_target=child_target,
+            requeue=self._enqueue,
         )
         # Advertises device, memory and queues in the workers table; heartbeats it.
         self.presence = Presence(self.db, settings, self.worker_id, self.queues)
@@ -154,9 +159,12 @@ class Worker:
                         session, stale_after, queue_is_empty=self._queue_is_empty
                     )
             for item in todo:
-                enqueue_job(self.settings.resolved_queue_url, item.queue, item.job_id)
+                self._enqueue(item.queue, item.job_id)
         except Exception:
             log.exception("worker %s: reaper pass failed", self.worker_id)
+
+    def _enqueue(self, queue: str, job_id: int) -> None:
+        enqueue_job(self.settings.resolved_queue_url, queue, job_id)
 
     def _queue_is_empty(self, queue: str) -> bool:
         return pending_count(self.settings.resolved_queue_url, queue) == 0
@@ -220,7 +228,7 @@ def run_worker(
 
 
 def main() -> None:
-    """``python -m markovlens.jobs.worker [queue ...]``: a worker with the env's settings."""
+    """``python -m markovlens.worker.worker [queue ...]``: a worker with the env's settings."""
     import sys
 
     from markovlens.settings import get_settings

@@ -1,4 +1,4 @@
-"""The analysis child process: load model and corpus, run the analysis, report to the parent.
+"""The analysis child process: ``run_sources`` on the job's sources, reporting to the parent.
 
 Runs in a process started with the ``spawn`` method (a fresh interpreter: no inherited CUDA
 state, DB connections or threads). It never touches the database; it sends messages over a
@@ -24,10 +24,6 @@ from typing import Any
 from markovlens.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Fractions of the job's progress bar given to each phase before the analysis proper.
-LOAD_MODEL_END = 0.05
-LOAD_CORPUS_END = 0.10
 
 
 @dataclass(frozen=True)
@@ -145,54 +141,43 @@ def _run(spec: ChildSpec, conn: Connection) -> None:
 
 
 def _analyse(spec: ChildSpec, reporter: _Reporter) -> None:
-    reporter.slow_step(0.0, "starting: importing libraries")
-    from markovlens.analysis.pipeline import run_analysis
-    from markovlens.analysis.tokens import vocabulary_table
-    from markovlens.corpora import CorpusError, resolve_corpus
-    from markovlens.models import ModelLoadError, ModelSourceError, load_model
-    from markovlens.schema.config import AnalysisConfig
-    from markovlens.store.arrays import pack_arrays
+    from markovlens.service.sources import SourcesError, run_sources
 
-    progress = reporter.progress
-    conn = reporter
-
-    try:
-        config = AnalysisConfig(**spec.config)
-        reporter.slow_step(0.01, "loading model")
-        loaded = load_model(spec.model_source, spec.settings)
+    def send_model(loaded: Any) -> None:
         meta = loaded.meta.model_dump(mode="json")
         meta.update(training_step=loaded.training_step, run_name=loaded.run_name)
-        conn.send(("model", meta))
-        reporter.slow_step(LOAD_MODEL_END, "loading corpus")
-        corpus = resolve_corpus(
+        reporter.send(("model", meta))
+
+    try:
+        from markovlens.schema.config import AnalysisConfig
+
+        run = run_sources(
+            spec.model_source,
             spec.corpus_source,
-            loaded.tokenizer,
-            window_len=config.window_len,
-            max_tokens=config.max_tokens,
-            seed=config.seed,
+            AnalysisConfig(**spec.config),
+            spec.settings,
             upload_text=spec.upload_text,
-        )
-        progress(LOAD_CORPUS_END, "analysis")
-        span = 1.0 - LOAD_CORPUS_END
-        output = run_analysis(
-            loaded.model,
-            corpus.windows,
-            config,
-            loaded.meta,
-            corpus.meta,
-            progress=lambda f, stage: progress(LOAD_CORPUS_END + span * float(f), stage),
-            reference=corpus.reference,
+            progress=reporter.progress,
+            step=reporter.slow_step,
+            on_model=send_model,
         )
         reporter.slow_step(1.0, "storing the result")
-        synthetic = corpus.meta.source.startswith("synthetic:")
-        output.arrays.update(vocabulary_table(output.arrays, _decoder(loaded.tokenizer, synthetic)))
-        conn.send(("result", output.result.model_dump_json(), pack_arrays(output.arrays)))
+        from markovlens.analysis.tokens import vocabulary_table
+        from markovlens.store.arrays import pack_arrays
+
+        output = run.output
+        synthetic = run.corpus.meta.source.startswith("synthetic:")
+        decoder = _decoder(run.loaded.tokenizer, synthetic)
+        output.arrays.update(vocabulary_table(output.arrays, decoder))
+        reporter.send(("result", output.result.model_dump_json(), pack_arrays(output.arrays)))
     except BrokenPipeError:
         raise
-    except (ModelSourceError, ModelLoadError, CorpusError) as exc:
-        conn.send(("error", str(exc)))
+    except SourcesError as exc:
+        if exc.kind == "analysis" and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)  # unexpected: the worker's log keeps it
+        reporter.send(("error", str(exc)))
     except MemoryError:
-        conn.send(("error", "out of memory while running the analysis; try a smaller preset"))
+        reporter.send(("error", "out of memory while running the analysis; try a smaller preset"))
     except Exception as exc:
         traceback.print_exc()
-        conn.send(("error", f"analysis failed: {type(exc).__name__}: {exc}"))
+        reporter.send(("error", f"analysis failed: {type(exc).__name__}: {exc}"))

@@ -7,7 +7,7 @@ import multiprocessing
 import re
 import time
 
-from markovlens.jobs.child import _Reporter
+from markovlens.worker.child import _Reporter
 
 
 def test_slow_steps_tick_with_elapsed_time_until_the_next_report() -> None:

@@ -10,14 +10,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from markovlens.jobs import service
-from markovlens.jobs.queue import pending_count
-from markovlens.jobs.worker import Worker, start_embedded
+from markovlens.service import catalog, submission
 from markovlens.settings import Settings
 from markovlens.store import open_database
+from markovlens.worker.queue import pending_count
+from markovlens.worker.worker import Worker, start_embedded
 
-from tests.jobs.child_targets import floods_progress, sleeps_quietly, succeeds_after_2s
-from tests.jobs.helpers import job_state, submit, wait_for, wait_status
+from tests.worker.child_targets import floods_progress, sleeps_quietly, succeeds_after_2s
+from tests.worker.helpers import job_state, submit, wait_for, wait_status
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -30,11 +30,11 @@ def test_fake_child_result_is_recorded(settings: Settings) -> None:
         job = wait_status(db, job_id, {"succeeded", "failed"}, timeout=60)
         assert job.status == "succeeded" and job.result_id is not None
         with db.session() as s:
-            assert service.get_result(s, job.result_id).payload == {
+            assert catalog.get_result(s, job.result_id).payload == {
                 "schema_version": 1,
                 "job": job_id,
             }
-            model = service.get_model(s, job.model_id)
+            model = catalog.get_model(s, job.model_id)
             assert (model.architecture, model.num_layers) == ("FakeForCausalLM", 3)
     finally:
         worker.stop(drain_seconds=0)
@@ -48,7 +48,7 @@ def test_cancel_is_seen_while_the_child_floods_the_pipe(settings: Settings) -> N
         job_id = submit(db, settings, "local:/flood")
         wait_for(lambda: job_state(db, job_id).stage == "flood", 60, "progress to be written")
         with db.session() as s:
-            service.cancel_job(s, job_id)
+            submission.cancel_job(s, job_id)
         assert wait_status(db, job_id, {"cancelled"}, timeout=10).result_id is None
     finally:
         worker.stop(drain_seconds=0)
@@ -63,7 +63,7 @@ def test_cancel_is_prompt_with_a_long_heartbeat_period(settings: Settings) -> No
         job_id = submit(db, slow_beats, "local:/quiet")
         wait_for(lambda: job_state(db, job_id).stage == "quiet", 60, "the child to report")
         with db.session() as s:
-            service.cancel_job(s, job_id)
+            submission.cancel_job(s, job_id)
         assert wait_status(db, job_id, {"cancelled"}, timeout=5).result_id is None
     finally:
         worker.stop(drain_seconds=0)
@@ -107,9 +107,9 @@ def test_sigterm_lets_the_running_job_finish(settings: Settings, tmp_path: Path)
     script = textwrap.dedent(
         """
         import logging, sys
-        from markovlens.jobs.worker import run_worker
+        from markovlens.worker.worker import run_worker
         from markovlens.settings import Settings
-        from tests.jobs.child_targets import floods_progress, sleeps_quietly, succeeds_after_2s
+        from tests.worker.child_targets import floods_progress, sleeps_quietly, succeeds_after_2s
         logging.basicConfig(level=logging.INFO)
         settings = Settings.model_validate_json(sys.argv[1])
         run_worker(settings, ["cpu"], child_target=succeeds_after_2s, drain_seconds=60)
@@ -140,12 +140,12 @@ def test_a_lost_message_is_resent_and_the_job_runs(settings: Settings) -> None:
     """A queued job whose message vanished (broker restart) is found by the reaper."""
     from datetime import timedelta
 
-    from markovlens.jobs.schemas import SubmitRequest
+    from markovlens.service.schemas import SubmitRequest
 
     db = open_database(settings.resolved_database_url)
     with db.session() as s:
         request = SubmitRequest(model="local:/lost", corpus="builtin:python-docs")
-        job_id = service.submit_job(s, request, settings=settings, enqueue=False).id
+        job_id = submission.submit_job(s, request, settings=settings, enqueue=False).id
     worker = Worker(settings, ["cpu"], db=db, child_target=succeeds_after_2s)
     assert pending_count(settings.resolved_queue_url, "cpu") == 0
     worker.reap_once(stale_after=timedelta(seconds=0))

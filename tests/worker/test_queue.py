@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from markovlens.jobs import queue
+from markovlens.worker import queue
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -58,12 +58,12 @@ def test_unsupported_queue_url_is_rejected() -> None:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_worker_runs_jobs_from_redis(tmp_path: Path, db_url: str) -> None:
     """The whole path over Redis: submit → RedisHuey → worker claims → child → result row."""
-    from markovlens.jobs.worker import Worker
     from markovlens.store import open_database
+    from markovlens.worker.worker import Worker
 
-    from tests.jobs.child_targets import succeeds_after_2s
-    from tests.jobs.conftest import make_settings
-    from tests.jobs.helpers import submit, wait_status
+    from tests.worker.child_targets import succeeds_after_2s
+    from tests.worker.conftest import make_settings
+    from tests.worker.helpers import submit, wait_status
 
     name = f"gpu-{uuid.uuid4().hex[:8]}"
     settings = make_settings(tmp_path, db_url, queue_url=REDIS_URL, worker_queues=[name])

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from markovlens.jobs.worker import Worker
 from markovlens.store import open_database
+from markovlens.worker.worker import Worker
 
-from tests.jobs.conftest import make_settings
-from tests.jobs.helpers import job_children, job_state, submit, wait_for, wait_status
+from tests.worker.conftest import make_settings
+from tests.worker.helpers import job_children, job_state, submit, wait_for, wait_status
 
 LEASE_SECONDS = 3.0
 
@@ -48,7 +48,7 @@ def test_sigkilled_worker_job_is_requeued_and_succeeds(
     db = open_database(settings.resolved_database_url)
     log_file = (tmp_path / "worker-a.log").open("w")
     worker_a = subprocess.Popen(
-        [sys.executable, "-m", "markovlens.jobs.worker", "cpu"],
+        [sys.executable, "-m", "markovlens.worker.worker", "cpu"],
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,

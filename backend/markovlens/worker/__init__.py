@@ -1,4 +1,4 @@
-"""Jobs: submit, claim/lease/heartbeat, reaper, Huey transport, worker, child runner.
+"""The worker runtime: claim/lease/heartbeat, reaper, Huey transport, runner, child process.
 
 Life of a job (the ``jobs`` row is the truth; the queue only carries its id)::
 
@@ -9,8 +9,10 @@ Life of a job (the ``jobs`` row is the truth; the queue only carries its id)::
                      └──── reaper: lease expired, attempts < max ──┘
                            (attempts = max: failed "worker lost N times (lease expired)")
 
-Modules: ``service`` (what the API and CLI call), ``schemas`` (shared pydantic I/O),
-``queue`` (Huey per named queue), ``claim`` (conditional UPDATEs), ``reaper``, ``runner``
-(parent side, in a consumer thread), ``child`` (spawned process), ``worker`` (threads,
-``run_worker``, ``start_embedded``).
+Submission and the catalog reads are the service layer's (``markovlens.service``). Modules
+here: ``queue`` (Huey per named queue), ``routing`` (device classes, which queue a job goes
+to), ``claim`` (conditional UPDATEs), ``reaper``, ``runner`` (parent side, in a consumer
+thread), ``child`` (spawned process, runs ``service.sources.run_sources``), ``presence`` (the
+worker's row in the ``workers`` table), ``worker`` (threads, ``run_worker``,
+``start_embedded``).
 """

@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from markovlens.jobs import claim
-from markovlens.jobs.child import ChildSpec, child_main
-from markovlens.settings import Settings, get_settings
-from markovlens.store import Database, open_database
+from markovlens.settings import Settings
+from markovlens.store import Database
 from markovlens.store.tables import Corpus, Job
+from markovlens.worker import claim
+from markovlens.worker.child import ChildSpec, child_main
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ CANCEL_POLL_SECONDS = 1.0  # cancel flag read between heartbeats
 POLL_SECONDS = 0.2
 
 ChildTarget = Callable[[ChildSpec, Connection], None]
+# Puts a released job back on its queue: (queue name, job id). The worker passes the
+# transport's enqueue, so this module needs no queue import.
+Requeue = Callable[[str, int], None]
 
 
 def new_worker_id() -> str:
@@ -70,7 +73,11 @@ class _Outcome:
 
 
 class JobRunner:
-    """Runs jobs for one worker; ``abandon`` (worker shutting down) requeues the running job."""
+    """Runs jobs for one worker; ``abandon`` (worker shutting down) requeues the running job.
+
+    ``requeue`` puts a released job back on its queue; without one the released job waits
+    queued until the reaper resends it (``reaper.stale_queued``).
+    """
 
     def __init__(
         self,
@@ -81,6 +88,7 @@ class JobRunner:
         abandon: threading.Event | None = None,
         child_target: ChildTarget = child_main,
         cancel_grace: float = CANCEL_GRACE_SECONDS,
+        requeue: Requeue | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -88,6 +96,7 @@ class JobRunner:
         self.abandon = abandon or threading.Event()
         self.child_target = child_target
         self.cancel_grace = cancel_grace
+        self.requeue = requeue
         self._context = multiprocessing.get_context("spawn")
 
     def __call__(self, job_id: int) -> None:
@@ -268,12 +277,10 @@ class JobRunner:
     def _release(self, job_id: int) -> str:
         with self.db.session() as session:
             released = claim.release_job(session, job_id, self.worker_id)
-        if released:
-            from markovlens.jobs.queue import enqueue_job
-
+        if released and self.requeue is not None:
             with self.db.session() as session:
                 queue = session.get(Job, job_id).queue  # type: ignore[union-attr]
-            enqueue_job(self.settings.resolved_queue_url, queue, job_id)
+            self.requeue(queue, job_id)
         return "released"
 
     def _record(self, job_id: int, outcome: _Outcome, exitcode: int | None) -> str:
@@ -302,18 +309,3 @@ def storage_error(exc: BaseException) -> str:
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         return f"{type(exc.orig).__name__}: {exc.orig}"
     return f"{type(exc).__name__}: {exc}"
-
-
-_default_lock = threading.Lock()
-_default_runner: JobRunner | None = None
-
-
-def default_executor() -> Callable[[int], None]:
-    """A runner from the process settings (a stock Huey consumer running our task)."""
-    global _default_runner
-    with _default_lock:
-        if _default_runner is None:
-            settings = get_settings()
-            db = open_database(settings.resolved_database_url)
-            _default_runner = JobRunner(db, settings, new_worker_id())
-        return _default_runner

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 import pytest
-from markovlens.jobs import service
-from markovlens.jobs.errors import JobStateError, NotFoundError, SubmitError
-from markovlens.jobs.queue import pending_count
-from markovlens.jobs.schemas import JobFilters, SubmitRequest
+from markovlens.service import catalog, submission
+from markovlens.service.errors import JobStateError, NotFoundError, SubmitError
+from markovlens.service.schemas import JobFilters, SubmitRequest
 from markovlens.settings import Settings
 from markovlens.store import Database
 from markovlens.store.tables import JobStatus
+from markovlens.worker.queue import pending_count
 
 
 def _submit(db: Database, settings: Settings, **kw: object) -> int:
     values: dict[str, object] = {"model": "local:/models/a", "corpus": "builtin:python-docs"}
     values.update(kw)
     with db.session() as s:
-        return service.submit_job(s, SubmitRequest(**values), settings=settings).id  # type: ignore[arg-type]
+        return submission.submit_job(s, SubmitRequest(**values), settings=settings).id  # type: ignore[arg-type]
 
 
 def test_submit_creates_rows_and_enqueues(db: Database, settings: Settings) -> None:
     job_id = _submit(db, settings, preset="quick", config={"max_tokens": 8192})
     with db.session() as s:
-        job = service.get_job(s, job_id)
+        job = catalog.get_job(s, job_id)
         assert job.status == JobStatus.QUEUED and job.attempts == 0
         assert job.max_attempts == settings.max_attempts
         assert job.config["max_tokens"] == 8192 and job.config["window_len"] == 128
         assert job.queue == "cpu"
-        out = service.job_out(s, job)
+        out = catalog.job_out(s, job)
         assert out.result_id is None and out.model_source == "local:/models/a"
-        models = service.list_models(s)
+        models = catalog.list_models(s)
         assert [m.source for m in models] == ["local:/models/a"] and models[0].revision is None
     assert pending_count(settings.resolved_queue_url, "cpu") == 1
 
@@ -41,8 +41,8 @@ def test_equal_submission_reuses_job_unless_forced(db: Database, settings: Setti
     forced = _submit(db, settings, force=True)
     assert forced != first
     with db.session() as s:
-        service.cancel_job(s, first)
-        service.cancel_job(s, forced)
+        submission.cancel_job(s, first)
+        submission.cancel_job(s, forced)
     # cancelled jobs are not reused
     assert _submit(db, settings) not in (first, forced)
 
@@ -72,50 +72,50 @@ def test_bad_submissions_say_why(
     with pytest.raises(SubmitError, match=needle):
         _submit(db, settings, **fields)
     with db.session() as s:
-        assert service.list_jobs(s).total == 0
+        assert catalog.list_jobs(s).total == 0
 
 
 def test_revision_folds_into_hf_source(db: Database, settings: Settings) -> None:
     job_id = _submit(db, settings, model="hf:org/name", revision="abc123")
     with db.session() as s:
-        job = service.get_job(s, job_id)
+        job = catalog.get_job(s, job_id)
         assert job.model_source == "hf:org/name@abc123"
-        model = service.model_out(s, service.get_model(s, job.model_id))
+        model = catalog.model_out(s, catalog.get_model(s, job.model_id))
         assert model.revision == "abc123"
 
 
 def test_upload_corpus_and_submit_on_it(db: Database, settings: Settings) -> None:
     with db.session() as s:
         # Enough text for three windows of the standard preset (refused at submission if not).
-        corpus = service.create_upload_corpus(s, "notes", "some text " * 100, settings=settings)
-        out = service.corpus_out(corpus)
+        corpus = submission.create_upload_corpus(s, "notes", "some text " * 100, settings=settings)
+        out = catalog.corpus_out(corpus)
         assert out.source == f"upload:{corpus.id}" and out.num_bytes == 1000
         with pytest.raises(SubmitError, match="empty"):
-            service.create_upload_corpus(s, "x", "   ", settings=settings)
+            submission.create_upload_corpus(s, "x", "   ", settings=settings)
     small = settings.model_copy(update={"max_upload_bytes": 10})
     with db.session() as s, pytest.raises(SubmitError, match="at most 10"):
-        service.create_upload_corpus(s, "x", "more than ten bytes", settings=small)
+        submission.create_upload_corpus(s, "x", "more than ten bytes", settings=small)
     job_id = _submit(db, settings, corpus=f"upload:{corpus.id}")
     with db.session() as s:
-        assert service.get_job(s, job_id).corpus_id == corpus.id
+        assert catalog.get_job(s, job_id).corpus_id == corpus.id
 
 
 def test_cancel_queued_then_finished_is_409(db: Database, settings: Settings) -> None:
     job_id = _submit(db, settings)
     with db.session() as s:
-        job = service.cancel_job(s, job_id)
+        job = submission.cancel_job(s, job_id)
         assert job.status == JobStatus.CANCELLED and job.finished_at is not None
         with pytest.raises(JobStateError):
-            service.cancel_job(s, job_id)
+            submission.cancel_job(s, job_id)
         with pytest.raises(NotFoundError):
-            service.cancel_job(s, 12345)
+            submission.cancel_job(s, 12345)
 
 
 def test_list_jobs_filters(db: Database, settings: Settings) -> None:
     a = _submit(db, settings)
     _submit(db, settings, model="local:/models/b")
     with db.session() as s:
-        service.cancel_job(s, a)
-        listed = service.list_jobs(s, JobFilters(status="queued"))
+        submission.cancel_job(s, a)
+        listed = catalog.list_jobs(s, JobFilters(status="queued"))
         assert listed.total == 1 and listed.items[0].model_source == "local:/models/b"
-        assert service.list_jobs(s, limit=1).total == 2
+        assert catalog.list_jobs(s, limit=1).total == 2

@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from markovlens.jobs.errors import SubmitError
+from markovlens.service.errors import SubmitError
 from markovlens.settings import Settings
 from markovlens.store import repo_workers
 from markovlens.store.tables import Model
@@ -212,7 +212,7 @@ def route_job(
         return choose_route(None, [], explicit=explicit)
     num_parameters = model.num_parameters if model is not None else None
     if num_parameters is None:
-        from markovlens.jobs.param_count import parameter_count_hint
+        from markovlens.models.weights import parameter_count_hint
 
         num_parameters = parameter_count_hint(model_source, settings)
     return choose_route(

@@ -8,7 +8,7 @@ import signal
 import time
 from multiprocessing.connection import Connection
 
-from markovlens.jobs.child import ChildSpec
+from markovlens.worker.child import ChildSpec
 
 
 def exits_with_code_7(spec: ChildSpec, conn: Connection) -> None:

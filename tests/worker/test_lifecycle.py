@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from markovlens.jobs import service
-from markovlens.jobs.worker import Worker
+from markovlens.service import catalog, submission
 from markovlens.settings import Settings
 from markovlens.store import Database, open_database
 from markovlens.store.arrays import unpack_arrays
+from markovlens.worker.worker import Worker
 
-from tests.jobs.conftest import make_settings
-from tests.jobs.helpers import job_children, job_state, submit, wait_for, wait_status
+from tests.worker.conftest import make_settings
+from tests.worker.helpers import job_children, job_state, submit, wait_for, wait_status
 
 
 @pytest.fixture
@@ -44,14 +44,14 @@ def test_job_succeeds_and_stores_result(
     assert job.status == "succeeded", job.error
     assert job.attempts == 1 and job.progress == 1.0 and job.result_id is not None
     with db.session() as s:
-        result = service.get_result(s, job.result_id)
+        result = catalog.get_result(s, job.result_id)
         payload = result.payload
         assert payload["provenance"]["model"]["source"] == job.model_source
         assert payload["provenance"]["corpus"]["num_tokens"] == 1024
         arrays = unpack_arrays(result.arrays)
         assert arrays["nll"].size == 16 * 63
         assert np.isfinite(arrays["nll"]).all()
-        model = service.model_out(s, service.get_model(s, job.model_id))
+        model = catalog.model_out(s, catalog.get_model(s, job.model_id))
     # The worker filled the model row from what loading revealed.
     assert model.architecture and model.num_layers == 2 and model.vocab_size == 384
     assert model.latest and model.latest[0].result_id == job.result_id
@@ -104,7 +104,7 @@ def test_cancel_running_job_stops_child_within_10s(
     kids = job_children(os.getpid())
     assert kids and job_state(db, job_id).status == "running"
     with db.session() as s:
-        assert service.cancel_job(s, job_id).cancel_requested
+        assert submission.cancel_job(s, job_id).cancel_requested
     started = time.monotonic()
     job = wait_status(db, job_id, {"cancelled", "succeeded", "failed"}, timeout=10)
     assert job.status == "cancelled", job
@@ -125,7 +125,7 @@ def test_cancel_running_job_stops_child_within_10s(
 def test_child_crash_fails_the_attempt_not_the_worker(
     tiny_settings: Settings, target: str, needle: str
 ) -> None:
-    from tests.jobs import child_targets
+    from tests.worker import child_targets
 
     db = open_database(tiny_settings.resolved_database_url)
     worker = Worker(tiny_settings, ["cpu"], db=db, child_target=getattr(child_targets, target))
@@ -145,7 +145,7 @@ def test_child_crash_fails_the_attempt_not_the_worker(
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_cancel_escalates_to_sigkill(tiny_settings: Settings) -> None:
-    from tests.jobs.child_targets import ignores_sigterm
+    from tests.worker.child_targets import ignores_sigterm
 
     db = open_database(tiny_settings.resolved_database_url)
     worker = Worker(tiny_settings, ["cpu"], db=db, child_target=ignores_sigterm).start()
@@ -153,7 +153,7 @@ def test_cancel_escalates_to_sigkill(tiny_settings: Settings) -> None:
         job_id = submit(db, tiny_settings, "local:/stubborn")
         wait_for(lambda: job_state(db, job_id).stage == "stubborn", 60, "the child's progress")
         with db.session() as s:
-            service.cancel_job(s, job_id)
+            submission.cancel_job(s, job_id)
         job = wait_status(db, job_id, {"cancelled"}, timeout=10)
         assert job.finished_at is not None
         assert job_children(os.getpid()) == []

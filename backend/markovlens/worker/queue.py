@@ -89,12 +89,12 @@ def set_executor(executor: Callable[[int], None] | None) -> None:
 def run_job(job_id: int) -> None:
     """The Huey task: run ``job_id`` with the executor of the consuming thread.
 
-    Outside our consumer (e.g. a stock ``huey_consumer``) a default executor is built from
-    the process settings, so the task still does the right thing.
+    Only a markovlens worker consumes these queues (``Worker`` installs its executor); a
+    message reaching another consumer fails loudly here instead of running without leases.
     """
     executor: Callable[[int], None] | None = getattr(_context, "executor", None)
     if executor is None:
-        from markovlens.jobs.runner import default_executor
-
-        executor = default_executor()
+        raise RuntimeError(
+            f"job {job_id}: run_job called outside a markovlens worker (no executor installed)"
+        )
     executor(int(job_id))
