@@ -135,7 +135,11 @@ def test_embedding_only_state_covers_the_exact_term1(large_source: Source) -> No
     t1 = suite.terms[1]
     assert set(t1.no_state_candidates) == {"model-free", "n-gram"}
     assert t1.no_state_choice == min(t1.no_state_candidates, key=t1.no_state_candidates.get)
-    assert t1.with_state_choice == "model-free"
+    # The with-state choice is a state-reading readout (the model-free one or the one on top
+    # of the count n-gram, whichever validates lower; since probes refine at a decayed lr
+    # after a plateau it is the latter on this seed).
+    assert t1.with_state_choice == min(t1.with_state_candidates, key=t1.with_state_candidates.get)
+    assert t1.with_state_choice in {"model-free", "n-gram + state"}
     # The ceiling: the model's own NLL is that of a random head, worse than the n-gram, so
     # C_1 < 0 and no share is given.
     assert suite.ceiling[1].ceiling.estimate < 0 and suite.ceiling[1].share is None
@@ -289,3 +293,4 @@ def test_the_size_check_catches_a_full_vocabulary_softmax() -> None:
     with Sizes():
         torch.log_softmax(torch.randn(16, d) @ unembed.T, dim=1)
     assert any(math.prod(shape) > big_v * d for shape in seen)
+
