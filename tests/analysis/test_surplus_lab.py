@@ -51,13 +51,12 @@ def test_lookahead_source_real_surplus_is_detected() -> None:
     assert suite.verdict == {2: "detected", 3: "detected"}
     assert suite.terms[1].state_used is True
     assert not any(note.startswith("Not detected") for note in suite.notes)
-    # The cross-fitted interval covers the exact surplus, or (the lab's own criterion,
-    # SURPLUS_REL_TOLERANCE) comes within 10% of it: on this seed the with-state readout is
-    # ~0.015 nats short of the truth and the interval's top sits 0.004 below the exact 0.386.
+    # The cross-fitted interval covers the exact surplus (the mean pointwise surplus over
+    # every position the estimator tests on; a 4,096-context subsample of them sat 0.008
+    # nats higher, outside the interval, by its own sampling noise).
     for k in (2, 3):
         iv, exact = suite.surplus[k], suite.exact_surplus[k]
-        assert iv.low <= exact <= iv.high or abs(iv.estimate - exact) <= 0.1 * exact, (k, iv)
-        assert iv.low <= exact  # never above the exact value beyond its interval
+        assert iv.low <= exact <= iv.high, (k, iv, exact)
     # The oracle's state is a sufficient statistic: it holds all the context tells about
     # y_{t+1} (the model's own NLL at t+1 is the truth's), so term_1 / C_1 ≈ 1.
     share = suite.ceiling[1].share

@@ -80,19 +80,26 @@ def lens_suite(
     for c0 in range(0, n, chunk):
         c1 = min(n, c0 + chunk)
         y = targets[c0:c1].to(device)
-        logp_last = torch.log_softmax(head.logits(hidden[last][c0:c1].to(device)).float(), -1)
-        p_last = logp_last.exp()
-        top_last = logp_last.argmax(-1)
+        logp_last, p_last, top_last, top_logp_last = _log_softmax(
+            head.logits(hidden[last][c0:c1].to(device)).float()
+        )
+        ent_last = -(p_last * logp_last).sum(-1)
         for i, layer in enumerate(layers):
             if layer == last:
-                logp = logp_last
+                logp, top, top_logp, ent = logp_last, top_last, top_logp_last, ent_last
+                kl = torch.zeros_like(ent_last)  # KL(p^L ‖ p^L), exactly as the sum gave it
             else:
-                logp = torch.log_softmax(head.logits(hidden[layer][c0:c1].to(device)).float(), -1)
-            top = logp.argmax(-1)
+                logp, p, top, top_logp = _log_softmax(
+                    head.logits(hidden[layer][c0:c1].to(device)).float()
+                )
+                # In place from here: each [chunk, |V|] pass is memory-bound, a fresh one also
+                # page-faults its pages in; p and log p are not needed after these sums.
+                ent = -p.mul_(logp).sum(-1)
+                del p
             nll = -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
-            # exp(logp) is 0 only where logp ≈ −inf; xlogy-style masking keeps 0·log 0 = 0.
-            ent = torch.special.entr(logp.exp()).sum(-1)
-            kl = (p_last * (logp_last - logp.clamp_min(torch.finfo(logp.dtype).min))).sum(-1)
+            if layer != last:
+                kl = logp.sub_(logp_last).mul_(p_last).sum(-1).neg_()
+                del logp
             values = {
                 "lens_nll": nll,
                 "lens_entropy": ent,
@@ -103,7 +110,7 @@ def lens_suite(
             for name, value in values.items():
                 per[name][i, c0:c1] = value.cpu().numpy()
             top1[i, c0:c1] = top.cpu().numpy()
-            top1_prob[i, c0:c1] = logp.max(-1).values.exp().cpu().numpy()
+            top1_prob[i, c0:c1] = top_logp.exp().cpu().numpy()
             if progress is not None:  # per layer: one chunk × all layers can take many seconds
                 progress((c0 + (c1 - c0) * (i + 1) / len(layers)) / n, "lens")
     test = np.ones(n, dtype=bool) if test_mask is None else test_mask.numpy().astype(bool)
@@ -126,6 +133,25 @@ def lens_suite(
     per["lens_top1"] = top1
     per["lens_top1_prob"] = top1_prob
     return suite, per
+
+
+def _log_softmax(
+    logits: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """log p, p, argmax and log p of the argmax of ``logits`` [n, |V|] (overwritten in place).
+
+    One max pass gives the argmax and its value; exp runs once (log_softmax, then exp, then
+    entr ran it three times), and no op allocates more than p beside the logits.
+    """
+    top_val, top = logits.max(-1, keepdim=True)
+    logp = logits.sub_(top_val)  # ≤ 0, the argmax at 0
+    p = logp.exp()
+    log_total = p.sum(-1, keepdim=True).log_()
+    logp.sub_(log_total)
+    p.mul_(torch.exp(-log_total))
+    # exp(log p) is 0 only where log p ≈ −inf: a floor keeps 0·log 0 = 0 in the sums.
+    logp.clamp_min_(torch.finfo(logp.dtype).min)
+    return logp, p, top.squeeze(-1), -log_total.squeeze(-1)
 
 
 _ARRAYS = ("lens_nll", "lens_entropy", "lens_kl_to_last", "lens_agree", "lens_hit")

@@ -60,11 +60,36 @@ class NGram:
 
     def dense(self, ctx: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """p(token | ctx) for every row of ``ctx`` [n, j] and every id in ``tokens`` [m]:
-        an [n, m] array (the caller bounds n·m)."""
-        n, m = ctx.shape[0], tokens.size
-        rep = np.repeat(ctx, m, axis=0)
-        ys = np.tile(tokens, n)
-        return self.prob(rep, ys).reshape(n, m)
+        an [n, m] array (the caller bounds n·m).
+
+        The same recursion as ``prob``, one order at a time on whole rows: the marginal row,
+        then per order p ← (counts(c, ·) + β·p) / (count(c) + β), where counts(c, ·) is the
+        few non-zero (c, y) entries of the sorted joint keys (a key range per context).
+        Rows share few distinct contexts, so it runs on those and gathers back.
+        """
+        uniq, inverse = np.unique(ctx, axis=0, return_inverse=True)
+        tokens = np.asarray(tokens, dtype=np.int64)
+        column = np.full(self.vocab, -1, dtype=np.int64)
+        column[tokens] = np.arange(tokens.size)
+        p = np.broadcast_to(self.marginal.probs_of(tokens), (uniq.shape[0], tokens.size)).copy()
+        for n in range(2, len(self.betas) + 2):
+            c = uniq[:, uniq.shape[1] - (n - 1) :]
+            ckey = _key(c, self.vocab)
+            beta = self.betas[n - 2]
+            total = self.context[n - 2].lookup(ckey)
+            p *= beta
+            joint = self.joint[n - 2]
+            lo = np.searchsorted(joint.keys, ckey * self.vocab)
+            hi = np.searchsorted(joint.keys, (ckey + 1) * self.vocab)
+            rows = np.repeat(np.arange(ckey.size), hi - lo)
+            # Every key index in the ranges [lo, hi), vectorised: one arange and a per-range shift.
+            idx = np.arange(int((hi - lo).sum()), dtype=np.int64)
+            idx += np.repeat(lo - np.concatenate([[0], np.cumsum(hi - lo)[:-1]]), hi - lo)
+            cols = column[joint.keys[idx] % self.vocab]
+            keep = cols >= 0
+            np.add.at(p, (rows[keep], cols[keep]), joint.counts[idx[keep]].astype(np.float64))
+            p /= (total + beta)[:, None]
+        return p[inverse.reshape(-1)]
 
     def nll(self, ctx: np.ndarray, y: np.ndarray) -> np.ndarray:
         return -np.log(np.maximum(self.prob(ctx, y), 1e-300))
@@ -86,12 +111,16 @@ def fit_ngram(
         model.joint.append(_Counts(_key(np.column_stack([c_tr, y_train]), vocab)))
         model.context.append(_Counts(_key(c_tr, vocab)))
         best_beta, best_ce = BETAS[len(BETAS) // 2], float("inf")
-        for beta in BETAS:
-            model.betas.append(beta)
-            if y_val.size:
-                ce = float(-np.log(np.maximum(model.prob(ctx_val, y_val, n), 1e-300)).mean())
+        if y_val.size:
+            # The lower orders are fixed by now: look the counts up once, try every β.
+            lower = model.prob(ctx_val, y_val, n - 1)
+            c_va = ctx_val[:, j - (n - 1) :]
+            joint = model.joint[-1].lookup(_key(np.column_stack([c_va, y_val]), vocab))
+            total = model.context[-1].lookup(_key(c_va, vocab))
+            for beta in BETAS:
+                p = (joint + beta * lower) / (total + beta)
+                ce = float(-np.log(np.maximum(p, 1e-300)).mean())
                 if ce < best_ce:
                     best_beta, best_ce = beta, ce
-            model.betas.pop()
         model.betas.append(best_beta)
     return model

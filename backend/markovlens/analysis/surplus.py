@@ -159,9 +159,12 @@ def surplus_analysis(
     windows: WindowData | None = None,
 ) -> SurplusOutput:
     """The suite plus per-context gain arrays ``surplus_gain_j{j}`` aligned with the contexts."""
-    # Small problems: many tiny steps whose cost is thread hand-off; one thread is faster.
-    small = contexts.head.unembed.shape[1] <= 256
-    with single_thread() if small else nullcontext():
+    # Probe steps are small GEMMs (rows × d × r, r × |V_train|) and a dozen small ops: on a
+    # CPU a second thread buys little, and on an oversubscribed box every op waits for it at a
+    # barrier (measured on the quick preset, 2 cores under load: 1,900 s with 2 threads,
+    # 80 s with 1).
+    on_cpu = resolve_device(config.device).type == "cpu"
+    with single_thread() if on_cpu else nullcontext():
         return _Estimator(contexts, config, rng, progress, windows).run(ideal_surplus)
 
 

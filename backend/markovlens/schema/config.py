@@ -183,7 +183,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "bootstrap_samples": 200,
             "batch_size": 512,
             "lr": 1e-3,
-            "patience": 6,
+            "patience": 3,
             "frozen_head": False,
             "frozen_max_rows": 1024,
         },
