@@ -30,7 +30,7 @@ def load_workload(
     dtype: str | None = "float32",
 ) -> Workload:
     """Model and windows through ``load_sources`` (as a job would)."""
-    from markovlens.service.sources import load_sources
+    from markovlens.service.workflow import load_sources
     from markovlens.settings import get_settings
 
     sources = load_sources(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from markovlens.schema.config import preset_config
-from markovlens.service.sources import LOAD_CORPUS_END, SourcesError, load_sources, run_sources
+from markovlens.service.workflow import LOAD_CORPUS_END, SourcesError, load_sources, run_sources
 from markovlens.settings import Settings
 
 FAST = {
@@ -76,7 +76,7 @@ def test_importing_the_service_layer_loads_no_torch() -> None:
     code = (
         "import sys\n"
         "import markovlens.service.catalog, markovlens.service.submission\n"
-        "import markovlens.service.sources, markovlens.service.schemas\n"
+        "import markovlens.service.workflow, markovlens.service.schemas\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
