@@ -11,14 +11,7 @@ from markovlens.schema.config import preset_config
 from markovlens.service.workflow import LOAD_CORPUS_END, SourcesError, load_sources, run_sources
 from markovlens.settings import Settings
 
-FAST = {
-    "window_len": 64,
-    "max_tokens": 1024,
-    "n_contexts": 64,
-    "run_surplus": False,
-    "run_spectral": False,
-    "bootstrap_samples": 50,
-}
+from tests.worker.helpers import FAST_CONFIG
 
 
 def _settings(tmp_path: Path, model_dir: Path) -> Settings:
@@ -33,7 +26,7 @@ def test_progress_rises_and_the_model_comes_before_the_corpus(
     run = run_sources(
         f"local:{model_dir}",
         "builtin:python-docs",
-        preset_config("quick", **FAST),  # type: ignore[arg-type]
+        preset_config("quick", **FAST_CONFIG),  # type: ignore[arg-type]
         _settings(tmp_path, model_dir),
         device="cpu",
         dtype="float32",
