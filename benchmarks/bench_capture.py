@@ -10,7 +10,6 @@ and the best of ``--repeats`` is kept. Memory: peak RSS above the level before t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from markovlens.analysis.capture import capture_pass
 from markovlens.schema.config import preset_config
 
-from benchmarks.common import PeakRSS, bare_forward, capture_setup, load_workload, mib
+from benchmarks.common import PeakRSS, bare_forward, capture_setup, load_workload, mib, report
 
 
 def main() -> None:
@@ -70,13 +69,12 @@ def main() -> None:
         "capture_peak_increase_bytes": peaks["capture"],
         "memory_ratio": peaks["capture"] / max(1, peaks["bare"]),
     }
-    print(json.dumps(out, indent=2))
-    print(
+    report(
+        out,
         f"capture/bare wall time {out['time_ratio']:.3f} (target ≤ 1.3); peak memory above "
-        f"baseline {mib(peaks['capture'])} vs {mib(peaks['bare'])} = {out['memory_ratio']:.2f}×"
+        f"baseline {mib(peaks['capture'])} vs {mib(peaks['bare'])} = {out['memory_ratio']:.2f}×",
+        args.json,
     )
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

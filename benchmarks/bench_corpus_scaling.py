@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import PeakRSS, load_workload, mib
+from benchmarks.common import PeakRSS, load_workload, mib, report
 
 
 def child(
@@ -79,16 +79,15 @@ def main() -> None:
         "process_peak_growth": big["process_peak_rss_bytes"] / small["process_peak_rss_bytes"] - 1,
         "above_baseline_growth": big["peak_increase_bytes"] / small["peak_increase_bytes"] - 1,
     }
-    print(json.dumps(out, indent=2))
-    print(
+    report(
+        out,
         f"corpus ×{big['tokens'] / small['tokens']:.1f}: process peak "
         f"{mib(small['process_peak_rss_bytes'])} → {mib(big['process_peak_rss_bytes'])} "
         f"({100 * out['process_peak_growth']:+.1f}%), above baseline "
         f"{mib(small['peak_increase_bytes'])} → {mib(big['peak_increase_bytes'])} "
-        f"({100 * out['above_baseline_growth']:+.1f}%)"
+        f"({100 * out['above_baseline_growth']:+.1f}%)",
+        args.json,
     )
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Numbers are compared on the pipeline's captured layers and sampled contexts.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from markovlens.analysis.architecture import introspect
 from markovlens.analysis.pipeline import run_analysis
 from markovlens.schema.config import preset_config
 
-from benchmarks.common import PeakRSS, load_workload, mib
+from benchmarks.common import PeakRSS, load_workload, mib, report
 from benchmarks.naive import naive_lens_and_tokens, naive_spectral
 
 
@@ -140,14 +139,13 @@ def main() -> None:
         "checks": checks,
         "lens_rows": lens_rows,
     }
-    print(json.dumps(out_json, indent=2))
-    print(
+    report(
+        out_json,
         f"naive/pipeline time {out_json['speed_ratio']:.2f}× (same layers "
         f"{out_json['speed_ratio_same_layers']:.2f}×); peak memory {mib(mem_naive.increase)} vs "
-        f"{mib(mem_pipe.increase)}"
+        f"{mib(mem_pipe.increase)}",
+        args.json,
     )
-    if args.json:
-        args.json.write_text(json.dumps(out_json, indent=2))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,7 +32,7 @@ def load_workload(
     dtype: str | None = "float32",
 ) -> Workload:
     """Model and windows through ``load_sources`` (as a job would)."""
-    from markovlens.service.sources import load_sources
+    from markovlens.service.workflow import load_sources
     from markovlens.settings import get_settings
 
     sources = load_sources(
@@ -108,6 +110,14 @@ class PeakRSS:
 
 def mib(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB"
+
+
+def report(out: dict[str, Any], summary: str, json_path: Path | None) -> None:
+    """Print a benchmark's numbers as JSON, then its one-line summary; write the JSON if asked."""
+    print(json.dumps(out, indent=2))
+    print(summary)
+    if json_path:
+        json_path.write_text(json.dumps(out, indent=2))
 
 
 @dataclass

@@ -43,7 +43,7 @@ def real_payload(workdir: Path) -> tuple[dict[str, Any], bytes]:
     """One AnalysisResult and its arrays from a real quick analysis of a tiny llama."""
     sys.path.insert(0, str(ROOT))
     from markovlens.schema.config import preset_config
-    from markovlens.service.sources import run_sources
+    from markovlens.service.workflow import run_sources
     from markovlens.settings import Settings
     from markovlens.store.arrays import pack_arrays
 

@@ -301,7 +301,7 @@ def run_local_analysis(
     """``run_sources`` with a progress bar; bad sources exit 2, a failed run exits 1."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from markovlens.service.sources import SourcesError, run_sources
+    from markovlens.service.workflow import SourcesError, run_sources
 
     with Progress(
         TextColumn("{task.description:<12}"),

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from markovlens.lab.sources import get_source
+from markovlens.lab.synthetic_sources import get_source
 
 from tests.conftest import UI_HEADERS
 from tests.tiny_models import build_tiny_model

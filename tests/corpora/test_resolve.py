@@ -85,9 +85,9 @@ class TestSynthetic:
                 ref = ExactReference("synthetic:fake", "fake", np.zeros((1, 1, 5)), 0.0)
                 return windows, ref
 
-        module = types.ModuleType("markovlens.lab.sources")
+        module = types.ModuleType("markovlens.lab.synthetic_sources")
         module.get_source = lambda name: Source()  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "markovlens.lab.sources", module)
+        monkeypatch.setitem(sys.modules, "markovlens.lab.synthetic_sources", module)
         corpus = resolve_corpus("synthetic:fake", None, window_len=10, max_tokens=35, seed=9)
         assert calls == [(3, 10, 9)]
         assert corpus.meta.num_windows == 3 and corpus.meta.num_tokens == 30

@@ -16,7 +16,7 @@ from markovlens.lab.exact import (
     surplus_terms,
 )
 from markovlens.lab.hmm import HiddenMarkovProcess
-from markovlens.lab.sources import get_source, source_names
+from markovlens.lab.synthetic_sources import get_source, source_names
 
 
 def test_registry_contract() -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from markovlens.analysis.architecture import introspect
 from markovlens.lab.oracle import OracleLM
-from markovlens.lab.sources import get_source
+from markovlens.lab.synthetic_sources import get_source
 from markovlens.lab.validate import LabScale, evaluate, lab_config, rows_for
 
 # Small enough for the test budget, large enough for the probes to converge (measured).

@@ -14,7 +14,7 @@ from markovlens.analysis.architecture import introspect
 from markovlens.analysis.kernels import prototypes
 from markovlens.lab.exact import entropy, kl_per_position, stationary_conditionals
 from markovlens.lab.oracle import OracleLM
-from markovlens.lab.sources import get_source
+from markovlens.lab.synthetic_sources import get_source
 from markovlens.lab.validate import (
     Evaluation,
     LabScale,

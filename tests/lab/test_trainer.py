@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from markovlens.lab.sources import get_source
+from markovlens.lab.synthetic_sources import get_source
 from markovlens.lab.trainer import TrainConfig, TrainRun, train
 from markovlens.lab.validate import (
     LabScale,

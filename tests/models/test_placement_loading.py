@@ -15,9 +15,9 @@ import torch
 from accelerate import dispatch_model
 from markovlens.analysis.pipeline import run_analysis
 from markovlens.models import ModelLoadError, loading
+from markovlens.models.checkpoint import resolve_checkpoint
+from markovlens.models.model_source import parse_model_source
 from markovlens.models.placement import GIB, WEIGHT_SHARE
-from markovlens.models.resolve import resolve_checkpoint
-from markovlens.models.sources import parse_model_source
 from markovlens.schema.config import preset_config
 from markovlens.schema.result import CorpusMeta, ModelMeta
 from markovlens.settings import Settings

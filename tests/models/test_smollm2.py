@@ -10,7 +10,7 @@ import pytest
 import torch
 from markovlens.corpora import resolve_corpus
 from markovlens.models import LoadedModel, inspect_model, load_model
-from markovlens.models.resolve import SMOLLM2_FILE, builtin_smollm2_path
+from markovlens.models.checkpoint import SMOLLM2_FILE, builtin_smollm2_path
 from markovlens.settings import Settings
 
 pytestmark = pytest.mark.slow

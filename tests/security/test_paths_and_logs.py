@@ -178,7 +178,7 @@ def test_gguf_header_reader(tmp_path: Path) -> None:
     """The vocabulary comes from the header alone; anything else is "not known" (None)."""
     import struct
 
-    from markovlens.models.resolve import builtin_smollm2_path, gguf_vocab_size
+    from markovlens.models.checkpoint import builtin_smollm2_path, gguf_vocab_size
 
     assert gguf_vocab_size(builtin_smollm2_path()) == 49152
     fake = tmp_path / "fake.gguf"

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from markovlens.lab.sources import get_source, source_names
+from markovlens.lab.synthetic_sources import get_source, source_names
 from markovlens.store import repo_workers
 
 from tests.security.conftest import AUTH

@@ -7,13 +7,10 @@ import pytest
 from markovlens.settings import Settings
 from markovlens.store import Database, open_database
 
-from tests.store.databases import BACKENDS, temporary_database_url
+from tests.store.conftest import db_url
+from tests.store.databases import temporary_database_url
 
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with temporary_database_url(request.param, tmp_path) as url:
-        yield url
+__all__ = ["db_url"]  # every backend, fresh per test: the store tests' fixture
 
 
 @pytest.fixture

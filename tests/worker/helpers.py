@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import psutil
 from markovlens.service import catalog, submission
 from markovlens.service.schemas import JobOut, SubmitRequest
 from markovlens.settings import Settings
-from markovlens.store import Database
+from markovlens.store import Database, open_database
+from markovlens.worker.worker import Worker
 
 T = TypeVar("T")
 
@@ -59,6 +61,29 @@ def wait_status(db: Database, job_id: int, statuses: set[str], timeout: float) -
         timeout,
         f"job {job_id} to reach {sorted(statuses)}",
     )
+
+
+@contextmanager
+def running_worker(
+    settings: Settings, queues: tuple[str, ...] = ("cpu",), **kw: Any
+) -> Iterator[tuple[Database, Worker]]:
+    """A started worker on its own database handle; stopped without drain, handle disposed."""
+    db = open_database(settings.resolved_database_url)
+    worker = Worker(settings, list(queues), db=db, **kw).start()
+    try:
+        yield db, worker
+    finally:
+        worker.stop(drain_seconds=0)
+        db.dispose()
+
+
+def cancel_at_stage(db: Database, settings: Settings, stage: str, timeout: float) -> JobOut:
+    """Submit ``local:/<stage>``, cancel it once its child reports ``stage``, wait for the end."""
+    job_id = submit(db, settings, f"local:/{stage}")
+    wait_for(lambda: job_state(db, job_id).stage == stage, 60, f"the child to report {stage!r}")
+    with db.session() as s:
+        submission.cancel_job(s, job_id)
+    return wait_status(db, job_id, {"cancelled"}, timeout=timeout)
 
 
 def job_children(pid: int) -> list[psutil.Process]:

@@ -12,12 +12,20 @@ import psutil
 import pytest
 from markovlens.service import catalog, submission
 from markovlens.settings import Settings
-from markovlens.store import Database, open_database
+from markovlens.store import Database
 from markovlens.store.arrays import unpack_arrays
 from markovlens.worker.worker import Worker
 
 from tests.worker.conftest import make_settings
-from tests.worker.helpers import job_children, job_state, submit, wait_for, wait_status
+from tests.worker.helpers import (
+    cancel_at_stage,
+    job_children,
+    job_state,
+    running_worker,
+    submit,
+    wait_for,
+    wait_status,
+)
 
 
 @pytest.fixture
@@ -28,11 +36,8 @@ def tiny_settings(tmp_path: Path, db_url: str, tiny_model_dirs: dict[str, Path])
 
 @pytest.fixture
 def running(tiny_settings: Settings) -> Iterator[tuple[Worker, Database]]:
-    db = open_database(tiny_settings.resolved_database_url)
-    worker = Worker(tiny_settings, ["cpu"], db=db).start()
-    yield worker, db
-    worker.stop(drain_seconds=0)
-    db.dispose()
+    with running_worker(tiny_settings) as (db, worker):
+        yield worker, db
 
 
 def test_job_succeeds_and_stores_result(
@@ -127,10 +132,8 @@ def test_child_crash_fails_the_attempt_not_the_worker(
 ) -> None:
     from tests.worker import child_targets
 
-    db = open_database(tiny_settings.resolved_database_url)
-    worker = Worker(tiny_settings, ["cpu"], db=db, child_target=getattr(child_targets, target))
-    worker.start()
-    try:
+    target_fn = getattr(child_targets, target)
+    with running_worker(tiny_settings, child_target=target_fn) as (db, worker):
         first = submit(db, tiny_settings, "local:/anything")
         job = wait_status(db, first, {"succeeded", "failed"}, timeout=60)
         assert job.status == "failed" and needle in (job.error or ""), job.error
@@ -138,25 +141,13 @@ def test_child_crash_fails_the_attempt_not_the_worker(
         second = submit(db, tiny_settings, "local:/other")
         assert wait_status(db, second, {"failed"}, timeout=60).attempts == 1
         assert worker.alive
-    finally:
-        worker.stop(drain_seconds=0)
-        db.dispose()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_cancel_escalates_to_sigkill(tiny_settings: Settings) -> None:
     from tests.worker.child_targets import ignores_sigterm
 
-    db = open_database(tiny_settings.resolved_database_url)
-    worker = Worker(tiny_settings, ["cpu"], db=db, child_target=ignores_sigterm).start()
-    try:
-        job_id = submit(db, tiny_settings, "local:/stubborn")
-        wait_for(lambda: job_state(db, job_id).stage == "stubborn", 60, "the child's progress")
-        with db.session() as s:
-            submission.cancel_job(s, job_id)
-        job = wait_status(db, job_id, {"cancelled"}, timeout=10)
+    with running_worker(tiny_settings, child_target=ignores_sigterm) as (db, _):
+        job = cancel_at_stage(db, tiny_settings, "stubborn", timeout=10)
         assert job.finished_at is not None
         assert job_children(os.getpid()) == []
-    finally:
-        worker.stop(drain_seconds=0)
-        db.dispose()

@@ -17,15 +17,20 @@ from markovlens.worker.queue import pending_count
 from markovlens.worker.worker import Worker, start_embedded
 
 from tests.worker.child_targets import floods_progress, sleeps_quietly, succeeds_after_2s
-from tests.worker.helpers import job_state, submit, wait_for, wait_status
+from tests.worker.helpers import (
+    cancel_at_stage,
+    job_state,
+    running_worker,
+    submit,
+    wait_for,
+    wait_status,
+)
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def test_fake_child_result_is_recorded(settings: Settings) -> None:
-    db = open_database(settings.resolved_database_url)
-    worker = Worker(settings, ["cpu"], db=db, child_target=succeeds_after_2s).start()
-    try:
+    with running_worker(settings, child_target=succeeds_after_2s) as (db, _):
         job_id = submit(db, settings, "local:/fake")
         job = wait_status(db, job_id, {"succeeded", "failed"}, timeout=60)
         assert job.status == "succeeded" and job.result_id is not None
@@ -36,38 +41,17 @@ def test_fake_child_result_is_recorded(settings: Settings) -> None:
             }
             model = catalog.get_model(s, job.model_id)
             assert (model.architecture, model.num_layers) == ("FakeForCausalLM", 3)
-    finally:
-        worker.stop(drain_seconds=0)
-        db.dispose()
 
 
 def test_cancel_is_seen_while_the_child_floods_the_pipe(settings: Settings) -> None:
-    db = open_database(settings.resolved_database_url)
-    worker = Worker(settings, ["cpu"], db=db, child_target=floods_progress).start()
-    try:
-        job_id = submit(db, settings, "local:/flood")
-        wait_for(lambda: job_state(db, job_id).stage == "flood", 60, "progress to be written")
-        with db.session() as s:
-            submission.cancel_job(s, job_id)
-        assert wait_status(db, job_id, {"cancelled"}, timeout=10).result_id is None
-    finally:
-        worker.stop(drain_seconds=0)
-        db.dispose()
+    with running_worker(settings, child_target=floods_progress) as (db, _):
+        assert cancel_at_stage(db, settings, "flood", timeout=10).result_id is None
 
 
 def test_cancel_is_prompt_with_a_long_heartbeat_period(settings: Settings) -> None:
     slow_beats = settings.model_copy(update={"heartbeat_seconds": 60.0, "lease_seconds": 120.0})
-    db = open_database(settings.resolved_database_url)
-    worker = Worker(slow_beats, ["cpu"], db=db, child_target=sleeps_quietly).start()
-    try:
-        job_id = submit(db, slow_beats, "local:/quiet")
-        wait_for(lambda: job_state(db, job_id).stage == "quiet", 60, "the child to report")
-        with db.session() as s:
-            submission.cancel_job(s, job_id)
-        assert wait_status(db, job_id, {"cancelled"}, timeout=5).result_id is None
-    finally:
-        worker.stop(drain_seconds=0)
-        db.dispose()
+    with running_worker(slow_beats, child_target=sleeps_quietly) as (db, _):
+        assert cancel_at_stage(db, slow_beats, "quiet", timeout=5).result_id is None
 
 
 def test_stop_without_drain_requeues_the_running_job(settings: Settings) -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from markovlens.corpora import CorpusError, parse_corpus_source
 from markovlens.models import ModelSourceError, parse_model_source
+from markovlens.models.checkpoint import builtin_smollm2_path, gguf_vocab_size, resolve_checkpoint
 from markovlens.models.errors import ModelLoadError
 from markovlens.models.hub import HubUnreachableError
-from markovlens.models.resolve import builtin_smollm2_path, gguf_vocab_size, resolve_checkpoint
 from markovlens.models.safety import check_causal_lm, read_config_json
 from markovlens.service.errors import SubmitError
 from markovlens.settings import Settings
@@ -61,7 +61,7 @@ def preflight_pairing(model: str, corpus: str, settings: Settings) -> None:
         return  # the jobs service names the valid forms
     if parsed.kind != "synthetic":
         return
-    from markovlens.lab.sources import get_source
+    from markovlens.lab.synthetic_sources import get_source
 
     try:
         symbols = get_source(parsed.ref).vocab_size

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from markovlens.corpora.corpus_source import CorpusSource, parse_corpus_source
 from markovlens.corpora.errors import CorpusError
-from markovlens.corpora.sources import CorpusSource, parse_corpus_source
 from markovlens.corpora.text import python_docs_text
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from markovlens.corpora.corpus_source import HFDatasetRef
 from markovlens.corpora.errors import CorpusError
-from markovlens.corpora.sources import HFDatasetRef
 from markovlens.models import hub
 from markovlens.models.errors import ModelLoadError
 

@@ -8,9 +8,9 @@ from typing import Any
 import torch
 
 from markovlens.analysis.exact import ExactReference
+from markovlens.corpora.corpus_source import CorpusSource, parse_corpus_source
 from markovlens.corpora.errors import CorpusError
 from markovlens.corpora.hf_dataset import hf_dataset_text
-from markovlens.corpora.sources import CorpusSource, parse_corpus_source
 from markovlens.corpora.text import python_docs_text, upload_text
 from markovlens.corpora.windows import (
     bos_prefix,
@@ -43,7 +43,7 @@ def _synthetic(
     source: CorpusSource, *, window_len: int, max_tokens: int, seed: int
 ) -> CorpusWindows:
     try:
-        from markovlens.lab.sources import get_source
+        from markovlens.lab.synthetic_sources import get_source
     except ImportError as exc:
         raise CorpusError(
             f"synthetic:{source.ref}: synthetic sources (markovlens.lab) are not available: {exc}"

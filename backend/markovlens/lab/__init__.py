@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from markovlens.lab.sources import SyntheticSource, get_source, source_names
+    from markovlens.lab.synthetic_sources import SyntheticSource, get_source, source_names
 
 __all__ = ["SyntheticSource", "get_source", "source_names"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from markovlens.lab import sources
+        from markovlens.lab import synthetic_sources
 
-        return getattr(sources, name)
+        return getattr(synthetic_sources, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

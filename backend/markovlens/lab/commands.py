@@ -21,7 +21,7 @@ def _parse_steps(text: str) -> list[int]:
 @lab_app.command("sources")
 def sources_cmd() -> None:
     """List the synthetic sources with their exact entropy rate and ideal surplus."""
-    from markovlens.lab.sources import get_source, source_names  # torch: only when used
+    from markovlens.lab.synthetic_sources import get_source, source_names  # torch: only when used
 
     for name in source_names():
         src = get_source(name)
@@ -167,7 +167,7 @@ def validate_cmd(
     contexts: int = typer.Option(3072, "--contexts", min=64),
 ) -> None:
     """Estimate versus exact for every quantity and source (oracle and trained models)."""
-    from markovlens.lab.sources import source_names
+    from markovlens.lab.synthetic_sources import source_names
     from markovlens.lab.validate import LabScale, render_markdown, run_lab, write_markdown_block
 
     names = [s.removeprefix("synthetic:") for s in source] if source else None

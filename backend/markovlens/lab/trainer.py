@@ -22,7 +22,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
-from markovlens.lab.sources import get_source
+from markovlens.lab.synthetic_sources import get_source
 
 MANIFEST = "markovlens.json"
 

@@ -32,7 +32,7 @@ from markovlens.analysis.pipeline import run_analysis
 from markovlens.analysis.stats import bootstrap_mean
 from markovlens.lab.exact import entropy, kl_per_position
 from markovlens.lab.oracle import OracleLM
-from markovlens.lab.sources import SyntheticSource, get_source, source_names
+from markovlens.lab.synthetic_sources import SyntheticSource, get_source, source_names
 from markovlens.lab.trainer import TrainConfig, TrainRun, torch_threads, train
 from markovlens.schema.common import Interval
 from markovlens.schema.config import AnalysisConfig, preset_config

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from markovlens.models.errors import ModelLoadError, ModelSourceError
-from markovlens.models.sources import ModelSource, parse_model_source
+from markovlens.models.model_source import ModelSource, parse_model_source
 
 if TYPE_CHECKING:
     from markovlens.models.loading import (

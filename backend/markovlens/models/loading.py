@@ -1,6 +1,6 @@
 """``load_model``: a source string in, an eval-mode causal LM + tokenizer + metadata out.
 
-Everything the user can get wrong is checked before weights are read (see ``resolve.py`` and
+Everything the user can get wrong is checked before weights are read (see ``checkpoint.py`` and
 ``safety.py``); transformers is always called with ``trust_remote_code=False`` and, for
 directories and the Hub, ``use_safetensors=True``.
 """
@@ -15,13 +15,13 @@ from typing import Any
 
 import torch
 
+from markovlens.models.checkpoint import Checkpoint, resolve_checkpoint
 from markovlens.models.device import DTYPE_NAMES, bytes_per_parameter, resolve_device, resolve_dtype
 from markovlens.models.errors import ModelLoadError, ModelSourceError
 from markovlens.models.hashing import content_hash
+from markovlens.models.model_source import ModelSource, parse_model_source
 from markovlens.models.placement import PlacementError, gpu_memory_bytes, placement_kwargs
-from markovlens.models.resolve import Checkpoint, resolve_checkpoint
 from markovlens.models.safety import check_causal_lm
-from markovlens.models.sources import ModelSource, parse_model_source
 from markovlens.schema.result import ModelMeta
 from markovlens.settings import Settings
 

@@ -112,7 +112,7 @@ def parameter_count_hint(model_source: str, settings: Settings) -> int | None:
     config-only directory has no weights): routing then falls back to the model row.
     """
     from markovlens.models import parse_model_source
-    from markovlens.models.resolve import resolve_checkpoint
+    from markovlens.models.checkpoint import resolve_checkpoint
 
     try:
         base = parse_model_source(model_source).base

@@ -265,17 +265,39 @@ class TokenViewError(ValueError):
     """The result cannot give a token view (arrays missing, window out of range)."""
 
 
-def window_view(arrays: dict[str, np.ndarray], window: int) -> TokenWindow:
-    """The token view of ``window`` from a result's arrays."""
+_SPLIT_NAMES = ("train", "val", "test")
+
+
+class _Columns:
+    """The quantities a view colours by, with their per-token values and whole-result scales."""
+
+    def __init__(self) -> None:
+        self.quantities: list[QuantityInfo] = []
+        self.values: dict[str, list[float | None]] = {}
+        self.scales: dict[str, Scale] = {}
+
+    def add(self, info: QuantityInfo, column: np.ndarray, whole: np.ndarray) -> None:
+        """``column``: this window's values; ``whole``: every value of the result (the scale)."""
+        self.quantities.append(info)
+        self.values[info.key] = _as_list(column)
+        self.scales[info.key] = _scale(whole, info.kind)
+
+
+def _window_shape(arrays: dict[str, np.ndarray], window: int) -> tuple[int, int]:
+    """(windows, window length) of the result, or TokenViewError if ``window`` is not in it."""
     if TOKEN_IDS not in arrays or "nll" not in arrays:
         raise TokenViewError(
             "this result has no stored token ids (it predates the token view): re-run the job "
             "to get one"
         )
-    token_ids = arrays[TOKEN_IDS]
-    n_windows, window_len = token_ids.shape
+    n_windows, window_len = arrays[TOKEN_IDS].shape
     if not 0 <= window < n_windows:
         raise TokenViewError(f"window {window} out of range: the result has {n_windows} windows")
+    return int(n_windows), int(window_len)
+
+
+def _token_text(arrays: dict[str, np.ndarray]) -> tuple[Callable[[int], str], bool]:
+    """(id → text, whether a vocabulary table was stored); undecoded ids read ``#id``."""
     lookup: dict[int, str] = {}
     decoded = VOCAB_IDS in arrays and VOCAB_TEXT in arrays
     if decoded:
@@ -284,93 +306,135 @@ def window_view(arrays: dict[str, np.ndarray], window: int) -> TokenWindow:
     def text(token_id: int) -> str:
         return lookup.get(token_id, f"#{token_id}")
 
-    ids = token_ids[window].astype(np.int64).tolist()
-    pad = np.full(1, np.nan)  # the last token predicts nothing inside the window
+    return text, decoded
 
+
+def _every_token_columns(arrays: dict[str, np.ndarray], window: int, columns: _Columns) -> None:
+    """NLL, entropy, their difference and the top-1 hit: defined at every token but the last."""
     whole = {
         "nll": arrays["nll"].astype(np.float64),
         "entropy": arrays["entropy"].astype(np.float64),
         "top1_hit": arrays["top1_hit"].astype(np.float64),
     }
     whole["nll_minus_entropy"] = whole["nll"] - whole["entropy"]
-    quantities = list(QUANTITIES)
-    values = {k: _as_list(np.concatenate([whole[k][window], pad])) for k in whole}
-    scales = {q.key: _scale(whole[q.key], q.kind) for q in QUANTITIES}
+    pad = np.full(1, np.nan)  # the last token predicts nothing inside the window
+    for info in QUANTITIES:
+        columns.add(info, np.concatenate([whole[info.key][window], pad]), whole[info.key])
 
-    sampled: list[SampledContext] = []
-    lens_layers: list[int] = []
-    notes: list[str] = []
-    if "context_window" in arrays and "context_position" in arrays:
-        cw = arrays["context_window"].astype(np.int64)
-        cp = arrays["context_position"].astype(np.int64)
-        rows = np.flatnonzero(cw == window)
-        split_names = ("train", "val", "test")
-        split = arrays.get("context_split")
-        lens_layers = [int(x) for x in arrays.get("lens_layers", np.zeros(0, np.int32)).tolist()]
-        top1 = arrays.get(LENS_TOP1)
-        top1_prob = arrays.get(LENS_TOP1_PROB)
-        for r in rows:
-            picks = []
-            if top1 is not None:
-                picks = [
-                    LensPick(
-                        layer=layer,
-                        id=int(top1[i, r]),
-                        text=text(int(top1[i, r])),
-                        prob=float(top1_prob[i, r]) if top1_prob is not None else None,
-                    )
-                    for i, layer in enumerate(lens_layers)
-                ]
-            sampled.append(
-                SampledContext(
-                    position=int(cp[r]),
-                    split=split_names[int(split[r])] if split is not None else "?",
-                    lens_top1=picks,
-                )
-            )
-        if "lens_kl_to_last" in arrays and lens_layers:
-            kl = arrays["lens_kl_to_last"].astype(np.float64)
-            for info, i in zip(_lens_quantities(lens_layers), range(len(lens_layers)), strict=True):
-                column = np.full(window_len, np.nan)
-                column[cp[rows]] = kl[i, rows]
-                quantities.append(info)
-                values[info.key] = _as_list(column)
-                scales[info.key] = _scale(kl[i], info.kind)
-        gains = _gain_keys(arrays)
-        for info in _gain_quantities(gains):
-            gain = arrays[info.key].astype(np.float64)
-            column = np.full(window_len, np.nan)
-            column[cp[rows]] = gain[rows]
-            quantities.append(info)
-            values[info.key] = _as_list(column)
-            scales[info.key] = _scale(gain, info.kind)
-        if not gains:
-            notes.append("Surplus probes' per-context gains were not stored with this result.")
-    topk: list[list[TopToken]] = []
-    if TOPK_IDS in arrays and TOPK_PROBS in arrays:
-        tid = arrays[TOPK_IDS][window]
-        tp = dequantize_probs(arrays[TOPK_PROBS][window])
-        topk = [
-            [
-                TopToken(id=int(i), text=text(int(i)), prob=float(p))
-                for i, p in zip(row_ids, row_probs, strict=True)
-            ]
-            for row_ids, row_probs in zip(tid, tp, strict=True)
+
+def _lens_picks(
+    arrays: dict[str, np.ndarray], row: int, layers: list[int], text: Callable[[int], str]
+) -> list[LensPick]:
+    """The lens's top-1 at each layer for sampled context ``row`` (none if not stored)."""
+    top1 = arrays.get(LENS_TOP1)
+    if top1 is None:
+        return []
+    top1_prob = arrays.get(LENS_TOP1_PROB)
+    return [
+        LensPick(
+            layer=layer,
+            id=int(top1[i, row]),
+            text=text(int(top1[i, row])),
+            prob=float(top1_prob[i, row]) if top1_prob is not None else None,
+        )
+        for i, layer in enumerate(layers)
+    ]
+
+
+def _sampled_columns(
+    arrays: dict[str, np.ndarray],
+    rows: np.ndarray,
+    positions: np.ndarray,
+    window_len: int,
+    layers: list[int],
+    columns: _Columns,
+) -> list[str]:
+    """Lens KL per layer and surplus gains per offset at the window's sampled contexts; notes."""
+
+    def scatter(values: np.ndarray) -> np.ndarray:
+        column = np.full(window_len, np.nan)
+        column[positions] = values
+        return column
+
+    if "lens_kl_to_last" in arrays and layers:
+        kl = arrays["lens_kl_to_last"].astype(np.float64)
+        for i, info in enumerate(_lens_quantities(layers)):
+            columns.add(info, scatter(kl[i, rows]), kl[i])
+    gains = _gain_keys(arrays)
+    for info in _gain_quantities(gains):
+        gain = arrays[info.key].astype(np.float64)
+        columns.add(info, scatter(gain[rows]), gain)
+    if not gains:
+        return ["Surplus probes' per-context gains were not stored with this result."]
+    return []
+
+
+def _sampled_contexts(
+    arrays: dict[str, np.ndarray],
+    window: int,
+    window_len: int,
+    text: Callable[[int], str],
+    columns: _Columns,
+) -> tuple[list[SampledContext], list[int], list[str]]:
+    """(the window's sampled contexts, lens layers, notes); adds the sampled-only columns."""
+    if "context_window" not in arrays or "context_position" not in arrays:
+        return [], [], []
+    positions = arrays["context_position"].astype(np.int64)
+    rows = np.flatnonzero(arrays["context_window"].astype(np.int64) == window)
+    split = arrays.get("context_split")
+    layers = [int(x) for x in arrays.get("lens_layers", np.zeros(0, np.int32)).tolist()]
+    sampled = [
+        SampledContext(
+            position=int(positions[r]),
+            split=_SPLIT_NAMES[int(split[r])] if split is not None else "?",
+            lens_top1=_lens_picks(arrays, int(r), layers, text),
+        )
+        for r in rows
+    ]
+    notes = _sampled_columns(arrays, rows, positions[rows], window_len, layers, columns)
+    return sampled, layers, notes
+
+
+def _top_tokens(
+    arrays: dict[str, np.ndarray], window: int, text: Callable[[int], str]
+) -> list[list[TopToken]] | None:
+    """The model's top-k next tokens after each token of the window; None if not stored."""
+    if TOPK_IDS not in arrays or TOPK_PROBS not in arrays:
+        return None
+    ids = arrays[TOPK_IDS][window]
+    probs = dequantize_probs(arrays[TOPK_PROBS][window])
+    return [
+        [
+            TopToken(id=int(i), text=text(int(i)), prob=float(p))
+            for i, p in zip(row_ids, row_probs, strict=True)
         ]
-    else:
+        for row_ids, row_probs in zip(ids, probs, strict=True)
+    ]
+
+
+def window_view(arrays: dict[str, np.ndarray], window: int) -> TokenWindow:
+    """The token view of ``window`` from a result's arrays."""
+    n_windows, window_len = _window_shape(arrays, window)
+    text, decoded = _token_text(arrays)
+    columns = _Columns()
+    _every_token_columns(arrays, window, columns)
+    sampled, lens_layers, notes = _sampled_contexts(arrays, window, window_len, text, columns)
+    topk = _top_tokens(arrays, window, text)
+    if topk is None:
         notes.append("Top-k next tokens were not stored with this result.")
     if not decoded:
         notes.append("No vocabulary table was stored: tokens are shown by id.")
+    ids = arrays[TOKEN_IDS][window].astype(np.int64).tolist()
     return TokenWindow(
         window=window,
-        num_windows=int(n_windows),
-        window_len=int(window_len),
+        num_windows=n_windows,
+        window_len=window_len,
         tokens=[text(i) for i in ids],
         token_ids=ids,
-        quantities=quantities,
-        values=values,
-        scales=scales,
-        topk=topk,
+        quantities=columns.quantities,
+        values=columns.values,
+        scales=columns.scales,
+        topk=topk or [],
         sampled=sampled,
         lens_layers=lens_layers,
         decoded=decoded,

@@ -3,7 +3,7 @@
 Modules: ``submission`` (validate, record and enqueue a job; cancel; store an upload),
 ``catalog`` (jobs, models, corpora and results as the API shows them, with the headline
 cache), ``schemas`` (the REST request and response models), ``errors`` (the user-facing
-errors and their HTTP meaning) and ``sources`` (``run_sources``: load a model, resolve a
+errors and their HTTP meaning) and ``workflow`` (``run_sources``: load a model, resolve a
 corpus and run the analysis, the one workflow behind a job, ``markovlens analyze`` and the
 benchmarks).
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,8 @@ from markovlens.service.schemas import (
 )
 from markovlens.store import repo_corpora, repo_jobs, repo_models, repo_results
 from markovlens.store.tables import Corpus, Job, Model, Result
+
+_Row = TypeVar("_Row", Job, Model, Result)
 
 __all__ = [
     "HEADLINES",
@@ -37,11 +39,15 @@ __all__ = [
 ]
 
 
+def _found(row: _Row | None, what: str, row_id: int) -> _Row:
+    """``row``, or NotFoundError (HTTP 404) naming what was asked for."""
+    if row is None:
+        raise NotFoundError(f"no {what} with id {row_id}")
+    return row
+
+
 def get_job(session: Session, job_id: int) -> Job:
-    job = repo_jobs.get_job(session, job_id)
-    if job is None:
-        raise NotFoundError(f"no job with id {job_id}")
-    return job
+    return _found(repo_jobs.get_job(session, job_id), "job", job_id)
 
 
 def job_out(session: Session, job: Job) -> JobOut:
@@ -133,10 +139,7 @@ def latest_results_by_model(
 
 
 def get_model(session: Session, model_id: int) -> Model:
-    model = repo_models.get_model(session, model_id)
-    if model is None:
-        raise NotFoundError(f"no model with id {model_id}")
-    return model
+    return _found(repo_models.get_model(session, model_id), "model", model_id)
 
 
 def model_out(session: Session, model: Model) -> ModelOut:
@@ -148,10 +151,7 @@ def list_models(session: Session) -> list[ModelOut]:
 
 
 def get_result(session: Session, result_id: int) -> Result:
-    result = repo_results.get_result(session, result_id)
-    if result is None:
-        raise NotFoundError(f"no result with id {result_id}")
-    return result
+    return _found(repo_results.get_result(session, result_id), "result", result_id)
 
 
 def result_out(result: Result) -> ResultOut:

@@ -137,7 +137,7 @@ def _check_corpus_source(source: str) -> None:
     except CorpusError as exc:
         raise SubmitError(str(exc)) from exc
     if parsed.kind == "synthetic":
-        from markovlens.lab.sources import source_names
+        from markovlens.lab.synthetic_sources import source_names
 
         names = source_names()
         if parsed.ref not in names:

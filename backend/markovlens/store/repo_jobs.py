@@ -1,4 +1,4 @@
-"""Repository of the ``jobs`` table (reads and plain writes; leases live in jobs.claim)."""
+"""Repository of the ``jobs`` table (reads and plain writes; leases live in worker.claim)."""
 
 from __future__ import annotations
 

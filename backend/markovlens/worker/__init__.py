@@ -12,7 +12,7 @@ Life of a job (the ``jobs`` row is the truth; the queue only carries its id)::
 Submission and the catalog reads are the service layer's (``markovlens.service``). Modules
 here: ``queue`` (Huey per named queue), ``routing`` (device classes, which queue a job goes
 to), ``claim`` (conditional UPDATEs), ``reaper``, ``runner`` (parent side, in a consumer
-thread), ``child`` (spawned process, runs ``service.sources.run_sources``), ``presence`` (the
+thread), ``child`` (spawned process, runs ``service.workflow.run_sources``), ``presence`` (the
 worker's row in the ``workers`` table), ``worker`` (threads, ``run_worker``,
 ``start_embedded``).
 """

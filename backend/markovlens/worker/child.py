@@ -141,7 +141,7 @@ def _run(spec: ChildSpec, conn: Connection) -> None:
 
 
 def _analyse(spec: ChildSpec, reporter: _Reporter) -> None:
-    from markovlens.service.sources import SourcesError, run_sources
+    from markovlens.service.workflow import SourcesError, run_sources
 
     def send_model(loaded: Any) -> None:
         meta = loaded.meta.model_dump(mode="json")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -121,53 +121,81 @@ def choose_route(
     if not classes:
         # Nothing is known about the workers (none advertised yet, no classes configured).
         return Route(queue=explicit or DEFAULT_QUEUE, reason="no device classes known")
-    by_queue = {c.queue: c for c in classes}
-    if explicit is not None and explicit not in by_queue:
-        if not strict:
-            return Route(queue=explicit, reason="explicit queue with no live worker yet")
-        raise SubmitError(
-            f"unknown queue {explicit!r}; the device classes are {', '.join(sorted(by_queue))}"
-        )
+    if explicit is not None and explicit not in {c.queue for c in classes}:
+        return _unknown_queue(explicit, classes, strict)
     if num_parameters is None:
         queue = explicit or _fallback(classes).queue
         return Route(queue=queue, reason="parameter count unknown until a worker loads the model")
-    fits: list[tuple[DeviceClass, int, str]] = []
-    needs: list[str] = []
-    for device_class in classes:
-        need, dtype = estimate_for(num_parameters, device_class.device, dtype_setting)
-        has = format_bytes(device_class.memory_bytes)
-        needs.append(
-            f"{device_class.queue} ({device_class.device}, {has}) needs "
-            f"{format_bytes(need)} in {dtype}"
-        )
-        if need <= device_class.memory_bytes:
-            fits.append((device_class, need, dtype))
+    estimates = [_Estimate.of(c, num_parameters, dtype_setting) for c in classes]
     if explicit is not None:
-        chosen = [item for item in fits if item[0].queue == explicit]
-        if not chosen:
-            cls = by_queue[explicit]
-            need, dtype = estimate_for(num_parameters, cls.device, dtype_setting)
-            raise NoCapacityError(
-                f"queue {explicit!r} cannot hold this model: {num_parameters:,} parameters "
-                f"need about {format_bytes(need)} in {dtype}, its workers have "
-                f"{format_bytes(cls.memory_bytes)}"
-            )
-        device_class, need, dtype = chosen[0]
-        return Route(queue=explicit, estimate_bytes=need, dtype=dtype, reason="explicit queue")
+        return _explicit_route([e for e in estimates if e.cls.queue == explicit], num_parameters)
+    return _smallest_fit(estimates, num_parameters)
+
+
+class _Estimate(NamedTuple):
+    """One class's estimate for a job: peak bytes in the dtype the class loads it in."""
+
+    cls: DeviceClass
+    need: int
+    dtype: str
+
+    @classmethod
+    def of(cls, device_class: DeviceClass, num_parameters: int, dtype_setting: str) -> _Estimate:
+        need, dtype = estimate_for(num_parameters, device_class.device, dtype_setting)
+        return cls(device_class, need, dtype)
+
+    @property
+    def fits(self) -> bool:
+        return self.need <= self.cls.memory_bytes
+
+    def describe(self) -> str:
+        has = format_bytes(self.cls.memory_bytes)
+        return (
+            f"{self.cls.queue} ({self.cls.device}, {has}) needs "
+            f"{format_bytes(self.need)} in {self.dtype}"
+        )
+
+
+def _unknown_queue(explicit: str, classes: list[DeviceClass], strict: bool) -> Route:
+    """An explicit queue outside ``classes``: accepted unchecked if not strict, else refused."""
+    if not strict:
+        return Route(queue=explicit, reason="explicit queue with no live worker yet")
+    queues = sorted({c.queue for c in classes})
+    raise SubmitError(f"unknown queue {explicit!r}; the device classes are {', '.join(queues)}")
+
+
+def _explicit_route(named: list[_Estimate], num_parameters: int) -> Route:
+    """The named queue if its workers can hold the job, else NoCapacityError."""
+    estimate = next((e for e in named if e.fits), named[-1])
+    if not estimate.fits:
+        raise NoCapacityError(
+            f"queue {estimate.cls.queue!r} cannot hold this model: {num_parameters:,} parameters "
+            f"need about {format_bytes(estimate.need)} in {estimate.dtype}, its workers have "
+            f"{format_bytes(estimate.cls.memory_bytes)}"
+        )
+    return Route(
+        queue=estimate.cls.queue,
+        estimate_bytes=estimate.need,
+        dtype=estimate.dtype,
+        reason="explicit queue",
+    )
+
+
+def _smallest_fit(estimates: list[_Estimate], num_parameters: int) -> Route:
+    """Accelerators first, then the smallest memory that fits (big machines stay free)."""
+    fits = [e for e in estimates if e.fits]
     if not fits:
         raise NoCapacityError(
             f"no worker class can hold this model: {num_parameters:,} parameters; "
-            + "; ".join(needs)
+            + "; ".join(e.describe() for e in estimates)
         )
-    # Accelerators first, then the smallest memory that fits (big machines stay free).
-    device_class, need, dtype = min(
-        fits, key=lambda item: (not item[0].accelerated, item[0].memory_bytes)
-    )
+    best = min(fits, key=lambda e: (not e.cls.accelerated, e.cls.memory_bytes))
+    kind = "accelerator" if best.cls.accelerated else "CPU"
     return Route(
-        queue=device_class.queue,
-        estimate_bytes=need,
-        dtype=dtype,
-        reason=f"smallest {'accelerator' if device_class.accelerated else 'CPU'} class that fits",
+        queue=best.cls.queue,
+        estimate_bytes=best.need,
+        dtype=best.dtype,
+        reason=f"smallest {kind} class that fits",
     )
 
 

