@@ -18,6 +18,7 @@ from markovlens.analysis.contexts import SampledContexts
 from markovlens.analysis.head import HeadSpec
 from markovlens.analysis.surplus import surplus_analysis, surplus_suite
 from markovlens.analysis.surplus_data import WindowData
+from markovlens.schema.config import preset_config
 from markovlens.schema.surplus import SurplusConfig
 from torch import nn
 
@@ -232,9 +233,11 @@ def test_no_state_results_are_the_same_for_two_different_models(source: Source) 
     assert a.terms[1].with_state_test != b.terms[1].with_state_test
 
 
-def test_a_262k_vocabulary_never_makes_a_rows_by_vocab_tensor() -> None:
+@pytest.mark.parametrize("preset", [None, "quick"])
+def test_a_262k_vocabulary_never_makes_a_rows_by_vocab_tensor(preset: str | None) -> None:
     """Probe training and evaluation stay within |V_train| + 1 classes: no float tensor with
-    a |V| axis beyond the frozen head's own [|V|, d] copy (checked on every aten op)."""
+    a |V| axis beyond the frozen head's own [|V|, d] copy (checked on every aten op), with
+    the default settings (frozen-head variant included) and with the quick preset's."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     big_v, d = 262_144, 8
@@ -268,6 +271,10 @@ def test_a_262k_vocabulary_never_makes_a_rows_by_vocab_tensor() -> None:
             return out
 
     config = SurplusConfig(max_k=3, max_steps=30, max_epochs=3, bootstrap_samples=50)
+    if preset is not None:
+        config = preset_config(preset).surplus.model_copy(
+            update={"max_steps": 30, "max_epochs": 3, "bootstrap_samples": 50}
+        )
     with Sizes():
         suite = surplus_suite(contexts, config, np.random.default_rng(0), _quiet, windows=data)
     assert suite.vocab_train is not None and suite.vocab_train < 400

@@ -17,6 +17,7 @@ from markovlens.analysis.linalg import (
     eigvalsh,
     factor_top_eigh,
     rank_floor,
+    single_thread,
     top_eigen,
 )
 
@@ -235,12 +236,15 @@ def jackknife_lifts(
     windows = torch.unique(window_index)
     if len(windows) < 2:
         return [(e, float("nan")) for e in estimates]
-    loo = np.array(
-        [
-            _lifts_from_moments(total - _Moments.of(h64[rows], [f[rows] for f in f64]))
-            for rows in (window_index == w for w in windows)
-        ]
-    )  # [windows, factors]
+    # A d_eff×d_eff Cholesky and triangular solve per window: LAPACK's threaded versions
+    # collapse on an oversubscribed box (see ``single_thread``), and one thread is near-optimal.
+    with single_thread():
+        loo = np.array(
+            [
+                _lifts_from_moments(total - _Moments.of(h64[rows], [f[rows] for f in f64]))
+                for rows in (window_index == w for w in windows)
+            ]
+        )  # [windows, factors]
     g = len(windows)
     ses = np.sqrt((g - 1) / g * ((loo - loo.mean(0)) ** 2).sum(0))
     return [(e, float(se)) for e, se in zip(estimates, ses, strict=True)]

@@ -144,18 +144,36 @@ def model_side_stats(
         run_max = new_max
         e = torch.exp(z - new_max[:, None])
         total = total * scale + e.sum(1)
-        g_acc = g_acc * scale[:, None] + e @ protos[lo:hi].to(normed.device, f64)
-        # The N×chunk×N products dominate: fp32 GEMMs, fp64 accumulators.
+        # Every product is an fp32 GEMM into an fp64 accumulator (e ≤ 1, so fp32 keeps ~1e-7
+        # relative per chunk); the N×chunk×N ones dominate and are symmetric: only their
+        # upper block triangle is multiplied.
         e32 = e.to(torch.float32)
+        g_acc = g_acc * scale[:, None] + (e32 @ protos[lo:hi].to(dev, torch.float32)).to(f64)
         r32 = e32.sqrt()
-        lin_acc = lin_acc * torch.outer(scale, scale) + (e32 @ e32.T).to(f64)
+        lin_acc = lin_acc * torch.outer(scale, scale) + _symmetric_gram(e32).to(f64)
         sq = scale.sqrt()
-        bc_acc = bc_acc * torch.outer(sq, sq) + (r32 @ r32.T).to(f64)
+        bc_acc = bc_acc * torch.outer(sq, sq) + _symmetric_gram(r32).to(f64)
     g_bar = g_acc / total[:, None]
     k_lin = lin_acc / torch.outer(total, total)
     root = total.sqrt()
     k_bc = bc_acc / torch.outer(root, root)
     return ModelSideStats(g_bar=g_bar, k_lin=k_lin, k_bc=k_bc, log_normalizer=run_max + total.log())
+
+
+def _symmetric_gram(x: torch.Tensor, blocks: int = 4) -> torch.Tensor:
+    """x xᵀ from the GEMMs of its upper block triangle (b(b+1)/2 of b² blocks), mirrored."""
+    n = x.shape[0]
+    edges = [round(i * n / blocks) for i in range(blocks + 1)]
+    out = torch.empty(n, n, dtype=x.dtype, device=x.device)
+    for i in range(blocks):
+        a0, a1 = edges[i], edges[i + 1]
+        for j in range(i, blocks):
+            b0, b1 = edges[j], edges[j + 1]
+            block = x[a0:a1] @ x[b0:b1].T
+            out[a0:a1, b0:b1] = block
+            if j != i:
+                out[b0:b1, a0:a1] = block.T
+    return out
 
 
 def data_side_kernels(next_tokens: torch.Tensor, protos: torch.Tensor) -> dict[str, Kernel]:
