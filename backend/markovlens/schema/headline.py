@@ -27,12 +27,24 @@ class Headline(BaseModel):
     mean_nll: float | None = metric(
         "nats", "lower", "Mean next-token negative log-likelihood.", default=None
     )
+    mean_nll_low: float | None = metric(
+        "nats", "lower", "Low end of the mean NLL's 95% bootstrap interval.", default=None
+    )
+    mean_nll_high: float | None = metric(
+        "nats", "lower", "High end of the mean NLL's 95% bootstrap interval.", default=None
+    )
     perplexity: float | None = metric("dimensionless", "lower", "exp(mean NLL).", default=None)
     mean_entropy: float | None = metric(
         "nats", None, "Mean entropy of the next-token distribution.", default=None
     )
     calibration_gap: float | None = metric(
         "nats", "zero", "mean(nll) − mean(entropy); 0 if calibrated.", default=None
+    )
+    calibration_gap_low: float | None = metric(
+        "nats", "zero", "Low end of the calibration gap's 95% bootstrap interval.", default=None
+    )
+    calibration_gap_high: float | None = metric(
+        "nats", "zero", "High end of the calibration gap's 95% bootstrap interval.", default=None
     )
     calibration_gap_relative: float | None = metric(
         "ratio", "zero", "calibration_gap / mean_entropy.", default=None
@@ -227,6 +239,8 @@ def _effective_rank_last(spectral: Any) -> float | None:
 def _entropy_fields(entropy: Any) -> dict[str, Any]:
     summary = _dig(entropy, "summary")
     gap = _number(_dig(summary, "calibration_gap"))
+    gap_low, gap_high = _bounds(_dig(summary, "calibration_gap"))
+    nll_low, nll_high = _bounds(_dig(summary, "mean_nll"))
     mean_entropy = _number(_dig(summary, "mean_entropy"))
     ece = _number(_dig(summary, "ece"))
     if ece is None:
@@ -234,9 +248,13 @@ def _entropy_fields(entropy: Any) -> dict[str, Any]:
     relative = gap / mean_entropy if gap is not None and mean_entropy else None
     return {
         "mean_nll": _number(_dig(summary, "mean_nll")),
+        "mean_nll_low": nll_low,
+        "mean_nll_high": nll_high,
         "perplexity": _number(_dig(summary, "perplexity")),
         "mean_entropy": mean_entropy,
         "calibration_gap": gap,
+        "calibration_gap_low": gap_low,
+        "calibration_gap_high": gap_high,
         "calibration_gap_relative": relative,
         "ece": ece,
     }
@@ -246,14 +264,14 @@ def headline(payload: dict[str, Any]) -> Headline:
     """Extract the headline numbers; None where a section is absent or not a finite number.
 
     Paths (AnalysisResult JSON): ``entropy.summary.{mean_nll, perplexity, mean_entropy,
-    calibration_gap}`` and ``entropy.calibration.ece``; ``surplus.surplus["2"]`` (Surplus_2
-    and its interval), ``surplus.verdict["2"]`` (older results: from ``surplus.detected["2"]``,
-    else from the interval's low > 0), ``surplus.bounds["2"].high``,
-    ``surplus.ceiling["1"].share``, ``surplus.capped``; the data-side ``lift`` (and
-    ``lift_interval``) of ``spectral.alignment`` at the last layer for kernel ``lin`` (the
-    headline) and ``proto`` (own prototypes); the ``effective_rank`` of
-    ``spectral.representation`` at the last layer; ``provenance.corpus.hash`` and
-    ``contexts.num_contexts``.
+    calibration_gap}`` (with the NLL's and the gap's intervals) and
+    ``entropy.calibration.ece``; ``surplus.surplus["2"]`` (Surplus_2 and its interval),
+    ``surplus.verdict["2"]`` (older results: from ``surplus.detected["2"]``, else from the
+    interval's low > 0), ``surplus.bounds["2"].high``, ``surplus.ceiling["1"].share``,
+    ``surplus.capped``; the data-side ``lift`` (and ``lift_interval``) of
+    ``spectral.alignment`` at the last layer for kernel ``lin`` (the headline) and ``proto``
+    (own prototypes); the ``effective_rank`` of ``spectral.representation`` at the last layer;
+    ``provenance.corpus.hash`` and ``contexts.num_contexts``.
     """
     spectral = payload.get("spectral")
     corpus_hash = _dig(payload, "provenance", "corpus", "hash")
