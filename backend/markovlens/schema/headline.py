@@ -25,7 +25,11 @@ class Headline(BaseModel):
     """
 
     mean_nll: float | None = metric(
-        "nats", "lower", "Mean next-token negative log-likelihood.", default=None
+        "nats",
+        "lower",
+        "Mean negative log-likelihood −log p(y_t | x_≤t) of the next token over the scored "
+        "tokens, per token (95% bootstrap interval over windows).",
+        default=None,
     )
     mean_nll_low: float | None = metric(
         "nats", "lower", "Low end of the mean NLL's 95% bootstrap interval.", default=None
@@ -35,10 +39,18 @@ class Headline(BaseModel):
     )
     perplexity: float | None = metric("dimensionless", "lower", "exp(mean NLL).", default=None)
     mean_entropy: float | None = metric(
-        "nats", None, "Mean entropy of the next-token distribution.", default=None
+        "nats",
+        None,
+        "Mean entropy of the model's next-token distribution, per token: how uncertain it "
+        "says it is.",
+        default=None,
     )
     calibration_gap: float | None = metric(
-        "nats", "zero", "mean(nll) − mean(entropy); 0 if calibrated.", default=None
+        "nats",
+        "zero",
+        "Mean NLL − mean entropy: > 0 over-confident, < 0 under-confident, 0 if calibrated. "
+        "Shown beside the top-1 ECE and the gap relative to the entropy.",
+        default=None,
     )
     calibration_gap_low: float | None = metric(
         "nats", "zero", "Low end of the calibration gap's 95% bootstrap interval.", default=None
@@ -50,9 +62,22 @@ class Headline(BaseModel):
         "ratio", "zero", "calibration_gap / mean_entropy.", default=None
     )
     ece: float | None = metric(
-        "probability", "lower", "Expected calibration error of top-1 confidence.", default=None
+        "probability",
+        "lower",
+        "Expected calibration error of the top-1 confidence against top-1 accuracy (15 "
+        "equal-mass bins).",
+        default=None,
     )
-    surplus_k2: float | None = metric("nats", None, "Surplus_2.", default=None)
+    surplus_k2: float | None = metric(
+        "nats",
+        None,
+        "Surplus_2 = I(H_t; Y_{t+1} | Y_t): information the hidden state holds about the token "
+        "after next beyond the next token, from held-out probes, with its 95% interval. "
+        "“not detected (≤ b)”: the interval does not lie above 0 (no surplus found at this "
+        "sample size, not a measured zero); b is the upper bound H(Y_{t+1} | Y_t). "
+        "“insufficient data”: too few windows to decide.",
+        default=None,
+    )
     surplus_k2_low: float | None = metric(
         "nats", None, "Low end of Surplus_2's 95% interval.", default=None
     )
@@ -81,8 +106,10 @@ class Headline(BaseModel):
     alignment_lift_last: float | None = metric(
         "ratio",
         "higher",
-        "Data-side lift A/A_rand at the last layer, same-next-token kernel (model-free: "
-        "comparable across models with equal contexts_key).",
+        "Alignment lift A / A_rand at the last layer with the model-free data-side "
+        "same-next-token kernel (identical for every model on the same corpus and contexts), "
+        "with its 95% jackknife interval over windows. Comparable only between results with "
+        "equal contexts_key (same corpus, contexts and N).",
         default=None,
     )
     alignment_lift_last_low: float | None = metric(
@@ -99,8 +126,8 @@ class Headline(BaseModel):
     alignment_lift_proto_last: float | None = metric(
         "ratio",
         "higher",
-        "Data-side lift at the last layer with the model's own prototypes (a different kernel per "
-        "model: not comparable across models).",
+        "The same lift with the data-side K_proto built from this model's own unembedding "
+        "prototypes: a different kernel per model, so not for ranking models.",
         default=None,
     )
     alignment_lift_proto_last_low: float | None = metric(
@@ -119,7 +146,8 @@ class Headline(BaseModel):
     effective_rank_last: float | None = metric(
         "dimensionless",
         None,
-        "Effective rank exp(−Σ q log q) of the last layer's states.",
+        "Effective rank exp(−Σ q log q) (q: the normalised eigenvalues) of the last layer's "
+        "hidden-state covariance on the sampled contexts.",
         default=None,
     )
 

@@ -8,7 +8,7 @@ import { PALETTE, renderCharts, setChartContext } from "../charts.js";
 import { download, h, message, modelName, replace } from "../dom.js";
 import {
   difference, estimateOf, fmtDifference, headlineOf, helpLink, METRICS, metricCell, metricText,
-  serverHeadline, surplusVerdict, tooltip,
+  metricUnit, serverHeadline, surplusVerdict, tooltip,
 } from "../headlines.js";
 import { allSpecs } from "../sections/index.js";
 import { loadUnits } from "../units.js";
@@ -159,7 +159,7 @@ function numbersTable(items, heads, comparable, corpus) {
     h("tbody", {}, tableRows(heads).map((mt) => h("tr", { dataset: { metric: mt.key } },
       h("th", { scope: "row", title: tooltip(mt, items[0].model) },
         `${mt.label} ${mt.arrow} `, helpLink(mt, items[0].model),
-        h("div", { class: "muted small", text: mt.unit })),
+        h("div", { class: "muted small", text: metricUnit(mt) })),
       items.map((it, m) => h("td", { class: "num", dataset: { model: m },
         title: `${it.label}: ${metricText(mt, heads[m], it.model)}` },
       metricCell(mt, heads[m], it.model))),
@@ -234,7 +234,7 @@ function trainingSpecs(items, heads) {
     specs.push({
       id: `training.${mt.key}`, title: `${mt.label} over training`, legend: false,
       help: mt.anchor,
-      x: { title: "training step" }, y: { title: mt.unit },
+      x: { title: "training step" }, y: { title: metricUnit(mt) },
       traces: [{ name: items[0].model.run_name, x, y: ests.map((e) => e?.estimate ?? null),
         ...(banded ? { low: ests.map((e) => e?.low ?? null), high: ests.map((e) => e?.high
           ?? null) } : {}), role: "estimate", hollow, color: PALETTE[0],
