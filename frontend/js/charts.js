@@ -474,27 +474,8 @@ async function exportFigure(plotEl, spec, format, fileBase, notes) {
 
 // ------------------------------------------------------------------------------ the card
 
-let counter = 0;
-
-/** A card holding the chart of `spec`; call the returned `plot()` once it is in the document. */
-export function chartCard(spec) {
-  counter += 1;
-  const plotId = `plot-${counter}`;
-  const plotEl = h("div", { class: "plot", id: plotId, role: "img", "aria-label": spec.title });
-  const fileBase = (spec.id || spec.title).replace(/[^a-z0-9]+/gi, "-").toLowerCase();
-  const msg = chartMessage(spec);
-  const exportBtn = (format) => h("button", {
-    type: "button", class: "small", text: format.toUpperCase(),
-    "aria-label": `Download “${spec.title}” as ${format.toUpperCase()}`,
-    onclick: () => exportFigure(plotEl, spec, format, fileBase,
-      [full ? "" : offText, ...extra]),
-  });
-  const help = spec.help ? h("a", {
-    class: "help", href: `/methods#${encodeURIComponent(spec.help)}`, text: "?",
-    title: spec.note || spec.title, "aria-label": `About “${spec.title}” (methods)`,
-  }) : null;
-  const traces = (spec.traces || []).map(applyFloor);
-  const scaled = msg ? null : estimateRange(spec, traces);
+/** Caption lines under a chart: floored values and traces drawn on top of each other. */
+function captionExtras(traces, msg) {
   const extra = [];
   const floored = traces.filter((t) => t.floored);
   if (floored.length) {
@@ -506,48 +487,90 @@ export function chartCard(spec) {
     extra.push(`Drawn on top of each other (equal values): ${same.map((g) => g.join(" = "))
       .join("; ")}.`);
   }
-  const offText = scaled ? offscaleText(scaled.offscale, spec.x?.title) : "";
-  const offLine = offText ? h("p", { class: "offscale", text: offText }) : null;
-  let full = false;
-  const toggle = scaled && scaled.offscale.length ? h("button", {
+  return extra;
+}
+
+/** The "?" link of a chart to its methods section, or null. */
+function chartHelp(spec) {
+  return spec.help ? h("a", {
+    class: "help", href: `/methods#${encodeURIComponent(spec.help)}`, text: "?",
+    title: spec.note || spec.title, "aria-label": `About “${spec.title}” (methods)`,
+  }) : null;
+}
+
+/** A card's drawing state: its traces, the estimate range, and whether the full range shows. */
+function chartState(spec) {
+  const msg = chartMessage(spec);
+  const traces = (spec.traces || []).map(applyFloor);
+  const scaled = msg ? null : estimateRange(spec, traces);
+  return {
+    spec, msg, traces, scaled, full: false, extra: captionExtras(traces, msg),
+    offText: scaled ? offscaleText(scaled.offscale, spec.x?.title) : "",
+    styles: assignStyles(traces),
+  };
+}
+
+/** Draw (or redraw) the plot of `st` into `plotEl`, at the estimate or the full range. */
+async function drawChart(st, plotEl, offLine) {
+  const Plotly = await loadPlotly();
+  const data = st.traces.flatMap((t, i) => plotlyTraces(t, st.styles[i], i));
+  const range = st.full ? null : st.scaled;
+  if (range) data.push(...offscaleTraces(range.offscale, st.styles));
+  if (offLine) offLine.hidden = st.full;
+  await Plotly.react(plotEl, data, layoutOf(st.spec, st.traces, range, chartTheme()), {
+    responsive: true, displaylogo: false, modeBarButtonsToRemove: ["toImage"],
+  });
+}
+
+/** The chart's buttons: full range / fit estimates (when values lie off scale), PNG, SVG. */
+function chartActions(st, plotEl, redraw) {
+  const { spec } = st;
+  const fileBase = (spec.id || spec.title).replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+  const exportBtn = (format) => h("button", {
+    type: "button", class: "small", text: format.toUpperCase(),
+    "aria-label": `Download “${spec.title}” as ${format.toUpperCase()}`,
+    onclick: () => exportFigure(plotEl, spec, format, fileBase,
+      [st.full ? "" : st.offText, ...st.extra]),
+  });
+  const toggle = st.scaled && st.scaled.offscale.length ? h("button", {
     type: "button", class: "small range-toggle", text: "Full range", "aria-pressed": "false",
     onclick: async () => {
-      full = !full;
-      toggle.setAttribute("aria-pressed", String(full));
-      toggle.textContent = full ? "Fit estimates" : "Full range";
-      await draw();
+      st.full = !st.full;
+      toggle.setAttribute("aria-pressed", String(st.full));
+      toggle.textContent = st.full ? "Fit estimates" : "Full range";
+      await redraw();
     },
   }) : null;
+  return h("div", { class: "chart-actions" }, toggle, exportBtn("png"), exportBtn("svg"));
+}
+
+let counter = 0;
+
+/** A card holding the chart of `spec`; call the returned `plot()` once it is in the document. */
+export function chartCard(spec) {
+  counter += 1;
+  const plotEl = h("div", { class: "plot", id: `plot-${counter}`, role: "img",
+    "aria-label": spec.title });
+  const st = chartState(spec);
+  const offLine = st.offText ? h("p", { class: "offscale", text: st.offText }) : null;
+  const draw = () => drawChart(st, plotEl, offLine);
   const card = h("figure", { class: "chart", dataset: { chartId: spec.id || "" } },
     h("div", { class: "chart-head" },
-      h("div", { class: "chart-title" }, h("h3", { text: spec.title }), help),
-      msg ? null : h("div", { class: "chart-actions" }, toggle, exportBtn("png"),
-        exportBtn("svg"))),
-    msg ? h("p", { class: "chart-empty", role: "status", text: msg }) : plotEl,
+      h("div", { class: "chart-title" }, h("h3", { text: spec.title }), chartHelp(spec)),
+      st.msg ? null : chartActions(st, plotEl, draw)),
+    st.msg ? h("p", { class: "chart-empty", role: "status", text: st.msg }) : plotEl,
     offLine,
-    spec.note || extra.length ? h("figcaption", {}, [spec.note, ...extra].filter(Boolean)
-      .join(" ")) : null);
-  if (msg) card.dataset.empty = "true";
-
-  const styles = assignStyles(traces);
-  async function draw() {
-    const Plotly = await loadPlotly();
-    const data = traces.flatMap((t, i) => plotlyTraces(t, styles[i], i));
-    const range = full ? null : scaled;
-    if (range) data.push(...offscaleTraces(range.offscale, styles));
-    if (offLine) offLine.hidden = full;
-    await Plotly.react(plotEl, data, layoutOf(spec, traces, range, chartTheme()), {
-      responsive: true, displaylogo: false, modeBarButtonsToRemove: ["toImage"],
-    });
-  }
+    spec.note || st.extra.length ? h("figcaption", {}, [spec.note, ...st.extra]
+      .filter(Boolean).join(" ")) : null);
+  if (st.msg) card.dataset.empty = "true";
   const plot = async () => {
-    if (msg) {
+    if (st.msg) {
       card.dataset.points = "0";
       return;
     }
     try {
       await draw();
-      card.dataset.points = String(traces.reduce((n, t) => n + t.y.length, 0));
+      card.dataset.points = String(st.traces.reduce((n, t) => n + t.y.length, 0));
     } catch (err) {
       plotEl.replaceWith(h("p", { class: "chart-empty msg-error", role: "alert",
         text: `Chart not drawn: ${err.message}.` }));

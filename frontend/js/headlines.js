@@ -1,9 +1,11 @@
-// Headline numbers: what each one means, which way is good, what chance gives, and how it is
-// shown with its interval. One table of definitions serves the models list, the compare page and
-// the dashboard's cards, so their tooltips and texts never disagree.
+// Headline numbers: which way is good, what chance gives, and how each is shown with its
+// interval. Units and definitions come from the server's schema (the Headline component of
+// /openapi.json, via units.js), so the models list, the compare page and the dashboard's cards
+// read the one text the server declares.
 
 import { fmt, fmtInterval, fmtNotDetected, h } from "./dom.js";
 import { verdictOf } from "./sections/surplus.js";
+import { fieldAt, unitLabel } from "./units.js";
 
 const isNum = (v) => typeof v === "number" && Number.isFinite(v);
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -49,29 +51,26 @@ const pct = (v) => `${fmt(100 * v, v < 0.1 ? 1 : 0)}%`;
 /**
  * Every headline metric. `text`: the main display (with its interval); `sub`: a second line
  * (the labelled own-prototype lift, the ECE beside the gap, the estimate under a verdict);
- * `warn`: a caveat shown beside the value. `good`, `chance(model)` and `def` feed the tooltip.
+ * `warn`: a caveat shown beside the value. `good` and `chance(model)` feed the tooltip with
+ * the server's unit and definition. `field`: where the schema describes a metric the Headline
+ * component does not carry (an AnalysisResult path); by default `Headline.<key>`.
  */
 export const METRICS = [
   {
-    key: "mean_nll", label: "NLL", unit: "nats/token", anchor: "nll", arrow: "↓",
-    def: "Mean negative log-likelihood −log p(y_t | x_≤t) of the next token over the scored "
-      + "tokens (95% bootstrap interval over windows).",
+    key: "mean_nll", label: "NLL", anchor: "nll", arrow: "↓",
     good: "lower is better",
     chance: (m) => (uniformNats(m) ? `a uniform predictor scores ln V = ${fmt(uniformNats(m))}`
       : "a uniform predictor scores ln V (V = vocabulary size)"),
   },
   {
-    key: "mean_entropy", label: "Entropy H(p)", unit: "nats/token", anchor: "nll", arrow: "≈",
-    def: "Mean entropy of the model's predictive distribution: how uncertain it says it is.",
+    key: "mean_entropy", label: "Entropy H(p)", anchor: "nll", arrow: "≈",
     good: "no better direction on its own: it should match the NLL (see the calibration gap)",
     chance: (m) => (uniformNats(m) ? `a uniform predictor has ln V = ${fmt(uniformNats(m))}`
       : "a uniform predictor has ln V"),
   },
   {
-    key: "calibration_gap", label: "Calibration gap", unit: "nats", anchor: "calibration",
+    key: "calibration_gap", label: "Calibration gap", anchor: "calibration",
     arrow: "→0",
-    def: "Mean NLL − mean entropy: > 0 over-confident, < 0 under-confident. Shown beside the "
-      + "top-1 ECE and the gap relative to the entropy.",
     good: "closer to 0 is better, but only together with a low NLL",
     chance: () => "a uniform predictor has gap 0 and ECE ≈ 0 (trivially calibrated): a "
       + "near-uniform model is flagged instead of praised",
@@ -84,25 +83,18 @@ export const METRICS = [
     warnShort: "near-uniform",
   },
   {
-    key: "ece", label: "Top-1 ECE", unit: "fraction", anchor: "calibration", arrow: "↓",
-    def: "Expected calibration error of the top-1 confidence against top-1 accuracy (15 "
-      + "equal-mass bins).",
+    key: "ece", label: "Top-1 ECE", anchor: "calibration", arrow: "↓",
     good: "lower is better, together with a low NLL",
     chance: () => "≈ 0 for a uniform predictor (never confident, never right)",
   },
   {
-    key: "top1_accuracy", label: "Top-1 accuracy", unit: "fraction", anchor: "nll", arrow: "↑",
-    def: "Fraction of tokens whose most probable prediction is the actual next token.",
+    key: "top1_accuracy", label: "Top-1 accuracy", anchor: "nll", arrow: "↑",
+    field: "entropy.summary.top1_accuracy",
     good: "higher is better",
     chance: (m) => (isNum(m?.vocab_size) ? `1/V = ${fmt(1 / m.vocab_size)}` : "1/V"),
   },
   {
-    key: "surplus_k2", label: "Surplus K=2", unit: "nats", anchor: "verdicts", arrow: "↑",
-    def: "Surplus_2 = I(H_t; Y_{t+1} | Y_t): information the hidden state holds about the "
-      + "token after next beyond the next token, from held-out probes, with its 95% interval. "
-      + "“not detected (≤ b)”: the interval does not lie above 0 (no surplus found at this "
-      + "sample size, not a measured zero); b is the upper bound H(Y_{t+1} | Y_t). "
-      + "“insufficient data”: too few windows to decide.",
+    key: "surplus_k2", label: "Surplus K=2", anchor: "verdicts", arrow: "↑",
     good: "higher means more lookahead in the state",
     chance: () => "0 for a state with no lookahead (e.g. a random-init model)",
     text: (hd) => {
@@ -121,28 +113,20 @@ export const METRICS = [
     warnShort: "probe capped",
   },
   {
-    key: "alignment_lift_last", label: "Lift (model-free)", unit: "A / A_rand",
+    key: "alignment_lift_last", label: "Lift (model-free)",
     anchor: "alignment", arrow: "↑",
-    def: "Alignment lift A / A_rand at the last layer with the model-free data-side "
-      + "same-next-token kernel (identical for every model on the same corpus and contexts), "
-      + "with its 95% jackknife interval over windows. Comparable only between results on the "
-      + "same corpus, contexts and N.",
     good: "higher is better",
     chance: () => "1 = chance (A_rand, centred basis of N − 1 dimensions)",
   },
   {
-    key: "alignment_lift_proto_last", label: "Lift (own prototypes)", unit: "A / A_rand",
+    key: "alignment_lift_proto_last", label: "Lift (own prototypes)",
     anchor: "kernels", arrow: "↑",
-    def: "The same lift with the data-side K_proto built from this model's own unembedding "
-      + "prototypes: a different kernel per model, so not for ranking models.",
     good: "higher is better within one model",
     chance: () => "1 = chance",
   },
   {
-    key: "effective_rank_last", label: "Eff. rank (last)", unit: "dimensions",
+    key: "effective_rank_last", label: "Eff. rank (last)",
     anchor: "representation", arrow: "≈",
-    def: "Effective rank exp(entropy of the normalised eigenvalues) of the last layer's "
-      + "hidden-state covariance on the sampled contexts.",
     good: "no better direction: describes how spread the representation is",
     chance: () => "a random-init model's is usually high (nearly isotropic states)",
   },
@@ -150,10 +134,21 @@ export const METRICS = [
 
 export const metric = (key) => METRICS.find((m) => m.key === key);
 
+/** Unit and definition of a metric as the server's schema declares them ("" until loaded). */
+export function schemaOf(m) {
+  return m.field ? fieldAt(m.field) : fieldAt(m.key, "Headline");
+}
+
+/** The display text of a metric's unit ("" for a dimensionless number). */
+export const metricUnit = (m) => unitLabel(schemaOf(m).unit);
+
 /** The tooltip of a metric: definition, good direction, chance level, where it is defined. */
 export function tooltip(m, model) {
-  return [`${m.label} (${m.unit}). ${m.def}`, `Good: ${m.good}.`,
-    `Chance: ${m.chance(model)}.`, `Methods: ${methodsUrl(m.anchor)}`].join("\n");
+  const { help } = schemaOf(m);
+  const unit = metricUnit(m);
+  return [`${m.label}${unit ? ` (${unit})` : ""}.${help ? ` ${help}` : ""}`,
+    `Good: ${m.good}.`, `Chance: ${m.chance(model)}.`, `Methods: ${methodsUrl(m.anchor)}`]
+    .join("\n");
 }
 
 /** The main text of a metric for one headline. */

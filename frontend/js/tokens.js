@@ -96,6 +96,166 @@ function tooltip(view, t, quantity) {
   return parts;
 }
 
+/** The legend of quantity `q`: title and "?" link, one swatch per bin, the scale's range. */
+function legendContent(q, scale, bins, defined) {
+  return [
+    h("span", { class: "legend-title" }, `${q.label}${q.unit ? ` (${q.unit})` : ""} `,
+      h("a", { href: `/methods#${q.help}`, class: "help", title: q.description, text: "?",
+        "aria-label": `How ${q.label} is computed` })),
+    h("ul", { class: "swatches" }, bins.map((b, i) => h("li", { dataset: { bin: i,
+      lo: b.lo, hi: b.hi } }, h("span", { class: "swatch", dataset: { colour: b.colour } }),
+    h("span", { text: b.label }))),
+    h("li", { dataset: { bin: -1 } }, h("span", { class: "swatch none" }),
+      h("span", { text: q.sampled_only ? "not a sampled context" : "no prediction" }))),
+    h("p", { class: "muted small", text: `${q.description} Scale: ${fmt(scale.low)} to `
+      + `${fmt(scale.high)} over every window of this result`
+      + `${q.kind === "binary" ? "" : " (1st–99th percentile; beyond it, the end colours)"}.`
+      + (q.sampled_only ? ` ${defined.length} sampled context(s) in this window.` : "") }),
+  ];
+}
+
+/** One span per token of the window, coloured by its bin of quantity `q`. */
+function tokenSpans(view, q, scale, bins, values) {
+  const sampled = new Set(view.sampled.map((c) => c.position));
+  return view.tokens.map((tok, t) => {
+    const v = values[t];
+    const bin = binOf(v, q, scale);
+    const span = h("span", {
+      class: `tok${bin < 0 ? " na" : ""}${sampled.has(t) ? " sampled" : ""}`,
+      tabindex: t === 0 ? "0" : "-1", // one tab stop; arrow keys move between tokens
+      dataset: { position: t, bin, value: v === null || v === undefined ? "" : v },
+      text: shown(tok),
+    });
+    if (bin >= 0) {
+      const colour = bins[bin].colour;
+      span.style.backgroundColor = colour;
+      if (DARK.has(colour)) span.classList.add("on-dark");
+    }
+    return span;
+  });
+}
+
+/** The chosen quantity of the tab's state `s` (the first when none is chosen). */
+const quantityOf = (s) => s.view.quantities.find((q) => q.key === s.quantitySelect.value)
+  || s.view.quantities[0];
+
+const fillQuantities = (s) => replace(s.quantitySelect, s.view.quantities.map((q) => h(
+  "option", { value: q.key, text: q.label })));
+
+/** The card of the token `span`: top-5 next tokens and the lens, below the token. */
+function showTip(s, span) {
+  const { tip, text } = s;
+  const t = Number(span.dataset.position);
+  replace(tip, tooltip(s.view, t, quantityOf(s)));
+  for (const bar of tip.querySelectorAll(".pbar")) {
+    bar.style.width = `${Math.max(1, Math.round(Number(bar.dataset.p) * 60))}px`;
+  }
+  tip.hidden = false;
+  tip.dataset.position = String(t);
+  // Below the token, kept inside the text box.
+  const box = text.getBoundingClientRect();
+  const r = span.getBoundingClientRect();
+  tip.style.left = `${Math.max(0, Math.min(r.left - box.left, box.width - 320))}px`;
+  tip.style.top = `${r.bottom - box.top + text.scrollTop + 4}px`;
+}
+
+/** Legend, coloured text, the pinned card and the notes of the current window and quantity. */
+function draw(s) {
+  const q = quantityOf(s);
+  const scale = s.view.scales[q.key];
+  const bins = legendBins(q, scale);
+  const values = s.view.values[q.key] || [];
+  const defined = values.filter((v) => v !== null && v !== undefined);
+  replace(s.legend, ...legendContent(q, scale, bins, defined));
+  for (const sw of s.legend.querySelectorAll(".swatch[data-colour]")) {
+    sw.style.backgroundColor = sw.dataset.colour;
+  }
+  replace(s.text, tokenSpans(s.view, q, scale, bins, values));
+  if (s.pinned !== null) {
+    const span = s.text.querySelector(`[data-position="${s.pinned}"]`);
+    if (span) showTip(s, span);
+  }
+  replace(s.notes, s.view.notes.map((n) => h("li", { text: n })));
+  s.panel.dataset.window = String(s.view.window);
+  s.panel.dataset.quantity = q.key;
+}
+
+/** Show window `w` (clamped to the result's windows), keeping the chosen quantity. */
+async function load(s, w) {
+  const n = Math.max(0, Math.min(s.view.num_windows - 1, Math.trunc(Number(w) || 0)));
+  s.windowInput.value = String(n);
+  if (n === s.view.window) return;
+  const keep = s.quantitySelect.value;
+  try {
+    s.view = await api.tokens(s.resultId, n);
+    replace(s.status);
+  } catch (err) {
+    replace(s.status, message(`Could not load window ${n}: ${err.message}`, "error"));
+    return;
+  }
+  fillQuantities(s);
+  if (s.view.quantities.some((q) => q.key === keep)) s.quantitySelect.value = keep;
+  s.pinned = null;
+  s.tip.hidden = true;
+  draw(s);
+}
+
+/** Hover, focus and click show a token's card (click pins it); arrow keys move between tokens. */
+function wireText(s) {
+  const { text, tip } = s;
+  const tokenOf = (e) => e.target.closest?.(".tok");
+  text.addEventListener("mouseover", (e) => {
+    const span = tokenOf(e);
+    if (span && s.pinned === null) showTip(s, span);
+  });
+  text.addEventListener("focusin", (e) => {
+    const span = tokenOf(e);
+    if (span) showTip(s, span);
+  });
+  text.addEventListener("mouseleave", () => {
+    if (s.pinned === null) tip.hidden = true;
+  });
+  text.addEventListener("click", (e) => {
+    const span = tokenOf(e);
+    if (!span) return;
+    const t = Number(span.dataset.position);
+    s.pinned = s.pinned === t ? null : t;
+    showTip(s, span);
+  });
+  text.addEventListener("keydown", (e) => {
+    const span = tokenOf(e);
+    const step = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity }[e.key];
+    if (!span || step === undefined) return;
+    e.preventDefault();
+    const all = text.querySelectorAll(".tok");
+    const t = Math.max(0, Math.min(all.length - 1, Number(span.dataset.position) + step));
+    span.tabIndex = -1;
+    all[t].tabIndex = 0;
+    all[t].focus();
+  });
+}
+
+/** The window and quantity controls. */
+function toolbar(s) {
+  s.quantitySelect.addEventListener("change", () => {
+    draw(s);
+    // An open card shows the chosen quantity: redraw it for its token (it went stale before).
+    const open = s.tip.hidden ? null
+      : s.text.querySelector(`.tok[data-position="${s.tip.dataset.position}"]`);
+    if (open) showTip(s, open);
+  });
+  s.windowInput.addEventListener("change", () => load(s, s.windowInput.value));
+  const prev = h("button", { type: "button", class: "small", text: "◀ Previous",
+    onclick: () => load(s, s.view.window - 1) });
+  const next = h("button", { type: "button", class: "small", text: "Next ▶",
+    onclick: () => load(s, s.view.window + 1) });
+  return h("div", { class: "toolbar" },
+    h("label", { for: "tokens-window", text: "Window" }), s.windowInput,
+    h("span", { class: "muted", id: "tokens-count", text: `of 0–${s.view.num_windows - 1} `
+      + `(${s.view.window_len} tokens each)` }), prev, next,
+    h("label", { for: "tokens-quantity", text: "Colour by" }), s.quantitySelect);
+}
+
 /** Render the Tokens tab for result `resultId` into `panel`. */
 export async function renderTokens(panel, resultId) {
   panel.append(h("p", { class: "lede", text: "The text of one analysed window. Each token is "
@@ -114,153 +274,20 @@ export async function renderTokens(panel, resultId) {
     panel.dataset.ready = "true";
     return;
   }
-  const windowInput = h("input", { type: "number", id: "tokens-window", min: 0,
-    max: view.num_windows - 1, step: 1, value: 0, inputmode: "numeric" });
-  const quantitySelect = h("select", { id: "tokens-quantity" });
-  const fill = () => replace(quantitySelect, view.quantities.map((q) => h("option", {
-    value: q.key, text: q.label })));
-  fill();
-  const legend = h("div", { class: "token-legend", id: "tokens-legend" });
-  const text = h("div", { class: "token-text", id: "token-text", lang: "" });
-  const tip = h("div", { class: "token-tip", id: "token-tip", role: "tooltip", hidden: true });
-  const notes = h("ul", { class: "notes" });
-  let pinned = null;
-
-  const quantity = () => view.quantities.find((q) => q.key === quantitySelect.value)
-    || view.quantities[0];
-
-  function showTip(span) {
-    const t = Number(span.dataset.position);
-    replace(tip, tooltip(view, t, quantity()));
-    for (const bar of tip.querySelectorAll(".pbar")) {
-      bar.style.width = `${Math.max(1, Math.round(Number(bar.dataset.p) * 60))}px`;
-    }
-    tip.hidden = false;
-    tip.dataset.position = String(t);
-    // Below the token, kept inside the text box.
-    const box = text.getBoundingClientRect();
-    const r = span.getBoundingClientRect();
-    tip.style.left = `${Math.max(0, Math.min(r.left - box.left, box.width - 320))}px`;
-    tip.style.top = `${r.bottom - box.top + text.scrollTop + 4}px`;
-  }
-
-  function draw() {
-    const q = quantity();
-    const scale = view.scales[q.key];
-    const bins = legendBins(q, scale);
-    const values = view.values[q.key] || [];
-    const defined = values.filter((v) => v !== null && v !== undefined);
-    replace(legend,
-      h("span", { class: "legend-title" }, `${q.label}${q.unit ? ` (${q.unit})` : ""} `,
-        h("a", { href: `/methods#${q.help}`, class: "help", title: q.description, text: "?",
-          "aria-label": `How ${q.label} is computed` })),
-      h("ul", { class: "swatches" }, bins.map((b, i) => h("li", { dataset: { bin: i,
-        lo: b.lo, hi: b.hi } }, h("span", { class: "swatch", dataset: { colour: b.colour } }),
-      h("span", { text: b.label }))),
-      h("li", { dataset: { bin: -1 } }, h("span", { class: "swatch none" }),
-        h("span", { text: q.sampled_only ? "not a sampled context" : "no prediction" }))),
-      h("p", { class: "muted small", text: `${q.description} Scale: ${fmt(scale.low)} to `
-        + `${fmt(scale.high)} over every window of this result`
-        + `${q.kind === "binary" ? "" : " (1st–99th percentile; beyond it, the end colours)"}.`
-        + (q.sampled_only ? ` ${defined.length} sampled context(s) in this window.` : "") }));
-    for (const sw of legend.querySelectorAll(".swatch[data-colour]")) {
-      sw.style.backgroundColor = sw.dataset.colour;
-    }
-    const sampled = new Set(view.sampled.map((c) => c.position));
-    replace(text, view.tokens.map((tok, t) => {
-      const v = values[t];
-      const bin = binOf(v, q, scale);
-      const span = h("span", {
-        class: `tok${bin < 0 ? " na" : ""}${sampled.has(t) ? " sampled" : ""}`,
-        tabindex: t === 0 ? "0" : "-1", // one tab stop; arrow keys move between tokens
-        dataset: { position: t, bin, value: v === null || v === undefined ? "" : v },
-        text: shown(tok),
-      });
-      if (bin >= 0) {
-        const colour = bins[bin].colour;
-        span.style.backgroundColor = colour;
-        if (DARK.has(colour)) span.classList.add("on-dark");
-      }
-      return span;
-    }));
-    if (pinned !== null) {
-      const span = text.querySelector(`[data-position="${pinned}"]`);
-      if (span) showTip(span);
-    }
-    replace(notes, view.notes.map((n) => h("li", { text: n })));
-    panel.dataset.window = String(view.window);
-    panel.dataset.quantity = q.key;
-  }
-
-  async function load(w) {
-    const n = Math.max(0, Math.min(view.num_windows - 1, Math.trunc(Number(w) || 0)));
-    windowInput.value = String(n);
-    if (n === view.window) return;
-    const keep = quantitySelect.value;
-    try {
-      view = await api.tokens(resultId, n);
-      replace(status);
-    } catch (err) {
-      replace(status, message(`Could not load window ${n}: ${err.message}`, "error"));
-      return;
-    }
-    fill();
-    if (view.quantities.some((q) => q.key === keep)) quantitySelect.value = keep;
-    pinned = null;
-    tip.hidden = true;
-    draw();
-  }
-
-  text.addEventListener("mouseover", (e) => {
-    const span = e.target.closest?.(".tok");
-    if (span && pinned === null) showTip(span);
-  });
-  text.addEventListener("focusin", (e) => {
-    const span = e.target.closest?.(".tok");
-    if (span) showTip(span);
-  });
-  text.addEventListener("mouseleave", () => {
-    if (pinned === null) tip.hidden = true;
-  });
-  text.addEventListener("click", (e) => {
-    const span = e.target.closest?.(".tok");
-    if (!span) return;
-    const t = Number(span.dataset.position);
-    pinned = pinned === t ? null : t;
-    showTip(span);
-  });
-  text.addEventListener("keydown", (e) => {
-    const span = e.target.closest?.(".tok");
-    const step = { ArrowRight: 1, ArrowLeft: -1, Home: -Infinity, End: Infinity }[e.key];
-    if (!span || step === undefined) return;
-    e.preventDefault();
-    const all = text.querySelectorAll(".tok");
-    const t = Math.max(0, Math.min(all.length - 1, Number(span.dataset.position) + step));
-    span.tabIndex = -1;
-    all[t].tabIndex = 0;
-    all[t].focus();
-  });
-  quantitySelect.addEventListener("change", () => {
-    draw();
-    // An open card shows the chosen quantity: redraw it for its token (it went stale before).
-    const open = tip.hidden ? null : text.querySelector(`.tok[data-position="${tip.dataset.position}"]`);
-    if (open) showTip(open);
-  });
-  windowInput.addEventListener("change", () => load(windowInput.value));
-  const prev = h("button", { type: "button", class: "small", text: "◀ Previous",
-    onclick: () => load(view.window - 1) });
-  const next = h("button", { type: "button", class: "small", text: "Next ▶",
-    onclick: () => load(view.window + 1) });
-
-  replace(body,
-    h("div", { class: "toolbar" },
-      h("label", { for: "tokens-window", text: "Window" }), windowInput,
-      h("span", { class: "muted", id: "tokens-count", text: `of 0–${view.num_windows - 1} `
-        + `(${view.window_len} tokens each)` }), prev, next,
-      h("label", { for: "tokens-quantity", text: "Colour by" }), quantitySelect),
-    legend,
-    h("div", { class: "token-box" }, text, tip),
-    notes);
-  draw();
+  // The tab's state: the current window's view, the pinned token, and the elements.
+  const s = {
+    view, resultId, panel, status, pinned: null,
+    windowInput: h("input", { type: "number", id: "tokens-window", min: 0,
+      max: view.num_windows - 1, step: 1, value: 0, inputmode: "numeric" }),
+    quantitySelect: h("select", { id: "tokens-quantity" }),
+    legend: h("div", { class: "token-legend", id: "tokens-legend" }),
+    text: h("div", { class: "token-text", id: "token-text", lang: "" }),
+    tip: h("div", { class: "token-tip", id: "token-tip", role: "tooltip", hidden: true }),
+    notes: h("ul", { class: "notes" }),
+  };
+  fillQuantities(s);
+  wireText(s);
+  replace(body, toolbar(s), s.legend, h("div", { class: "token-box" }, s.text, s.tip), s.notes);
+  draw(s);
   panel.dataset.ready = "true";
 }

@@ -19,20 +19,35 @@ from tests.browser.conftest import UI, Service
 pytestmark = pytest.mark.browser
 
 UNCERTAIN = {  # a near-uniform model whose surplus had too few windows, probes capped
-    "calibration_gap": 0.217, "ece": 0.0001, "calibration_gap_relative": 0.02,
-    "surplus_k2": 0.01, "surplus_k2_low": -0.02, "surplus_k2_high": 0.04,
-    "surplus_k2_verdict": "insufficient data", "surplus_k2_detected": False,
-    "surplus_k2_upper": 1.25, "surplus_capped": True,
-    "alignment_kernel": "lin", "alignment_lift_last": 1.287, "alignment_lift_last_low": 1.2,
-    "alignment_lift_last_high": 1.37, "alignment_lift_proto_last": 1.506,
-    "alignment_lift_proto_last_low": 1.4, "alignment_lift_proto_last_high": 1.6,
+    "calibration_gap": 0.217,
+    "calibration_gap_low": None,
+    "calibration_gap_high": None,
+    "ece": 0.0001,
+    "calibration_gap_relative": 0.02,
+    "surplus_k2": 0.01,
+    "surplus_k2_low": -0.02,
+    "surplus_k2_high": 0.04,
+    "surplus_k2_verdict": "insufficient data",
+    "surplus_k2_detected": False,
+    "surplus_k2_upper": 1.25,
+    "surplus_capped": True,
+    "alignment_kernel": "lin",
+    "alignment_lift_last": 1.287,
+    "alignment_lift_last_low": 1.2,
+    "alignment_lift_last_high": 1.37,
+    "alignment_lift_proto_last": 1.506,
+    "alignment_lift_proto_last_low": 1.4,
+    "alignment_lift_proto_last_high": 1.6,
 }
 NOT_DETECTED = {
-    "surplus_k2": 0.0, "surplus_k2_low": -0.1, "surplus_k2_high": 0.1,
-    "surplus_k2_verdict": "not detected", "surplus_k2_detected": False,
-    "surplus_k2_upper": 9.681, "surplus_capped": False,
+    "surplus_k2": 0.0,
+    "surplus_k2_low": -0.1,
+    "surplus_k2_high": 0.1,
+    "surplus_k2_verdict": "not detected",
+    "surplus_k2_detected": False,
+    "surplus_k2_upper": 9.681,
+    "surplus_capped": False,
 }
-
 
 
 def edit_model(model: dict[str, Any], service: Service) -> None:
@@ -70,6 +85,9 @@ def test_models_list_columns_explain_themselves(ui: UI, service: Service) -> Non
     assert "↓" in page.locator("th[data-col='nll']").inner_text()
 
     full = service.jobs["full"]["result_id"]
+    # The NLL with its bootstrap interval, from the server's headline.
+    nll = cell(page, full, "nll").locator(".v").inner_text()
+    assert re.fullmatch(r"[\d.]+ \[[\d.]+, [\d.]+\]", nll), nll
     # The model-free lift with its interval; the own-prototype one beside it, labelled.
     assert cell(page, full, "lift").locator(".v").inner_text() == "1.287 [1.2, 1.37]"
     assert cell(page, full, "lift_proto").locator(".v").inner_text() == "1.506 [1.4, 1.6]"
@@ -180,3 +198,45 @@ def test_headline_merge_never_labels_an_own_prototype_lift_model_free(ui: UI) ->
     # 1 ± √(0.4² + 0.4²) on the low side, √(0.3² + 0.3²) on the high side.
     assert out["diff"] == "+1 [0.4343, 1.424]"
     assert out["noInterval"] == "-0.5"
+
+
+def test_a_model_without_a_result_says_why(ui: UI, service: Service) -> None:
+    """A model whose only job failed is listed with "no result yet" and the job's reason."""
+    failed = {
+        "id": 9001,
+        "model_id": 9001,
+        "status": "failed",
+        "error": "CUDA out of memory\nTraceback (most recent call last): ...",
+    }
+
+    def add_model(body: list[dict[str, Any]]) -> None:
+        body.append(
+            {
+                **body[0],
+                "id": 9001,
+                "source": "hf:nobody/broken",
+                "label": None,
+                "run_name": None,
+                "training_step": None,
+                "latest": [],
+            }
+        )
+
+    ui.rewrite("**/api/v1/models", add_model)
+    ui.page.route(
+        "**/api/v1/jobs?*model_id=9001*",
+        lambda route: route.fulfill(
+            json={"items": [{**service.jobs["full"], **failed}], "total": 1}
+        ),
+    )
+    page = ui.goto("#/models")
+    row = page.locator("#models-table tr[data-model-id='9001']")
+    assert "hf:nobody/broken" in row.locator("td.name").inner_text()
+    status = row.locator("td[data-col='status']")
+    assert status.inner_text() == ("No result yet — last job failed: CUDA out of memory job #9001")
+    assert "Traceback" in (status.get_attribute("title") or "")
+    assert status.locator("a").get_attribute("href") == "#/job/9001"
+    # Nothing to compare: its checkbox is off; the rows with results are still listed.
+    assert row.locator("input[type=checkbox]").is_disabled()
+    rid = service.jobs["full"]["result_id"]
+    assert page.locator(f"#models-table tr[data-result-id='{rid}']").count() == 1

@@ -44,8 +44,8 @@ def plotted_traces(page: Any, scope: str) -> list[str]:
 
 
 def nll_column(page: Any) -> list[float]:
-    texts = page.locator("#models-table tbody td:nth-child(8)").all_inner_texts()
-    return [float(t) for t in texts if t != "—"]
+    texts = page.locator("#models-table tbody td:nth-child(8) .v").all_inner_texts()
+    return [float(t.split(" [")[0]) for t in texts if t != "—"]  # the estimate, not its interval
 
 
 def test_models_page_lists_results_sorts_filters_and_shows_html_as_text(
@@ -56,7 +56,7 @@ def test_models_page_lists_results_sorts_filters_and_shows_html_as_text(
     assert rows.count() >= 2
     full = service.jobs["full"]
     row = page.locator(f"#models-table tr[data-result-id='{full['result_id']}']")
-    nll = float(row.locator("td").nth(7).inner_text())
+    nll = float(row.locator("td").nth(7).locator(".v").inner_text().split(" [")[0])
     result = service.api.get(f"/api/v1/results/{full['result_id']}").json()["result"]
     assert nll == pytest.approx(result["entropy"]["summary"]["mean_nll"]["estimate"], rel=1e-3)
     # Surplus K=2 and the spectral headline numbers are filled for the full job; Surplus K=2
@@ -314,7 +314,12 @@ def idle_worker(service: Service, queue: str) -> Iterator[None]:
     try:
         with database.session() as session:
             repo_workers.register(
-                session, "idle", hostname="h", pid=1, device="cpu", memory_bytes=1 << 34,
+                session,
+                "idle",
+                hostname="h",
+                pid=1,
+                device="cpu",
+                memory_bytes=1 << 34,
                 queues=[queue],
             )
         yield

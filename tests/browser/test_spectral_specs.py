@@ -84,8 +84,17 @@ def test_spectral_legends_fit_above_the_plot_area(ui: UI) -> None:
         host.style.width = '640px';
         document.body.append(host);
         m.charts.renderCharts(host, specs);
-        await new Promise(r => setTimeout(r, 300));
-        return [...host.querySelectorAll('figure.chart')].map(fig => {
+        // Wait for what a reader sees: every chart's plot area drawn (not a fixed delay,
+        // which a loaded machine outlasts before Plotly has even loaded).
+        const figs = () => [...host.querySelectorAll('figure.chart')];
+        const drawn = () => figs().length === specs.length
+          && figs().every(fig => fig.querySelector('.js-plotly-plot .nsewdrag'));
+        for (const t0 = Date.now(); !drawn(); ) {
+          if (Date.now() - t0 > 60000) return {undrawn: figs().filter(
+            fig => !fig.querySelector('.js-plotly-plot .nsewdrag')).map(f => f.dataset.chartId)};
+          await new Promise(r => requestAnimationFrame(r));
+        }
+        return figs().map(fig => {
           const plot = fig.querySelector('.js-plotly-plot').getBoundingClientRect();
           const legend = fig.querySelector('g.legend')?.getBoundingClientRect();
           const area = fig.querySelector('.nsewdrag')?.getBoundingClientRect();
@@ -95,7 +104,7 @@ def test_spectral_legends_fit_above_the_plot_area(ui: UI) -> None:
         });
         """,
     )
-    assert out
+    assert isinstance(out, list) and out, out
     for chart in out:
         if chart["legend"] is None:
             continue

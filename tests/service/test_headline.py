@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from markovlens.schema.headline import headline
+from markovlens.schema.headline import Headline, headline
 
 
 def _interval(x: float) -> dict[str, float]:
@@ -146,6 +146,40 @@ def test_ece_and_relative_calibration_gap() -> None:
     h = headline(payload)
     assert h.ece == 0.04 and h.calibration_gap_relative == 0.25
     assert headline({"entropy": {"summary": {"calibration_gap": _interval(0.5)}}}).ece is None
+
+
+def test_nll_and_calibration_gap_intervals_known_answer() -> None:
+    payload = {
+        "entropy": {
+            "summary": {
+                "mean_nll": {"estimate": 3.25, "low": 3.0, "high": 3.5},
+                "calibration_gap": {"estimate": -0.125, "low": -0.25, "high": 0.0},
+                "mean_entropy": 3.375,
+            }
+        }
+    }
+    h = headline(payload)
+    assert (h.mean_nll_low, h.mean_nll, h.mean_nll_high) == (3.0, 3.25, 3.5)
+    assert (h.calibration_gap_low, h.calibration_gap, h.calibration_gap_high) == (
+        -0.25,
+        -0.125,
+        0.0,
+    )
+    # A bare number (older results) has no interval; a non-finite bound is dropped.
+    bare = {"mean_nll": 3.25, "calibration_gap": {"estimate": 0.1, "low": float("nan"), "high": 1}}
+    h = headline({"entropy": {"summary": bare}})
+    assert h.mean_nll == 3.25 and (h.mean_nll_low, h.mean_nll_high) == (None, None)
+    assert (h.calibration_gap_low, h.calibration_gap_high) == (None, 1.0)
+
+
+def test_headline_intervals_declare_the_units_of_their_estimates() -> None:
+    props = Headline.model_json_schema()["properties"]
+    for key in ("mean_nll", "calibration_gap"):
+        for end in ("_low", "_high"):
+            field = props[key + end]
+            assert field["x-unit"] == props[key]["x-unit"] == "nats", key + end
+            assert field["x-direction"] == props[key]["x-direction"], key + end
+            assert field["description"], key + end
 
 
 def _provenanced(corpus: str = "abc", n: int = 2000, **config: object) -> dict[str, object]:

@@ -25,22 +25,59 @@ class Headline(BaseModel):
     """
 
     mean_nll: float | None = metric(
-        "nats", "lower", "Mean next-token negative log-likelihood.", default=None
+        "nats",
+        "lower",
+        "Mean negative log-likelihood −log p(y_t | x_≤t) of the next token over the scored "
+        "tokens, per token (95% bootstrap interval over windows).",
+        default=None,
+    )
+    mean_nll_low: float | None = metric(
+        "nats", "lower", "Low end of the mean NLL's 95% bootstrap interval.", default=None
+    )
+    mean_nll_high: float | None = metric(
+        "nats", "lower", "High end of the mean NLL's 95% bootstrap interval.", default=None
     )
     perplexity: float | None = metric("dimensionless", "lower", "exp(mean NLL).", default=None)
     mean_entropy: float | None = metric(
-        "nats", None, "Mean entropy of the next-token distribution.", default=None
+        "nats",
+        None,
+        "Mean entropy of the model's next-token distribution, per token: how uncertain it "
+        "says it is.",
+        default=None,
     )
     calibration_gap: float | None = metric(
-        "nats", "zero", "mean(nll) − mean(entropy); 0 if calibrated.", default=None
+        "nats",
+        "zero",
+        "Mean NLL − mean entropy: > 0 over-confident, < 0 under-confident, 0 if calibrated. "
+        "Shown beside the top-1 ECE and the gap relative to the entropy.",
+        default=None,
+    )
+    calibration_gap_low: float | None = metric(
+        "nats", "zero", "Low end of the calibration gap's 95% bootstrap interval.", default=None
+    )
+    calibration_gap_high: float | None = metric(
+        "nats", "zero", "High end of the calibration gap's 95% bootstrap interval.", default=None
     )
     calibration_gap_relative: float | None = metric(
         "ratio", "zero", "calibration_gap / mean_entropy.", default=None
     )
     ece: float | None = metric(
-        "probability", "lower", "Expected calibration error of top-1 confidence.", default=None
+        "probability",
+        "lower",
+        "Expected calibration error of the top-1 confidence against top-1 accuracy (15 "
+        "equal-mass bins).",
+        default=None,
     )
-    surplus_k2: float | None = metric("nats", None, "Surplus_2.", default=None)
+    surplus_k2: float | None = metric(
+        "nats",
+        None,
+        "Surplus_2 = I(H_t; Y_{t+1} | Y_t): information the hidden state holds about the token "
+        "after next beyond the next token, from held-out probes, with its 95% interval. "
+        "“not detected (≤ b)”: the interval does not lie above 0 (no surplus found at this "
+        "sample size, not a measured zero); b is the upper bound H(Y_{t+1} | Y_t). "
+        "“insufficient data”: too few windows to decide.",
+        default=None,
+    )
     surplus_k2_low: float | None = metric(
         "nats", None, "Low end of Surplus_2's 95% interval.", default=None
     )
@@ -69,8 +106,10 @@ class Headline(BaseModel):
     alignment_lift_last: float | None = metric(
         "ratio",
         "higher",
-        "Data-side lift A/A_rand at the last layer, same-next-token kernel (model-free: "
-        "comparable across models with equal contexts_key).",
+        "Alignment lift A / A_rand at the last layer with the model-free data-side "
+        "same-next-token kernel (identical for every model on the same corpus and contexts), "
+        "with its 95% jackknife interval over windows. Comparable only between results with "
+        "equal contexts_key (same corpus, contexts and N).",
         default=None,
     )
     alignment_lift_last_low: float | None = metric(
@@ -87,8 +126,8 @@ class Headline(BaseModel):
     alignment_lift_proto_last: float | None = metric(
         "ratio",
         "higher",
-        "Data-side lift at the last layer with the model's own prototypes (a different kernel per "
-        "model: not comparable across models).",
+        "The same lift with the data-side K_proto built from this model's own unembedding "
+        "prototypes: a different kernel per model, so not for ranking models.",
         default=None,
     )
     alignment_lift_proto_last_low: float | None = metric(
@@ -107,7 +146,8 @@ class Headline(BaseModel):
     effective_rank_last: float | None = metric(
         "dimensionless",
         None,
-        "Effective rank exp(−Σ q log q) of the last layer's states.",
+        "Effective rank exp(−Σ q log q) (q: the normalised eigenvalues) of the last layer's "
+        "hidden-state covariance on the sampled contexts.",
         default=None,
     )
 
@@ -227,6 +267,8 @@ def _effective_rank_last(spectral: Any) -> float | None:
 def _entropy_fields(entropy: Any) -> dict[str, Any]:
     summary = _dig(entropy, "summary")
     gap = _number(_dig(summary, "calibration_gap"))
+    gap_low, gap_high = _bounds(_dig(summary, "calibration_gap"))
+    nll_low, nll_high = _bounds(_dig(summary, "mean_nll"))
     mean_entropy = _number(_dig(summary, "mean_entropy"))
     ece = _number(_dig(summary, "ece"))
     if ece is None:
@@ -234,9 +276,13 @@ def _entropy_fields(entropy: Any) -> dict[str, Any]:
     relative = gap / mean_entropy if gap is not None and mean_entropy else None
     return {
         "mean_nll": _number(_dig(summary, "mean_nll")),
+        "mean_nll_low": nll_low,
+        "mean_nll_high": nll_high,
         "perplexity": _number(_dig(summary, "perplexity")),
         "mean_entropy": mean_entropy,
         "calibration_gap": gap,
+        "calibration_gap_low": gap_low,
+        "calibration_gap_high": gap_high,
         "calibration_gap_relative": relative,
         "ece": ece,
     }
@@ -246,14 +292,14 @@ def headline(payload: dict[str, Any]) -> Headline:
     """Extract the headline numbers; None where a section is absent or not a finite number.
 
     Paths (AnalysisResult JSON): ``entropy.summary.{mean_nll, perplexity, mean_entropy,
-    calibration_gap}`` and ``entropy.calibration.ece``; ``surplus.surplus["2"]`` (Surplus_2
-    and its interval), ``surplus.verdict["2"]`` (older results: from ``surplus.detected["2"]``,
-    else from the interval's low > 0), ``surplus.bounds["2"].high``,
-    ``surplus.ceiling["1"].share``, ``surplus.capped``; the data-side ``lift`` (and
-    ``lift_interval``) of ``spectral.alignment`` at the last layer for kernel ``lin`` (the
-    headline) and ``proto`` (own prototypes); the ``effective_rank`` of
-    ``spectral.representation`` at the last layer; ``provenance.corpus.hash`` and
-    ``contexts.num_contexts``.
+    calibration_gap}`` (with the NLL's and the gap's intervals) and
+    ``entropy.calibration.ece``; ``surplus.surplus["2"]`` (Surplus_2 and its interval),
+    ``surplus.verdict["2"]`` (older results: from ``surplus.detected["2"]``, else from the
+    interval's low > 0), ``surplus.bounds["2"].high``, ``surplus.ceiling["1"].share``,
+    ``surplus.capped``; the data-side ``lift`` (and ``lift_interval``) of
+    ``spectral.alignment`` at the last layer for kernel ``lin`` (the headline) and ``proto``
+    (own prototypes); the ``effective_rank`` of ``spectral.representation`` at the last layer;
+    ``provenance.corpus.hash`` and ``contexts.num_contexts``.
     """
     spectral = payload.get("spectral")
     corpus_hash = _dig(payload, "provenance", "corpus", "hash")

@@ -8,7 +8,7 @@ import { PALETTE, renderCharts, setChartContext } from "../charts.js";
 import { download, h, message, modelName, replace } from "../dom.js";
 import {
   difference, estimateOf, fmtDifference, headlineOf, helpLink, METRICS, metricCell, metricText,
-  serverHeadline, surplusVerdict, tooltip,
+  metricUnit, serverHeadline, surplusVerdict, tooltip,
 } from "../headlines.js";
 import { allSpecs } from "../sections/index.js";
 import { loadUnits } from "../units.js";
@@ -159,7 +159,7 @@ function numbersTable(items, heads, comparable, corpus) {
     h("tbody", {}, tableRows(heads).map((mt) => h("tr", { dataset: { metric: mt.key } },
       h("th", { scope: "row", title: tooltip(mt, items[0].model) },
         `${mt.label} ${mt.arrow} `, helpLink(mt, items[0].model),
-        h("div", { class: "muted small", text: mt.unit })),
+        h("div", { class: "muted small", text: metricUnit(mt) })),
       items.map((it, m) => h("td", { class: "num", dataset: { model: m },
         title: `${it.label}: ${metricText(mt, heads[m], it.model)}` },
       metricCell(mt, heads[m], it.model))),
@@ -234,7 +234,7 @@ function trainingSpecs(items, heads) {
     specs.push({
       id: `training.${mt.key}`, title: `${mt.label} over training`, legend: false,
       help: mt.anchor,
-      x: { title: "training step" }, y: { title: mt.unit },
+      x: { title: "training step" }, y: { title: metricUnit(mt) },
       traces: [{ name: items[0].model.run_name, x, y: ests.map((e) => e?.estimate ?? null),
         ...(banded ? { low: ests.map((e) => e?.low ?? null), high: ests.map((e) => e?.high
           ?? null) } : {}), role: "estimate", hollow, color: PALETTE[0],
@@ -273,32 +273,11 @@ async function compareFound(requested) {
   return { data: found.length ? await api.compare(found) : null, missing };
 }
 
-export async function render(main, { params }) {
-  let ids = [...new Set((params.get("results") || "").split(",").map(Number)
-    .filter((n) => n > 0))];
-  const [candidates] = await Promise.all([candidatesOf(), loadUnits()]);
-  if (ids.length === 0) {
-    replace(main, h("h1", { text: "Compare" }),
-      message("Choose two or more results on the Models page to compare them.", "info"),
-      h("p", {}, h("a", { href: "#/models", text: "Go to Models" })),
-      modelKey([], ids, candidates));
-    return null;
-  }
-  const { data, missing } = await compareFound(ids);
-  const notFound = missing.length ? message(`${missing.length === 1 ? "Result" : "Results"} `
-    + `${missing.join(", ")} not found (deleted, or a wrong id in the link): left out of the `
-    + "comparison.", "info") : null;
-  if (!data) {
-    replace(main, h("h1", { text: "Compare" }), notFound,
-      h("p", {}, h("a", { href: "#/models", text: "Go to Models" })),
-      modelKey([], [], candidates));
-    return null;
-  }
-  ids = ids.filter((id) => !missing.includes(id)); // links, CSV and the key use what exists
+/** The compared results, each with its display label (same model twice: corpus and preset). */
+function itemsOf(data) {
   const items = (data.items || []).map((it) => ({
     ...it, resultId: it.result?.id, label: modelName(it.model),
   }));
-  // Same model twice (different corpora / presets): say which.
   const counts = new Map();
   for (const it of items) counts.set(it.label, (counts.get(it.label) || 0) + 1);
   for (const it of items) {
@@ -307,11 +286,11 @@ export async function render(main, { params }) {
       it.label = `${it.label} (${prov?.corpus?.source ?? "?"}, ${prov?.config?.preset ?? "?"})`;
     }
   }
-  const heads = items.map((it) => headlineOf(it.result?.result || {},
-    serverHeadline(it.model, it.resultId)));
-  const comparable = liftsComparable(heads);
-  const corpus = sameCorpus(heads);
-  // Exported figures carry no on-page key: name each model's colour in their caption.
+  return items;
+}
+
+/** Exported figures carry no on-page key: name each model's colour in their caption. */
+function setCompareContext(items, ids) {
   const corpora = [...new Set(items.map((it) => it.result?.result?.provenance?.corpus?.source))];
   setChartContext({
     model: items.map((it, m) => `${it.label} (${COLOUR_NAMES[m % COLOUR_NAMES.length]})`)
@@ -319,23 +298,21 @@ export async function render(main, { params }) {
     corpus: corpora.filter(Boolean).join(", "),
     provenance: `results ${ids.join(", ")}; each model's provenance: Export JSON`,
   });
-  const checkpoints = isCheckpointSeries(items);
+}
+
+function exportButtons(data, ids) {
   const stem = `markovlens-compare-${ids.join("-")}`;
-  const exports = h("div", { class: "exports" },
+  return h("div", { class: "exports" },
     h("button", { type: "button", id: "export-json", text: "Export JSON",
       onclick: () => download(`${stem}.json`, JSON.stringify(data, null, 2),
         "application/json") }),
     // The server's CSV (api/csvexport.py): result_id,path,value, the per-result rows.
     h("button", { type: "button", id: "export-csv", text: "Export CSV",
       onclick: async () => download(`${stem}.csv`, await api.compareCsv(ids), "text/csv") }));
-  replace(main, h("div", { class: "toolbar" }, h("h1", { text: "Compare" }), exports), notFound,
-    h("p", { class: "lede", text: `${items.length} results. Each model keeps its colour on every `
-      + "chart; the line style says which quantity. Differences are against the first result. "
-      + (checkpoints ? "These are checkpoints of one run: headline numbers are also drawn "
-        + "against the training step." : "") }),
-    modelKey(items, ids, candidates),
-    comparabilityNote(items, heads, comparable, corpus),
-    h("div", { class: "table-wrap" }, numbersTable(items, heads, comparable, corpus)));
+}
+
+/** The charts: over training (checkpoints), then overlays; spectral ones only on one axis. */
+function appendCharts(main, items, heads, comparable, checkpoints) {
   if (checkpoints) {
     main.append(h("h2", { text: "Over training" }));
     renderCharts(main, trainingSpecs(items, heads));
@@ -350,5 +327,46 @@ export async function render(main, { params }) {
       + "tab:", "info"), h("ul", {}, items.map((it) => h("li", {}, h("a", {
       href: `#/model/${it.model.id}?result=${it.resultId}&tab=spectrum`, text: it.label })))));
   }
+}
+
+/** Nothing (left) to compare: say so, with the way to the Models page. */
+function renderEmpty(main, note, candidates, ids) {
+  replace(main, h("h1", { text: "Compare" }), note,
+    h("p", {}, h("a", { href: "#/models", text: "Go to Models" })),
+    modelKey([], ids, candidates));
+  return null;
+}
+
+export async function render(main, { params }) {
+  let ids = [...new Set((params.get("results") || "").split(",").map(Number)
+    .filter((n) => n > 0))];
+  const [candidates] = await Promise.all([candidatesOf(), loadUnits()]);
+  if (ids.length === 0) {
+    return renderEmpty(main, message("Choose two or more results on the Models page to compare "
+      + "them.", "info"), candidates, ids);
+  }
+  const { data, missing } = await compareFound(ids);
+  const notFound = missing.length ? message(`${missing.length === 1 ? "Result" : "Results"} `
+    + `${missing.join(", ")} not found (deleted, or a wrong id in the link): left out of the `
+    + "comparison.", "info") : null;
+  if (!data) return renderEmpty(main, notFound, candidates, []);
+  ids = ids.filter((id) => !missing.includes(id)); // links, CSV and the key use what exists
+  const items = itemsOf(data);
+  const heads = items.map((it) => headlineOf(it.result?.result || {},
+    serverHeadline(it.model, it.resultId)));
+  const comparable = liftsComparable(heads);
+  const corpus = sameCorpus(heads);
+  setCompareContext(items, ids);
+  const checkpoints = isCheckpointSeries(items);
+  replace(main, h("div", { class: "toolbar" }, h("h1", { text: "Compare" }),
+    exportButtons(data, ids)), notFound,
+    h("p", { class: "lede", text: `${items.length} results. Each model keeps its colour on every `
+      + "chart; the line style says which quantity. Differences are against the first result. "
+      + (checkpoints ? "These are checkpoints of one run: headline numbers are also drawn "
+        + "against the training step." : "") }),
+    modelKey(items, ids, candidates),
+    comparabilityNote(items, heads, comparable, corpus),
+    h("div", { class: "table-wrap" }, numbersTable(items, heads, comparable, corpus)));
+  appendCharts(main, items, heads, comparable, checkpoints);
   return null;
 }

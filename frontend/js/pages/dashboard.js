@@ -7,7 +7,7 @@ import {
   download, fmt, fmtBytes, fmtCount, fmtDate, fmtInterval, h, message, modelName, replace,
 } from "../dom.js";
 import {
-  headlineOf, helpLink, metricCell, METRICS, methodsUrl, serverHeadline, tooltip,
+  headlineOf, helpLink, metricCell, METRICS, methodsUrl, metricUnit, serverHeadline, tooltip,
 } from "../headlines.js";
 import * as entropySection from "../sections/entropy.js";
 import * as exactSection from "../sections/exact.js";
@@ -49,7 +49,7 @@ function headlineCard(m, head, model) {
   return h("div", { class: "stat", title: tooltip(m, model), dataset: { metric: m.key } },
     h("div", { class: "stat-label" }, `${m.label} ${m.arrow} `, helpLink(m, model)),
     h("div", { class: "stat-value" }, metricCell(m, head, model)),
-    h("div", { class: "stat-unit", text: m.unit }));
+    h("div", { class: "stat-unit", text: metricUnit(m) }));
 }
 
 /** The result's headline numbers, each with its interval and its explanation. */

@@ -5,6 +5,7 @@ import { fmt, fmtCount, fmtDate, h, message, modelName, replace } from "../dom.j
 import {
   headlineOf, helpLink, metric, metricCell, metricText, methodsUrl, tooltip,
 } from "../headlines.js";
+import { loadUnits } from "../units.js";
 
 /** A headline metric as a column: tooltip and "?" link in the header, interval in the cell. */
 const metricColumn = (key, colKey) => {
@@ -55,12 +56,38 @@ export function rowsOf(models) {
   const rows = [];
   for (const model of models) {
     const latest = Array.isArray(model.latest) ? model.latest : [];
-    if (latest.length === 0) rows.push({ model, entry: null, head: null });
+    if (latest.length === 0) rows.push({ model, entry: null, head: null, lastJob: null });
     for (const entry of latest) {
       rows.push({ model, entry, head: headlineOf(null, entry.headline) });
     }
   }
   return rows;
+}
+
+/** A model without a result: its newest job says why (failed, still queued…); null if none. */
+async function attachLastJobs(rows) {
+  await Promise.all(rows.filter((r) => !r.entry).map(async (r) => {
+    try {
+      const list = await api.jobs({ model_id: r.model.id, limit: 1 });
+      r.lastJob = list?.items?.[0] || null;
+    } catch {
+      r.lastJob = null; // the row still says "no result yet", without the reason
+    }
+  }));
+}
+
+/** The first line of a job's error, shortened for a table cell (the whole one is in the title). */
+function shortReason(error) {
+  const line = String(error || "").split("\n").find((l) => l.trim()) || "no reason recorded";
+  return line.length > 160 ? `${line.slice(0, 157)}…` : line;
+}
+
+/** What a row without a result says, e.g. "No result yet — last job failed: <reason>". */
+export function noResultText(job) {
+  if (!job) return "No result yet — no job has been run for this model.";
+  if (job.status === "failed") return `No result yet — last job failed: ${shortReason(job.error)}`;
+  if (job.status === "cancelled") return "No result yet — last job was cancelled.";
+  return `No result yet — job #${job.id} is ${job.status}.`;
 }
 
 function compareValues(a, b, num) {
@@ -70,21 +97,8 @@ function compareValues(a, b, num) {
   return num ? a - b : String(a).localeCompare(String(b));
 }
 
-export async function render(main) {
-  const models = await api.models();
-  const rows = rowsOf(models);
-  const state = { sort: "name", dir: 1, filter: "", selected: new Set() };
-
-  const filterInput = h("input", {
-    type: "search", id: "model-filter", placeholder: "source, architecture, corpus…",
-    oninput: (e) => { state.filter = e.target.value.toLowerCase(); draw(); },
-  });
-  const compareBtn = h("button", {
-    type: "button", id: "compare-selected", disabled: true,
-    onclick: () => { location.hash = `#/compare?results=${[...state.selected].join(",")}`; },
-  }, "Compare selected");
-  const count = h("span", { class: "muted", "aria-live": "polite" });
-  const tbody = h("tbody");
+/** The header row: sort buttons, metric tooltips and "?" links. */
+function headerRow(state, draw) {
   const headRow = h("tr", {}, h("th", { scope: "col" }, h("span", { class: "sr-only",
     text: "Select" })));
   const headButtons = {};
@@ -100,56 +114,70 @@ export async function render(main) {
     headRow.append(h("th", { scope: "col", class: col.num ? "num" : "", title: tip,
       dataset: { col: col.key } }, btn, col.metric ? helpLink(col.metric) : null));
   }
+  return { headRow, headButtons };
+}
 
-  function draw() {
-    const col = COLUMNS.find((c) => c.key === state.sort);
-    const visible = rows.filter((r) => {
-      if (!state.filter) return true;
-      const hay = [modelName(r.model), r.model.source, r.model.architecture, r.model.revision,
-        r.model.run_name, r.entry?.corpus_source, r.entry?.preset].join(" ").toLowerCase();
-      return hay.includes(state.filter);
-    });
-    visible.sort((a, b) => state.dir * compareValues(col.get(a), col.get(b), col.num));
-    for (const c of COLUMNS) {
-      const th = headButtons[c.key].parentElement;
-      th.setAttribute("aria-sort", c.key === state.sort
-        ? (state.dir > 0 ? "ascending" : "descending") : "none");
-    }
-    replace(tbody, visible.map((r) => {
-      const rid = r.entry?.result_id;
-      const box = h("input", {
-        type: "checkbox", disabled: !rid, checked: rid && state.selected.has(rid),
-        "aria-label": `Select ${modelName(r.model)} for comparison`,
-        onchange: (e) => {
-          if (e.target.checked) state.selected.add(rid);
-          else state.selected.delete(rid);
-          compareBtn.disabled = state.selected.size < 2;
-        },
-      });
-      const link = `#/model/${r.model.id}${rid ? `?result=${rid}` : ""}`;
-      return h("tr", { dataset: { modelId: r.model.id, resultId: rid || "" } },
-        h("td", {}, box),
-        COLUMNS.map((c) => {
-          const v = c.get(r);
-          if (c.metric) {
-            const tip = `${c.metric.label}: ${metricText(c.metric, r.head || {}, r.model)}\n`
-              + tooltip(c.metric, r.model);
-            return h("td", { class: "num", title: tip, dataset: { col: c.key } },
-              r.head ? metricCell(c.metric, r.head, r.model) : "—");
-          }
-          const text = c.f ? c.f(v) : c.num ? fmt(v) : (v ?? "—");
-          if (c.key === "name") {
-            return h("td", { class: "name" }, h("a", { href: link, text }),
-              h("div", { class: "muted small", text: r.model.source }));
-          }
-          return h("td", { class: c.num ? "num" : "", text, dataset: { col: c.key },
-            title: c.tip ? c.tip(r) : null });
-        }));
-    }));
-    count.textContent = `${visible.length} of ${rows.length} rows`;
+/** The rows the filter keeps, in the chosen order. */
+function visibleRows(rows, state) {
+  const col = COLUMNS.find((c) => c.key === state.sort);
+  const visible = rows.filter((r) => {
+    if (!state.filter) return true;
+    const hay = [modelName(r.model), r.model.source, r.model.architecture, r.model.revision,
+      r.model.run_name, r.entry?.corpus_source, r.entry?.preset].join(" ").toLowerCase();
+    return hay.includes(state.filter);
+  });
+  return visible.sort((a, b) => state.dir * compareValues(col.get(a), col.get(b), col.num));
+}
+
+/** One cell of a row with a result. */
+function cellOf(c, r) {
+  const v = c.get(r);
+  if (c.metric) {
+    const tip = `${c.metric.label}: ${metricText(c.metric, r.head || {}, r.model)}\n`
+      + tooltip(c.metric, r.model);
+    return h("td", { class: "num", title: tip, dataset: { col: c.key } },
+      r.head ? metricCell(c.metric, r.head, r.model) : "—");
   }
+  const text = c.f ? c.f(v) : c.num ? fmt(v) : (v ?? "—");
+  if (c.key === "name") {
+    const rid = r.entry?.result_id;
+    const link = `#/model/${r.model.id}${rid ? `?result=${rid}` : ""}`;
+    return h("td", { class: "name" }, h("a", { href: link, text }),
+      h("div", { class: "muted small", text: r.model.source }));
+  }
+  return h("td", { class: c.num ? "num" : "", text, dataset: { col: c.key },
+    title: c.tip ? c.tip(r) : null });
+}
 
-  replace(main,
+/** A model without a result: its name, then one cell saying why there is none. */
+function noResultCells(r) {
+  const job = r.lastJob;
+  const failed = job?.status === "failed";
+  return [cellOf(COLUMNS[0], r),
+    h("td", { colspan: COLUMNS.length - 1, class: `no-result${failed ? " msg-error" : " muted"}`,
+      dataset: { col: "status" }, title: failed ? job.error || "" : null },
+    noResultText(job), job ? " " : null,
+    job ? h("a", { href: `#/job/${job.id}`, text: `job #${job.id}` }) : null)];
+}
+
+/** One table row, with its compare checkbox (disabled without a result). */
+function rowOf(r, state, onSelect) {
+  const rid = r.entry?.result_id;
+  const box = h("input", {
+    type: "checkbox", disabled: !rid, checked: rid && state.selected.has(rid),
+    "aria-label": `Select ${modelName(r.model)} for comparison`,
+    onchange: (e) => {
+      if (e.target.checked) state.selected.add(rid);
+      else state.selected.delete(rid);
+      onSelect();
+    },
+  });
+  return h("tr", { dataset: { modelId: r.model.id, resultId: rid || "" } },
+    h("td", {}, box), r.entry ? COLUMNS.map((c) => cellOf(c, r)) : noResultCells(r));
+}
+
+function intro() {
+  return [
     h("h1", { text: "Models" }),
     h("p", { class: "lede", text: "Every analysed model, one row per corpus and preset (its "
       + "latest succeeded job). Entropies in nats; the arrow by a column says which way is "
@@ -158,6 +186,40 @@ export async function render(main) {
     h("p", { class: "muted small" }, "Lifts: 1 = chance. The model-free lift is comparable "
       + "between rows on the same corpus and contexts; the own-prototype lift uses each "
       + "model's own kernel. ", h("a", { href: methodsUrl("alignment"), text: "Methods" })),
+  ];
+}
+
+export async function render(main) {
+  // Units and definitions of the headline columns come from the server's schema.
+  const [models] = await Promise.all([api.models(), loadUnits()]);
+  const rows = rowsOf(models);
+  await attachLastJobs(rows);
+  const state = { sort: "name", dir: 1, filter: "", selected: new Set() };
+
+  const filterInput = h("input", {
+    type: "search", id: "model-filter", placeholder: "source, architecture, corpus…",
+    oninput: (e) => { state.filter = e.target.value.toLowerCase(); draw(); },
+  });
+  const compareBtn = h("button", {
+    type: "button", id: "compare-selected", disabled: true,
+    onclick: () => { location.hash = `#/compare?results=${[...state.selected].join(",")}`; },
+  }, "Compare selected");
+  const count = h("span", { class: "muted", "aria-live": "polite" });
+  const tbody = h("tbody");
+  const { headRow, headButtons } = headerRow(state, () => draw());
+  const onSelect = () => { compareBtn.disabled = state.selected.size < 2; };
+
+  function draw() {
+    const visible = visibleRows(rows, state);
+    for (const c of COLUMNS) {
+      headButtons[c.key].parentElement.setAttribute("aria-sort", c.key === state.sort
+        ? (state.dir > 0 ? "ascending" : "descending") : "none");
+    }
+    replace(tbody, visible.map((r) => rowOf(r, state, onSelect)));
+    count.textContent = `${visible.length} of ${rows.length} rows`;
+  }
+
+  replace(main, ...intro(),
     h("div", { class: "toolbar" },
       h("label", { for: "model-filter", text: "Filter" }), filterInput, count, compareBtn),
     rows.length === 0
