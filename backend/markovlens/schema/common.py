@@ -50,6 +50,18 @@ def metric(
     return Field(description=description, json_schema_extra=extra, **field)
 
 
+def bootstrap_samples_field() -> Any:
+    """The bootstrap resample count, a knob of the config and of the surplus suite alike."""
+    return metric(
+        "count",
+        None,
+        "Bootstrap resamples (over windows) per interval.",
+        default=1000,
+        ge=50,
+        le=100_000,
+    )
+
+
 # The split of windows into probe-train / val / test is one setting of AnalysisConfig
 # (train_fraction, val_fraction, split) that every suite uses. Suites once had their own
 # fractions (surplus before cross-fitting, spectral until the split became shared).

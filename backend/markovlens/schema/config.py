@@ -11,7 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from markovlens.schema.common import RETIRED_SPLIT_KEYS, SPLIT_SETTING, metric
+from markovlens.schema.common import (
+    RETIRED_SPLIT_KEYS,
+    SPLIT_SETTING,
+    bootstrap_samples_field,
+    metric,
+)
 from markovlens.schema.spectral import SpectralConfig
 from markovlens.schema.surplus import SurplusConfig
 
@@ -64,14 +69,7 @@ class AnalysisConfig(BaseModel):
     )
     max_tokens: int = metric("tokens", None, "Tokens of corpus analysed.", default=16_384, ge=64)
     batch_size: int | None = metric("count", None, "None: adapt to memory.", default=None, ge=1)
-    bootstrap_samples: int = metric(
-        "count",
-        None,
-        "Bootstrap resamples (over windows) per interval.",
-        default=1000,
-        ge=50,
-        le=100_000,
-    )
+    bootstrap_samples: int = bootstrap_samples_field()
     n_contexts: int = metric(
         "count",
         None,

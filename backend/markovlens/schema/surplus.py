@@ -6,7 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from markovlens.schema.common import Interval, drop_retired_split, metric
+from markovlens.schema.common import (
+    Interval,
+    bootstrap_samples_field,
+    drop_retired_split,
+    metric,
+)
 from markovlens.schema.verdicts import Verdict, is_detected
 
 
@@ -53,14 +58,7 @@ class SurplusConfig(BaseModel):
     weight_decay: float = metric(
         "dimensionless", None, "AdamW weight decay of the probes.", default=1e-4, ge=0.0, le=1.0
     )
-    bootstrap_samples: int = metric(
-        "count",
-        None,
-        "Bootstrap resamples (over windows) per interval.",
-        default=1000,
-        ge=50,
-        le=100_000,
-    )
+    bootstrap_samples: int = bootstrap_samples_field()
     layers: list[int] | None = metric(
         "index", None, "Layers for per-layer term 1; None = evenly spaced captured.", default=None
     )
