@@ -259,8 +259,13 @@ export function headlineOf(result, serverHead) {
     }
   }
   // The server's values win; the document fills what the server headline does not carry.
+  // An interval goes with its own estimate: a server bound never joins the document's estimate.
   const merged = { ...own };
-  for (const [k, v] of Object.entries(server)) if (v !== null && v !== undefined) merged[k] = v;
+  const has = (v) => v !== null && v !== undefined;
+  for (const [k, v] of Object.entries(server)) {
+    const estimateKey = k.replace(/_(low|high)$/, "");
+    if (has(v) && (estimateKey === k || has(server[estimateKey]))) merged[k] = v;
+  }
   merged.contexts_key = contextsKey(merged, result);
   return merged;
 }
