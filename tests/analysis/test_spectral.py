@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 from markovlens.analysis.alignment import (
+    _lifts_from_moments,
+    _Moments,
+    _WindowDowndates,
     alignment,
     anisotropy,
     centered_eigen,
@@ -68,6 +71,18 @@ def test_chunked_model_side_kernels_equal_dense(softcap: float | None) -> None:
     )
     torch.testing.assert_close(hel.diagonal(), torch.ones(40, dtype=torch.float64))
     assert float(torch.linalg.eigvalsh(hel).min()) > -1e-8
+
+
+def test_model_side_stats_without_grams_give_the_same_prototype_mean_and_only_proto() -> None:
+    head = small_head()
+    hidden = 3.0 * torch.randn(40, 8, generator=torch.Generator().manual_seed(2))
+    protos = prototypes(head.unembed)
+    full = model_side_stats(head, hidden, protos, chunk=7)
+    lean = model_side_stats(head, hidden, protos, chunk=7, grams=False)
+    assert lean.k_lin is None and lean.k_bc is None
+    torch.testing.assert_close(lean.g_bar, full.g_bar)
+    torch.testing.assert_close(lean.log_normalizer, full.log_normalizer)
+    assert set(model_side_kernels(lean, beta=0.5)) == {"proto"}
 
 
 def test_data_side_kernels() -> None:
@@ -274,6 +289,32 @@ def test_jackknife_lift_matches_the_point_estimate_and_a_naive_jackknife() -> No
         )  # fmt: skip
         naive = math.sqrt(29 / 30 * ((loo - loo.mean()) ** 2).sum())
         assert se == pytest.approx(naive, rel=1e-6) and se > 0
+
+
+def test_woodbury_window_downdates_equal_the_direct_formula_even_when_a_window_is_degenerate() -> (
+    None
+):
+    """Known answer: the leave-one-window-out lift from the direct sums (its own Cholesky, a
+    pseudo-inverse when singular). Direction 3 lives in window 0 only, so dropping window 0
+    leaves a singular Gram: the Woodbury path must see that and fall back."""
+    gen = torch.Generator().manual_seed(3)
+    n, windows = 300, 10
+    window_index = torch.arange(n) // (n // windows)
+    h = torch.randn(n, 4, generator=gen, dtype=torch.float64)
+    h[window_index != 0, 3] = 0.0
+    h = h - h.mean(0)
+    factors = [torch.randn(n, 5, generator=gen, dtype=torch.float64)]
+    factors = [f - f.mean(0) for f in factors]
+    total = _Moments.of(h, factors)
+    downdates = _WindowDowndates(total, h, factors)
+    for w in range(windows):
+        rows = window_index == w
+        direct = _lifts_from_moments(total - _Moments.of(h[rows], [f[rows] for f in factors]))
+        assert downdates.lifts_without(rows) == pytest.approx(direct, rel=1e-9)
+    # Broken on purpose: skipping the mean re-centring term (the √n' row) moves every lift.
+    wrong = _Moments.of(h[window_index != 1], [f[window_index != 1] for f in factors])
+    wrong.sum_h, wrong.sum_f = torch.zeros(4, dtype=torch.float64), [torch.zeros(5)]
+    assert _lifts_from_moments(wrong) != pytest.approx(downdates.lifts_without(window_index == 1))
 
 
 @pytest.mark.parametrize("signal", [0.0, 0.3])

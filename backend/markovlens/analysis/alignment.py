@@ -209,6 +209,64 @@ def _lifts_from_moments(m: _Moments) -> list[float]:
     return lifts
 
 
+class _WindowDowndates:
+    """Leave-one-window-out lifts from the full sums, one Woodbury correction per window.
+
+    With the full (uncentred) Gram G₀ = Σ h hᵀ and cross products C₀ = Σ h fᵀ, removing a
+    window's rows H_w and re-centring at the remaining mean gives G' = G₀ − VᵀV and
+    C' = C₀ − VᵀY, where V stacks H_w and s_h'/√n' (s_h' the remaining sum), Y likewise F_w and
+    s_f'/√n'. Then tr(C'ᵀG'⁻¹C') = tr(C'ᵀAC') + tr(Xᵀ S⁻¹ X) with A = G₀⁻¹, S = I − VAVᵀ and
+    X = VAC': per window O(r·d·(d + d')) work for r rows, not the O(d²·d') of a fresh triangular
+    solve. A window whose removal leaves G' near-singular (S not safely positive definite)
+    falls back to the direct formula, with its pseudo-inverse.
+    """
+
+    def __init__(self, total: _Moments, h: torch.Tensor, factors: list[torch.Tensor]) -> None:
+        self.total, self.h, self.factors = total, h, factors
+        self.chol, info = torch.linalg.cholesky_ex(total.gram)
+        self.ok = int(info) == 0 and h.shape[1] > 0
+        # A C₀ and tr(C₀ᵀ A C₀) per factor, shared by every window.
+        crosses = total.cross if self.ok else []
+        self.a_cross = [torch.cholesky_solve(c, self.chol) for c in crosses]
+        self.base_quad = [
+            float((c * ac).sum()) for c, ac in zip(crosses, self.a_cross, strict=True)
+        ]
+
+    def lifts_without(self, rows: torch.Tensor) -> list[float]:
+        total, h_w = self.total, self.h[rows]
+        f_w = [f[rows] for f in self.factors]
+        if not self.ok:
+            return _lifts_from_moments(total - _Moments.of(h_w, f_w))
+        n = total.n - h_w.shape[0]
+        root = n**0.5
+        v = torch.cat([h_w, ((total.sum_h - h_w.sum(0)) / root)[None]])
+        a_vt = torch.cholesky_solve(v.T, self.chol)  # A Vᵀ [d, r + 1]
+        m = v @ a_vt  # V A Vᵀ
+        s_chol, info = torch.linalg.cholesky_ex(torch.eye(m.shape[0], dtype=m.dtype) - m)
+        if int(info) != 0 or float(s_chol.diagonal().min()) ** 2 < 1e-8:
+            return _lifts_from_moments(total - _Moments.of(h_w, f_w))
+        d_eff = self.h.shape[1]
+        lifts = []
+        for k, f in enumerate(f_w):
+            sum_f = total.sum_f[k] - f.sum(0)
+            trace = total.f_sq[k] - float((f**2).sum()) - float(sum_f @ sum_f) / n
+            if trace <= 0:
+                lifts.append(float("nan"))
+                continue
+            y = torch.cat([f, (sum_f / root)[None]])
+            z = v @ self.a_cross[k]  # V A C₀
+            my = m @ y
+            x = z - my  # V A C'
+            quad = (
+                self.base_quad[k]
+                - 2.0 * float((y * z).sum())
+                + float((y * my).sum())
+                + float((x * torch.cholesky_solve(x, s_chol)).sum())
+            )
+            lifts.append((n - 1) * quad / (d_eff * trace))
+        return lifts
+
+
 def jackknife_lifts(
     h: torch.Tensor,
     factors: list[torch.Tensor],
@@ -218,15 +276,16 @@ def jackknife_lifts(
 ) -> list[tuple[float, float]]:
     """(lift, jackknife standard error over windows) of each factor kernel K = F Fᵀ.
 
-    Each leave-one-window-out lift downdates the full sums by one window's, so a replicate
-    costs one d_eff×d_eff Cholesky factorisation, shared by the kernels. A jackknife, not a
-    bootstrap: a resample with repeated contexts has fewer distinct ones, which inflates
-    chance alignment and biases every replicate's lift upward (seen on pure noise: all
-    replicates above the estimate). ``eig`` is ``covariance_eigh(h)`` when the caller has it.
+    Each leave-one-window-out lift is the full sums minus one window's, so a replicate costs
+    no factorisation of its own: by Woodbury, its inverse Gram is the full one's corrected by a
+    window-sized system (see ``_WindowDowndates``). A jackknife, not a bootstrap: a resample
+    with repeated contexts has fewer distinct ones, which inflates chance alignment and biases
+    every replicate's lift upward (seen on pure noise: all replicates above the estimate).
+    ``eig`` is ``covariance_eigh(h)`` when the caller has it.
     """
     # Centred h (so the downdated Grams subtract small means: no cancellation) in the
     # directions above the rank floor of ``whitened_basis``: every replicate works in that
-    # d_eff-dimensional basis (a Cholesky per window, not an eigendecomposition).
+    # d_eff-dimensional basis.
     evals, evecs, hc = covariance_eigh(h) if eig is None else eig
     h64 = hc @ evecs[:, rank_floor(evals, ridge_eps)[1]]
     f64 = [f.to(torch.float64) for f in factors]
@@ -236,14 +295,12 @@ def jackknife_lifts(
     windows = torch.unique(window_index)
     if len(windows) < 2:
         return [(e, float("nan")) for e in estimates]
-    # A d_eff×d_eff Cholesky and triangular solve per window: LAPACK's threaded versions
-    # collapse on an oversubscribed box (see ``single_thread``), and one thread is near-optimal.
+    # LAPACK's threaded factorisations collapse on an oversubscribed box (see
+    # ``single_thread``); the per-window work here is small GEMMs and solves.
     with single_thread():
+        downdates = _WindowDowndates(total, h64, f64)
         loo = np.array(
-            [
-                _lifts_from_moments(total - _Moments.of(h64[rows], [f[rows] for f in f64]))
-                for rows in (window_index == w for w in windows)
-            ]
+            [downdates.lifts_without(window_index == w) for w in windows]
         )  # [windows, factors]
     g = len(windows)
     ses = np.sqrt((g - 1) / g * ((loo - loo.mean(0)) ** 2).sum(0))

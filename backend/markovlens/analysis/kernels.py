@@ -105,11 +105,14 @@ def head_logits_chunk(head: HeadSpec, normed: torch.Tensor, lo: int, hi: int) ->
 
 @dataclass
 class ModelSideStats:
-    """Ḡ [N, d], K_lin = P Pᵀ and K_bc = √P √Pᵀ [N, N], from one pass over the vocabulary."""
+    """Ḡ [N, d], K_lin = P Pᵀ and K_bc = √P √Pᵀ [N, N], from one pass over the vocabulary.
+
+    ``k_lin`` and ``k_bc`` are None when only Ḡ was asked for (``grams=False``).
+    """
 
     g_bar: torch.Tensor
-    k_lin: torch.Tensor
-    k_bc: torch.Tensor
+    k_lin: torch.Tensor | None
+    k_bc: torch.Tensor | None
     log_normalizer: torch.Tensor  # [N] log Σ_w exp z_w
 
 
@@ -120,10 +123,12 @@ def model_side_stats(
     protos: torch.Tensor,
     chunk: int = 8192,
     device: torch.device | str = "cpu",
+    grams: bool = True,
 ) -> ModelSideStats:
     """Accumulate Ḡ, P Pᵀ, √P √Pᵀ chunk by chunk with a running max (stable, exact).
 
-    The N×chunk×N products run on ``device``; results come back to the CPU.
+    The N×chunk×N products run on ``device``; results come back to the CPU. With
+    ``grams=False`` only Ḡ is accumulated: the two N×N products are most of the cost.
     """
     normed = normed_hidden(head, hidden_last).to(device)
     n = normed.shape[0]
@@ -133,8 +138,8 @@ def model_side_stats(
     run_max = torch.full((n,), -torch.inf, dtype=f64, device=dev)
     total = torch.zeros(n, dtype=f64, device=dev)
     g_acc = torch.zeros(n, protos.shape[1], dtype=f64, device=dev)
-    lin_acc = torch.zeros(n, n, dtype=f64, device=dev)
-    bc_acc = torch.zeros(n, n, dtype=f64, device=dev)
+    lin_acc = torch.zeros(n, n, dtype=f64, device=dev) if grams else None
+    bc_acc = torch.zeros(n, n, dtype=f64, device=dev) if grams else None
     for lo in range(0, vocab, chunk):
         hi = min(vocab, lo + chunk)
         z = head_logits_chunk(head, normed, lo, hi).to(f64)
@@ -149,14 +154,14 @@ def model_side_stats(
         # upper block triangle is multiplied.
         e32 = e.to(torch.float32)
         g_acc = g_acc * scale[:, None] + (e32 @ protos[lo:hi].to(dev, torch.float32)).to(f64)
-        r32 = e32.sqrt()
-        lin_acc = lin_acc * torch.outer(scale, scale) + _symmetric_gram(e32).to(f64)
-        sq = scale.sqrt()
-        bc_acc = bc_acc * torch.outer(sq, sq) + _symmetric_gram(r32).to(f64)
+        if lin_acc is not None and bc_acc is not None:
+            lin_acc = lin_acc * torch.outer(scale, scale) + _symmetric_gram(e32).to(f64)
+            sq = scale.sqrt()
+            bc_acc = bc_acc * torch.outer(sq, sq) + _symmetric_gram(e32.sqrt()).to(f64)
     g_bar = g_acc / total[:, None]
-    k_lin = lin_acc / torch.outer(total, total)
     root = total.sqrt()
-    k_bc = bc_acc / torch.outer(root, root)
+    k_lin = None if lin_acc is None else lin_acc / torch.outer(total, total)
+    k_bc = None if bc_acc is None else bc_acc / torch.outer(root, root)
     return ModelSideStats(g_bar=g_bar, k_lin=k_lin, k_bc=k_bc, log_normalizer=run_max + total.log())
 
 
@@ -188,11 +193,15 @@ def data_side_kernels(next_tokens: torch.Tensor, protos: torch.Tensor) -> dict[s
 
 
 def model_side_kernels(stats: ModelSideStats, beta: float) -> dict[str, Kernel]:
-    """proto = Ḡ Ḡᵀ, lin = P Pᵀ, bc = √P √Pᵀ, hel = exp(−β·2(1 − K_bc))."""
+    """proto = Ḡ Ḡᵀ, lin = P Pᵀ, bc = √P √Pᵀ, hel = exp(−β·2(1 − K_bc)) (proto only when the
+    stats were accumulated without the N×N products)."""
+    proto = Kernel("proto", "model", factor=stats.g_bar)
+    if stats.k_lin is None or stats.k_bc is None:
+        return {"proto": proto}
     # Rounding can push K_bc a hair above 1 on the diagonal; the kernel is defined on [0, 1].
     bc = stats.k_bc.clamp(0.0, 1.0)
     return {
-        "proto": Kernel("proto", "model", factor=stats.g_bar),
+        "proto": proto,
         "lin": Kernel("lin", "model", dense=stats.k_lin),
         "bc": Kernel("bc", "model", dense=bc),
         "hel": Kernel("hel", "model", dense=torch.exp(-beta * 2.0 * (1.0 - bc))),

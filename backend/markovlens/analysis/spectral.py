@@ -183,7 +183,10 @@ def _kernels(run: _SpectralRun) -> None:
     if config.model_kernels:
         device = resolve_device(config.device)
         last_hidden = run.hidden[run.last]
-        stats = model_side_stats(contexts.head, last_hidden, run.protos, config.vocab_chunk, device)
+        grams = any(name != "proto" for name in config.model_kernels)
+        stats = model_side_stats(
+            contexts.head, last_hidden, run.protos, config.vocab_chunk, device, grams=grams
+        )
         model = model_side_kernels(stats, config.beta)
         run.kernels += [model[name] for name in config.model_kernels]
         run.notes.append(

@@ -185,8 +185,12 @@ _PRESETS: dict[str, dict[str, Any]] = {
             "frozen_head": False,
             "frozen_max_rows": 1024,
         },
+        # Model side: only Ḡ (proto). K_lin, K_bc and K_hel need two N×N products per vocabulary
+        # chunk and took half the spectral stage on SmolLM2; they are near-tautological next to
+        # the head anyway (A → 1 untrained) and stay in standard and full.
         "spectral": {
             "rank": 64,
+            "model_kernels": ["proto"],
             "fisher_contexts": 16,
             "dirichlet_random": 8,
             "capture_top": 16,
