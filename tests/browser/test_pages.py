@@ -268,10 +268,13 @@ def test_form_validates_then_runs_a_job_whose_progress_bar_moves(ui: UI, service
     page.fill("#model", f"local:{service.models['gpt2']}")
     page.select_option("#preset", "quick")
     page.fill("#window_len", str(SMALL["window_len"]))
-    # Larger than the fixture jobs (~8 s of analysis), so the bar is seen moving (it polls 1 Hz).
-    page.fill("#max_tokens", str(64 * SMALL["max_tokens"]))
+    # Larger than the fixture jobs (~7 s of analysis on an idle machine, most of it surplus
+    # probes), so the bar is seen moving (it polls at 1 Hz). The probes' step cap comes through
+    # the JSON overrides: their cost grows with the tokens, as they train on every position.
+    page.fill("#max_tokens", str(8 * SMALL["max_tokens"]))
     page.fill("#bootstrap_samples", str(SMALL["bootstrap_samples"]))
-    page.fill("#n_contexts", str(16 * SMALL["n_contexts"]))
+    page.fill("#n_contexts", str(4 * SMALL["n_contexts"]))
+    page.fill("#extra", '{"surplus": {"max_steps": 80, "max_epochs": 8}}')
     page.check("#force")
     page.click("#submit-job")
     page.wait_for_selector("#submit-status[data-job-id]")
