@@ -142,17 +142,16 @@ def model_side_stats(
     bc_acc = torch.zeros(n, n, dtype=f64, device=dev) if grams else None
     for lo in range(0, vocab, chunk):
         hi = min(vocab, lo + chunk)
-        z = head_logits_chunk(head, normed, lo, hi).to(f64)
-        new_max = torch.maximum(run_max, z.max(dim=1).values)
+        z = head_logits_chunk(head, normed, lo, hi)  # fp32
+        new_max = torch.maximum(run_max, z.max(dim=1).values.to(f64))
         # Rescale what was accumulated against the old max (exp(−inf) = 0 on the first chunk).
         scale = torch.exp(run_max - new_max)
         run_max = new_max
-        e = torch.exp(z - new_max[:, None])
-        total = total * scale + e.sum(1)
-        # Every product is an fp32 GEMM into an fp64 accumulator (e ≤ 1, so fp32 keeps ~1e-7
-        # relative per chunk); the N×chunk×N ones dominate and are symmetric: only their
-        # upper block triangle is multiplied.
-        e32 = e.to(torch.float32)
+        # exp in fp32 (e ≤ 1 keeps ~1e-7 relative; an fp64 exp over N × |V| cost seconds),
+        # every sum and product accumulated in fp64. The N×chunk×N products dominate and are
+        # symmetric: only their upper block triangle is multiplied.
+        e32 = torch.exp(z.sub_(new_max.to(torch.float32)[:, None]))
+        total = total * scale + e32.sum(1, dtype=f64)
         g_acc = g_acc * scale[:, None] + (e32 @ protos[lo:hi].to(dev, torch.float32)).to(f64)
         if lin_acc is not None and bc_acc is not None:
             lin_acc = lin_acc * torch.outer(scale, scale) + _symmetric_gram(e32).to(f64)
