@@ -32,6 +32,7 @@ test-tools:
 
 lint: venv
 	$(VENV)/bin/ruff check backend tests benchmarks scripts
+	$(VENV)/bin/ruff format --check backend tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 test: venv test-tools lint

@@ -44,5 +44,5 @@ def test_every_help_link_of_the_ui_has_its_section() -> None:
     used: set[str] = set()
     for script in (root / "frontend" / "js").rglob("*.js"):
         used |= set(re.findall(r'\bhelp:\s*["\']([a-z0-9-]+)["\']', script.read_text()))
-        used |= set(re.findall(r'/methods#([a-z0-9-]+)', script.read_text()))
+        used |= set(re.findall(r"/methods#([a-z0-9-]+)", script.read_text()))
     assert used <= anchors, sorted(used - anchors)

@@ -262,7 +262,7 @@ def test_downloaded_figure_carries_title_model_corpus_and_provenance(
         "Shaded: 95% band.",
     ):
         assert text in svg, text
-    assert 'fill: rgb(255, 255, 255)' in svg or "fill:#ffffff" in svg.replace(" ", "")
+    assert "fill: rgb(255, 255, 255)" in svg or "fill:#ffffff" in svg.replace(" ", "")
 
 
 def test_dark_theme_follows_the_system_setting_charts_too(browser: Any, service: Service) -> None:
@@ -363,9 +363,10 @@ def test_api_docs_work_with_the_network_blocked(browser: Any, service: Service) 
         page.goto(f"{service.base}/redoc")
         page.wait_for_selector("h1", timeout=20_000)
         assert "markovlens" in page.locator("h1").first.inner_text()
-        assert page.get_by_text("/api/v1/jobs").count() > 0 or page.locator(
-            "[role=menuitem], label"
-        ).count() > 5
+        assert (
+            page.get_by_text("/api/v1/jobs").count() > 0
+            or page.locator("[role=menuitem], label").count() > 5
+        )
         assert outside == [], outside
         assert errors == [], errors
     finally:

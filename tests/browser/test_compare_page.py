@@ -16,7 +16,6 @@ from tests.browser.conftest import UI, Service
 pytestmark = pytest.mark.browser
 
 
-
 def set_headlines(body: dict[str, Any], by_position: list[dict[str, Any]]) -> None:
     """Give the i-th compared result's server headline the fields of ``by_position[i]``."""
     for item, fields in zip(body["items"], by_position, strict=True):
@@ -34,9 +33,16 @@ def open_compare(
     ui: UI, service: Service, keys: tuple[str, str], corpora: tuple[str, str] = ("c", "c")
 ) -> Any:
     """Compare ``ids(service)`` with their headlines' contexts keys and corpus hashes set."""
-    ui.rewrite("**/api/v1/compare?*", lambda body: set_headlines(body, [
-        {"contexts_key": key, "corpus_hash": corpus}
-        for key, corpus in zip(keys, corpora, strict=True)]))
+    ui.rewrite(
+        "**/api/v1/compare?*",
+        lambda body: set_headlines(
+            body,
+            [
+                {"contexts_key": key, "corpus_hash": corpus}
+                for key, corpus in zip(keys, corpora, strict=True)
+            ],
+        ),
+    )
     a, b = ids(service)
     page = ui.goto(f"#/compare?results={a},{b}")
     page.wait_for_selector("figure.chart .js-plotly-plot")
@@ -45,23 +51,24 @@ def open_compare(
 
 def key_colours(page: Any) -> dict[str, str]:
     """Model label -> its colour in the shared key."""
-    return dict(page.eval_on_selector_all(
-        "#compare-key .key-item",
-        "els => els.map(e => [e.querySelector('a').textContent, e.dataset.color])",
-    ))
+    return dict(
+        page.eval_on_selector_all(
+            "#compare-key .key-item",
+            "els => els.map(e => [e.querySelector('a').textContent, e.dataset.color])",
+        )
+    )
 
 
-def test_one_colour_per_model_on_every_chart_and_legends_that_fit(
-    ui: UI, service: Service
-) -> None:
+def test_one_colour_per_model_on_every_chart_and_legends_that_fit(ui: UI, service: Service) -> None:
     page = open_compare(ui, service, ("same", "same"))
     colours = key_colours(page)
     assert len(colours) == 2 and len(set(colours.values())) == 2
     # The key's swatch is painted in the colour the charts use.
     swatch = page.eval_on_selector(
-        "#compare-key .key-item .swatch", "e => getComputedStyle(e).backgroundColor")
+        "#compare-key .key-item .swatch", "e => getComputedStyle(e).backgroundColor"
+    )
     first = next(iter(colours.values()))
-    rgb = tuple(int(first[i:i + 2], 16) for i in (1, 3, 5))
+    rgb = tuple(int(first[i : i + 2], 16) for i in (1, 3, 5))
     assert swatch == f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})"
 
     charts = page.eval_on_selector_all(
@@ -95,8 +102,9 @@ def test_one_colour_per_model_on_every_chart_and_legends_that_fit(
         assert seen[label] == {colour}, (label, seen[label])
     # Both models' curves are on the position chart; line style tells NLL from entropy.
     position = next(c for c in charts if c["id"] == "entropy.by_position")
-    curves = [n for n, _ in position["traces"] if n.endswith(("— NLL (mean)",
-                                                                "— Entropy H(p) (mean)"))]
+    curves = [
+        n for n, _ in position["traces"] if n.endswith(("— NLL (mean)", "— Entropy H(p) (mean)"))
+    ]
     assert len(curves) == 4
     caption = page.locator("figure[data-chart-id='entropy.by_position'] figcaption").inner_text()
     assert "solid: NLL (mean)" in caption and "dashed: Entropy H(p) (mean)" in caption
@@ -107,7 +115,8 @@ def test_one_colour_per_model_on_every_chart_and_legends_that_fit(
     # The shared key fits (no scrollbar), and no chart title names one model's number.
     assert page.evaluate(
         "() => { const k = document.getElementById('compare-key');"
-        " return k.scrollWidth <= k.clientWidth; }")
+        " return k.scrollWidth <= k.clientWidth; }"
+    )
     titles = page.locator("figure.chart h3").all_inner_texts()
     assert "Top-1 calibration" in titles and not any("ECE" in t for t in titles)
     ece = page.locator("#compare-table tr[data-metric='ece'] td").all_inner_texts()
@@ -118,17 +127,28 @@ def test_one_colour_per_model_on_every_chart_and_legends_that_fit(
 
 def test_difference_column_with_its_interval(ui: UI, service: Service) -> None:
     def edit(body: dict[str, Any]) -> None:
-        nll = [{"estimate": 2.0, "low": 1.9, "high": 2.1},
-               {"estimate": 2.5, "low": 2.3, "high": 2.7}]
+        nll = [
+            {"estimate": 2.0, "low": 1.9, "high": 2.1},
+            {"estimate": 2.5, "low": 2.3, "high": 2.7},
+        ]
         for item, value in zip(body["items"], nll, strict=True):
             item["result"]["result"]["entropy"]["summary"]["mean_nll"] = value
         lift = [(1.2, 1.1, 1.3), (1.5, 1.4, 1.6)]
-        set_headlines(body, [
-            {"contexts_key": "same", "corpus_hash": "c", "mean_nll": None,
-             "alignment_kernel": "lin",
-             "alignment_lift_last": e, "alignment_lift_last_low": lo,
-             "alignment_lift_last_high": hi}
-            for e, lo, hi in lift])
+        set_headlines(
+            body,
+            [
+                {
+                    "contexts_key": "same",
+                    "corpus_hash": "c",
+                    "mean_nll": None,
+                    "alignment_kernel": "lin",
+                    "alignment_lift_last": e,
+                    "alignment_lift_last_low": lo,
+                    "alignment_lift_last_high": hi,
+                }
+                for e, lo, hi in lift
+            ],
+        )
 
     ui.rewrite("**/api/v1/compare?*", edit)
     a, b = ids(service)
@@ -160,7 +180,8 @@ def test_lifts_on_different_contexts_are_said_not_comparable(ui: UI, service: Se
     assert links.count() == 2
     # NLL is not context-bound: on one corpus its difference is still computed.
     assert page.locator("#compare-table tr[data-metric='mean_nll'] td").nth(2).inner_text() != (
-        "not comparable")
+        "not comparable"
+    )
 
 
 def test_results_on_different_corpora_get_no_difference_at_all(ui: UI, service: Service) -> None:
@@ -213,8 +234,10 @@ def test_compare_csv_is_the_servers(ui: UI, service: Service) -> None:
 
 def test_three_models_split_crowded_charts_into_small_multiples(ui: UI, service: Service) -> None:
     three = [service.jobs[n]["result_id"] for n in ("full", "step100", "step200")]
-    ui.rewrite("**/api/v1/compare?*", lambda body: set_headlines(
-        body, [{"contexts_key": "same", "corpus_hash": "c"}] * 3))
+    ui.rewrite(
+        "**/api/v1/compare?*",
+        lambda body: set_headlines(body, [{"contexts_key": "same", "corpus_hash": "c"}] * 3),
+    )
     page = ui.goto(f"#/compare?results={','.join(map(str, three))}")
     page.wait_for_selector("figure.chart .js-plotly-plot")
     charts = page.eval_on_selector_all(

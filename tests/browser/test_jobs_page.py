@@ -131,8 +131,11 @@ def test_a_succeeded_jobs_page_has_its_stage_timings(ui: UI, service: Service) -
         "#job-stages .stage-bar", "els => els.map(e => e.offsetWidth)"
     )
     assert max(widths) == widths[seconds.index(max(seconds))]  # the longest stage, the longest bar
-    assert page.locator("#job-log li").last.inner_text().startswith(page.locator(
-        "#job-log li time").last.inner_text())
+    assert (
+        page.locator("#job-log li")
+        .last.inner_text()
+        .startswith(page.locator("#job-log li time").last.inner_text())
+    )
     assert "succeeded" in page.locator("#job-log li").last.inner_text()
     assert page.locator("a", has_text="View result").count() == 1
 

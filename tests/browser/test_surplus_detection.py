@@ -38,7 +38,6 @@ def detected(surplus: dict[str, Any]) -> None:
     surplus["verdict"] = {k: "detected" for k in surplus["surplus"]}
 
 
-
 def surplus_row(page: Any) -> str:
     row = page.locator("#panel-surplus table.scalars tr", has_text="Surplus K=2").first
     return str(row.inner_text())
@@ -82,13 +81,20 @@ def test_models_and_compare_show_not_detected_for_surplus_2(ui: UI, service: Ser
             for entry in model.get("latest") or []:
                 if entry["result_id"] == zero_id:
                     entry["headline"].update(
-                        surplus_k2=0.0, surplus_k2_detected=False, surplus_k2_upper=UPPER,
-                        surplus_k2_low=0.0, surplus_k2_high=0.0, surplus_k2_verdict="not detected",
+                        surplus_k2=0.0,
+                        surplus_k2_detected=False,
+                        surplus_k2_upper=UPPER,
+                        surplus_k2_low=0.0,
+                        surplus_k2_high=0.0,
+                        surplus_k2_verdict="not detected",
                     )
                 elif entry["result_id"] == found_id:
                     entry["headline"].update(
-                        surplus_k2=0.3, surplus_k2_detected=True, surplus_k2_low=0.2,
-                        surplus_k2_high=0.4, surplus_k2_verdict="detected",
+                        surplus_k2=0.3,
+                        surplus_k2_detected=True,
+                        surplus_k2_low=0.2,
+                        surplus_k2_high=0.4,
+                        surplus_k2_verdict="detected",
                     )
 
     def compare(body: dict[str, Any]) -> None:

@@ -72,9 +72,7 @@ def test_every_token_has_the_legend_colour_of_its_value(ui: UI, service: Service
         quantity = next(q for q in view["quantities"] if q["key"] == key)
         legend = legend_colours(page)
         drawn = shown_colours(page)
-        want = [
-            expected_bin(v, quantity["kind"], view["scales"][key]) for v in view["values"][key]
-        ]
+        want = [expected_bin(v, quantity["kind"], view["scales"][key]) for v in view["values"][key]]
         assert [b for b, _ in drawn] == want, key
         for b, colour in drawn:
             if b >= 0:

@@ -67,9 +67,7 @@ def create_app(settings: Settings | None = None, *, frontend_dir: Path | None = 
     install_error_handlers(app)
     install_security(app, settings)  # host/origin/token guard, body limits, rate limits
     app.include_router(health.router, prefix=API_PREFIX)  # liveness stays open
-    for router in (
-        models, corpora, jobs, job_detail, results, compare, tokens, server_config
-    ):
+    for router in (models, corpora, jobs, job_detail, results, compare, tokens, server_config):
         app.include_router(router.router, prefix=API_PREFIX, dependencies=READ_GUARD)
     # /metrics (Prometheus), outside /api/v1; its own token (METRICS_TOKEN, PROTECT_READS).
     app.include_router(ops_metrics.router, dependencies=METRICS_GUARD)

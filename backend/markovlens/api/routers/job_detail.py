@@ -54,23 +54,29 @@ def _stages(payload: dict[str, Any]) -> list[StageTiming]:
 
 def job_log(job: JobOut, stages: list[StageTiming], analysis_total: float | None) -> list[LogEvent]:
     """Lifecycle events; for a finished analysis its stages, placed before the finish time."""
-    log = [LogEvent(at=job.created_at, event="submitted", detail=f"preset {job.preset}, "
-                    f"queue {job.queue}")]
+    log = [
+        LogEvent(
+            at=job.created_at, event="submitted", detail=f"preset {job.preset}, queue {job.queue}"
+        )
+    ]
     if job.started_at is not None:
         attempt = f"attempt {job.attempts} of {job.max_attempts}"
         log.append(LogEvent(at=job.started_at, event="started", detail=attempt))
     if stages and job.finished_at is not None and analysis_total is not None:
         # The analysis ran last, just before the result was stored: its stages end there.
         at = job.finished_at - timedelta(seconds=analysis_total)
-        log.append(LogEvent(at=at, event="model and corpus loaded",
-                            detail="analysis starts"))
+        log.append(LogEvent(at=at, event="model and corpus loaded", detail="analysis starts"))
         for stage in stages:
             at = at + timedelta(seconds=stage.seconds)
-            log.append(LogEvent(at=at, event=f"{stage.stage} done",
-                                detail=f"{stage.seconds:.1f} s"))
+            log.append(
+                LogEvent(at=at, event=f"{stage.stage} done", detail=f"{stage.seconds:.1f} s")
+            )
     if job.status == "running":
-        log.append(LogEvent(at=None, event="running",
-                            detail=f"{job.stage or ''} · {round(job.progress * 100)}%"))
+        log.append(
+            LogEvent(
+                at=None, event="running", detail=f"{job.stage or ''} · {round(job.progress * 100)}%"
+            )
+        )
     elif job.status == "queued":
         log.append(LogEvent(at=None, event="waiting for a worker", detail=f"queue {job.queue}"))
     if job.finished_at is not None:
@@ -78,8 +84,14 @@ def job_log(job: JobOut, stages: list[StageTiming], analysis_total: float | None
         detail = job.error if failed else None
         if failed:
             detail = f"at {round(job.progress * 100)}%: {job.error}"
-        log.append(LogEvent(at=job.finished_at, event=job.status, detail=detail,
-                            level="error" if failed else "info"))
+        log.append(
+            LogEvent(
+                at=job.finished_at,
+                event=job.status,
+                detail=detail,
+                level="error" if failed else "info",
+            )
+        )
     return log
 
 
@@ -109,6 +121,11 @@ def get_job_detail(job_id: int, session: SessionDep) -> JobDetail:
         end = job.finished_at or datetime.now(job.started_at.tzinfo)
         total = max(0.0, (end - job.started_at).total_seconds())
     return JobDetail(
-        job=job, revision=job_row.model_revision, model=model_info, stages=stages,
-        total_seconds=total, log=job_log(job, stages, analysis_total), notes=notes,
+        job=job,
+        revision=job_row.model_revision,
+        model=model_info,
+        stages=stages,
+        total_seconds=total,
+        log=job_log(job, stages, analysis_total),
+        notes=notes,
     )
