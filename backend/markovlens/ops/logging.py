@@ -67,7 +67,7 @@ def _job_from_message(record: logging.LogRecord) -> int | None:
     if isinstance(record.msg, str) and record.msg.startswith("job %s") and record.args:
         first = record.args[0] if isinstance(record.args, tuple) else None
         try:
-            return int(first)  # type: ignore[arg-type]
+            return int(first) if isinstance(first, int | str) else None
         except (TypeError, ValueError):
             return None
     return None

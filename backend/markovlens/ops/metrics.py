@@ -48,18 +48,20 @@ class DeploymentCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.db.session() as session:
-            counts = list(
-                session.execute(
+            counts: list[tuple[str, str, int]] = [
+                (queue, status, n)
+                for queue, status, n in session.execute(
                     select(Job.queue, Job.status, func.count()).group_by(Job.queue, Job.status)
                 )
-            )
-            finished = list(
-                session.execute(
+            ]
+            finished: list[tuple[str, str, object, object]] = [
+                (queue, status, started, ended)
+                for queue, status, started, ended in session.execute(
                     select(Job.queue, Job.status, Job.started_at, Job.finished_at).where(
                         Job.finished_at.is_not(None), Job.started_at.is_not(None)
                     )
                 )
-            )
+            ]
             workers = repo_workers.list_workers(session)
         queues = sorted({q for q, _s, _n in counts} | {q for w in workers for q in w.queues})
         yield from self._jobs(counts, queues)

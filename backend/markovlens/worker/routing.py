@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -70,6 +70,14 @@ def parse_memory(text: str) -> int:
     return int(float(number) * _UNITS[unit.lower()])
 
 
+def _device_kind(name: str) -> DeviceKind:
+    """``name`` as a device kind; anything unknown (an older worker's row) counts as the CPU."""
+    for kind in get_args(DeviceKind):
+        if name == kind:
+            return kind
+    return "cpu"
+
+
 def parse_device_classes(specs: Iterable[str]) -> list[DeviceClass]:
     """``queue=device:memory`` items (as in ``MARKOVLENS_DEVICE_CLASSES``) → classes."""
     classes: dict[str, DeviceClass] = {}
@@ -81,7 +89,9 @@ def parse_device_classes(specs: Iterable[str]) -> list[DeviceClass]:
                 "e.g. gpu=cuda:24GiB"
             )
         queue, device, memory = match.groups()
-        classes[queue] = DeviceClass(queue=queue, device=device, memory_bytes=parse_memory(memory))
+        classes[queue] = DeviceClass(
+            queue=queue, device=_device_kind(device), memory_bytes=parse_memory(memory)
+        )
     return list(classes.values())
 
 
@@ -211,9 +221,10 @@ def classes_from_workers(rows: Iterable[repo_workers.WorkerRow]) -> list[DeviceC
         for queue in row.queues:
             current = classes.get(queue)
             if current is None or row.memory_bytes < current.memory_bytes:
-                device = row.device if row.device in ("cpu", "cuda", "mps") else "cpu"
                 classes[queue] = DeviceClass(
-                    queue=queue, device=device, memory_bytes=max(1, row.memory_bytes)
+                    queue=queue,
+                    device=_device_kind(row.device),
+                    memory_bytes=max(1, row.memory_bytes),
                 )
     return list(classes.values())
 

@@ -136,7 +136,7 @@ def lab_checkpoints(roots: list[Path]) -> dict[str, int]:
             continue
         frontier = [root]
         for _depth in range(_SCAN_DEPTH + 1):
-            below = []
+            below: list[Path] = []
             for directory in frontier:
                 if (directory / "markovlens.json").is_file():
                     vocab = _vocab_size(directory)
