@@ -311,7 +311,8 @@ def test_woodbury_window_downdates_equal_the_direct_formula_even_when_a_window_i
         rows = window_index == w
         direct = _lifts_from_moments(total - _Moments.of(h[rows], [f[rows] for f in factors]))
         assert downdates.lifts_without(rows) == pytest.approx(direct, rel=1e-9)
-    # Broken on purpose: skipping the mean re-centring term (the √n' row) moves every lift.
+    # The known answer can tell a wrong downdate apart: one that forgets the re-centring at
+    # the remaining mean (the √n' row) computes these sums-at-zero lifts, which differ.
     wrong = _Moments.of(h[window_index != 1], [f[window_index != 1] for f in factors])
     wrong.sum_h, wrong.sum_f = torch.zeros(4, dtype=torch.float64), [torch.zeros(5)]
     assert _lifts_from_moments(wrong) != pytest.approx(downdates.lifts_without(window_index == 1))

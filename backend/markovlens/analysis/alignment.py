@@ -236,7 +236,7 @@ class _WindowDowndates:
         total, h_w = self.total, self.h[rows]
         f_w = [f[rows] for f in self.factors]
         if not self.ok:
-            return _lifts_from_moments(total - _Moments.of(h_w, f_w))
+            return self._direct(h_w, f_w)
         n = total.n - h_w.shape[0]
         root = n**0.5
         v = torch.cat([h_w, ((total.sum_h - h_w.sum(0)) / root)[None]])
@@ -244,7 +244,7 @@ class _WindowDowndates:
         m = v @ a_vt  # V A Vᵀ
         s_chol, info = torch.linalg.cholesky_ex(torch.eye(m.shape[0], dtype=m.dtype) - m)
         if int(info) != 0 or float(s_chol.diagonal().min()) ** 2 < 1e-8:
-            return _lifts_from_moments(total - _Moments.of(h_w, f_w))
+            return self._direct(h_w, f_w)
         d_eff = self.h.shape[1]
         lifts = []
         for k, f in enumerate(f_w):
@@ -265,6 +265,10 @@ class _WindowDowndates:
             )
             lifts.append((n - 1) * quad / (d_eff * trace))
         return lifts
+
+    def _direct(self, h_w: torch.Tensor, f_w: list[torch.Tensor]) -> list[float]:
+        """The replicate from its own downdated sums (its own Cholesky, or a pseudo-inverse)."""
+        return _lifts_from_moments(self.total - _Moments.of(h_w, f_w))
 
 
 def jackknife_lifts(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -48,20 +48,18 @@ class DeploymentCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.db.session() as session:
-            counts: list[tuple[str, str, int]] = [
-                (queue, status, n)
-                for queue, status, n in session.execute(
+            counts = list(
+                session.execute(
                     select(Job.queue, Job.status, func.count()).group_by(Job.queue, Job.status)
-                )
-            ]
-            finished: list[tuple[str, str, object, object]] = [
-                (queue, status, started, ended)
-                for queue, status, started, ended in session.execute(
+                ).tuples()
+            )
+            finished = list(
+                session.execute(
                     select(Job.queue, Job.status, Job.started_at, Job.finished_at).where(
                         Job.finished_at.is_not(None), Job.started_at.is_not(None)
                     )
-                )
-            ]
+                ).tuples()
+            )
             workers = repo_workers.list_workers(session)
         queues = sorted({q for q, _s, _n in counts} | {q for w in workers for q in w.queues})
         yield from self._jobs(counts, queues)
@@ -81,7 +79,7 @@ class DeploymentCollector(Collector):
                 family.add_metric([status, queue], float(table.get((queue, status), 0)))
         yield family
 
-    def _durations(self, rows: list[tuple[str, str, object, object]]) -> Metric:
+    def _durations(self, rows: list[tuple[str, str, datetime | None, datetime | None]]) -> Metric:
         family = HistogramMetricFamily(
             "markovlens_job_duration_seconds",
             "Wall time of finished jobs' last attempt (started_at to finished_at).",
@@ -89,7 +87,9 @@ class DeploymentCollector(Collector):
         )
         grouped: dict[tuple[str, str], list[float]] = {}
         for queue, status, started, finished in rows:
-            seconds = (finished - started).total_seconds()  # type: ignore[operator]
+            if started is None or finished is None:  # the query excludes them; for the types
+                continue
+            seconds = (finished - started).total_seconds()
             grouped.setdefault((queue, status), []).append(max(0.0, seconds))
         for (queue, status), values in sorted(grouped.items()):
             buckets, total = _histogram(values)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, cast, get_args
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -72,10 +72,7 @@ def parse_memory(text: str) -> int:
 
 def _device_kind(name: str) -> DeviceKind:
     """``name`` as a device kind; anything unknown (an older worker's row) counts as the CPU."""
-    for kind in get_args(DeviceKind):
-        if name == kind:
-            return kind
-    return "cpu"
+    return cast(DeviceKind, name) if name in get_args(DeviceKind) else "cpu"
 
 
 def parse_device_classes(specs: Iterable[str]) -> list[DeviceClass]:
